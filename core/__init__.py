@@ -1,0 +1,1 @@
+"""reprise engine: models, sources, store, replay and diff. Never imports textual."""

@@ -1,0 +1,1 @@
+"""reprise terminal app and command line."""
