@@ -1,0 +1,152 @@
+"""Wire formats behind one small protocol, so adding a provider means adding one module.
+
+A format reads a recorded body (messages, system prompts, tools), reads a response (output
+text, tool calls, errors, usage) and produces edited copies of a body for replay. It never
+mutates what it is given.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+
+class ToolCall(BaseModel):
+    id: str = ""
+    name: str = ""
+    arguments: str = ""  # JSON text as sent on the wire
+
+
+class Message(BaseModel):
+    role: str  # system | developer | user | assistant | tool
+    text: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class Output(BaseModel):
+    """What a response said: text, tool calls, or an error, plus token usage."""
+
+    text: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    error: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+
+
+class Format(Protocol):
+    name: str
+    default_path: str
+
+    def messages(self, body: dict[str, Any]) -> list[Message]: ...
+
+    def system_prompts(self, body: dict[str, Any]) -> list[str]: ...
+
+    def tools(self, body: dict[str, Any]) -> list[dict[str, Any]]: ...
+
+    def output(self, response: Any) -> Output: ...
+
+    def with_system(self, body: dict[str, Any], text: str, *, append: bool) -> dict[str, Any]: ...
+
+    def substitute(self, body: dict[str, Any], old: str, new: str) -> dict[str, Any]: ...
+
+
+def format_named(name: str) -> Format:
+    from core.formats import anthropic, openai
+
+    formats: dict[str, Format] = {"openai": openai.FORMAT, "anthropic": anthropic.FORMAT}
+    try:
+        return formats[name]
+    except KeyError:
+        raise ValueError(f"unknown format {name!r}") from None
+
+
+def detect_format(body: Any, provider: str = "", url: str | None = None) -> Format | None:
+    """Pick the wire format from the body's shape first, then the URL and provider."""
+    from core.formats import anthropic, openai
+
+    if not isinstance(body, dict):
+        return None
+    url = (url or "").lower()
+    provider = provider.lower()
+    if "/messages" in url or provider == "anthropic":
+        if "messages" in body:
+            return anthropic.FORMAT
+    if "messages" in body:
+        if "system" in body and not any(
+            isinstance(m, dict) and m.get("role") == "system" for m in body["messages"]
+        ):
+            return anthropic.FORMAT
+        if "max_tokens" in body and "anthropic" in url:
+            return anthropic.FORMAT
+        return openai.FORMAT
+    return None
+
+
+def not_replayable_reason(
+    request_body: Any, provider: str = "", url: str | None = None, body_state: str = "full"
+) -> str | None:
+    """Why a recorded request cannot be replayed, or None when it can."""
+    if body_state == "preview":
+        return "only a text preview of the body was logged; pull the full body first"
+    if request_body is None or body_state == "missing":
+        return "the request body was not logged"
+    if not isinstance(request_body, dict):
+        return "the request body is not a JSON object"
+    if "input" in request_body and "messages" not in request_body:
+        lowered = (url or "").lower()
+        if "embedding" in lowered or "embedding" in str(request_body.get("model", "")):
+            return "embeddings requests have no text output to compare"
+        return "this request format (e.g. Responses API) is not supported for replay yet"
+    if detect_format(request_body, provider, url) is None:
+        return f"unknown request format for provider {provider or 'unknown'}"
+    return None
+
+
+def content_text(content: Any) -> str:
+    """Flatten a message content (string, or list of typed parts) into its text."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict):
+                if isinstance(part.get("text"), str):
+                    parts.append(part["text"])
+                elif part.get("type") == "tool_result":
+                    parts.append(content_text(part.get("content")))
+                elif part.get("type") in {"image_url", "image", "input_image"}:
+                    parts.append("[image]")
+        return "\n".join(p for p in parts if p)
+    return str(content)
+
+
+def replace_in_content(content: Any, old: str, new: str) -> Any:
+    """Return content with `old` replaced by `new` in every text part (copying as needed)."""
+    if isinstance(content, str):
+        return content.replace(old, new) if old in content else content
+    if isinstance(content, list):
+        changed = False
+        result = []
+        for part in content:
+            updated = part
+            if isinstance(part, dict):
+                if isinstance(part.get("text"), str) and old in part["text"]:
+                    updated = {**part, "text": part["text"].replace(old, new)}
+                elif part.get("type") == "tool_result" and "content" in part:
+                    inner = replace_in_content(part["content"], old, new)
+                    if inner is not part["content"]:
+                        updated = {**part, "content": inner}
+            elif isinstance(part, str) and old in part:
+                updated = part.replace(old, new)
+            changed = changed or updated is not part
+            result.append(updated)
+        return result if changed else content
+    return content

@@ -1,0 +1,114 @@
+"""OpenAI chat completions (also Azure, Ollama, vLLM, llama.cpp, OpenRouter, Helicone's proxy)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.formats import Message, Output, ToolCall, content_text, replace_in_content
+
+SYSTEM_ROLES = ("system", "developer")
+
+
+class OpenAIChat:
+    name = "openai"
+    default_path = "/v1/chat/completions"
+
+    def messages(self, body: dict[str, Any]) -> list[Message]:
+        result: list[Message] = []
+        for raw in body.get("messages") or []:
+            if not isinstance(raw, dict):
+                continue
+            result.append(
+                Message(
+                    role=str(raw.get("role") or "user"),
+                    text=content_text(raw.get("content")),
+                    tool_calls=_tool_calls(raw.get("tool_calls")),
+                    tool_call_id=raw.get("tool_call_id"),
+                    name=raw.get("name"),
+                )
+            )
+        return result
+
+    def system_prompts(self, body: dict[str, Any]) -> list[str]:
+        return [m.text for m in self.messages(body) if m.role in SYSTEM_ROLES]
+
+    def tools(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [t for t in body.get("tools") or [] if isinstance(t, dict)]
+
+    def output(self, response: Any) -> Output:
+        if not isinstance(response, dict):
+            return Output(text="" if response is None else str(response))
+        error = _error_text(response)
+        if error is not None:
+            return Output(error=error)
+        choices = response.get("choices") or []
+        first = choices[0] if choices and isinstance(choices[0], dict) else {}
+        # Helicone's consolidated stream keeps both `message` and `delta`; prefer `message`.
+        message = first.get("message") or first.get("delta") or {}
+        usage = response.get("usage") or {}
+        return Output(
+            text=content_text(message.get("content")),
+            tool_calls=_tool_calls(message.get("tool_calls")),
+            prompt_tokens=usage.get("prompt_tokens") if isinstance(usage, dict) else None,
+            completion_tokens=usage.get("completion_tokens") if isinstance(usage, dict) else None,
+            finish_reason=first.get("finish_reason"),
+        )
+
+    def with_system(self, body: dict[str, Any], text: str, *, append: bool) -> dict[str, Any]:
+        messages = list(body.get("messages") or [])
+        found = False
+        for index, message in enumerate(messages):
+            if isinstance(message, dict) and message.get("role") in SYSTEM_ROLES:
+                found = True
+                current = content_text(message.get("content"))
+                messages[index] = {**message, "content": current + text if append else text}
+        if not found:
+            messages.insert(0, {"role": "system", "content": text})
+        return {**body, "messages": messages}
+
+    def substitute(self, body: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+        messages = body.get("messages") or []
+        updated = []
+        changed = False
+        for message in messages:
+            if isinstance(message, dict) and "content" in message:
+                content = replace_in_content(message["content"], old, new)
+                if content is not message["content"]:
+                    message = {**message, "content": content}
+                    changed = True
+            updated.append(message)
+        return {**body, "messages": updated} if changed else body
+
+
+def _tool_calls(raw: Any) -> list[ToolCall]:
+    calls: list[ToolCall] = []
+    for item in raw or []:
+        if not isinstance(item, dict):
+            continue
+        function = item.get("function") or {}
+        arguments = function.get("arguments", "")
+        if not isinstance(arguments, str):
+            import json
+
+            arguments = json.dumps(arguments)
+        calls.append(
+            ToolCall(id=str(item.get("id") or ""), name=str(function.get("name") or ""),
+                     arguments=arguments)
+        )
+    return calls
+
+
+def _error_text(response: dict[str, Any]) -> str | None:
+    error = response.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or error)
+    if isinstance(error, str) and error:
+        return error
+    if "helicone_error" in response:
+        return str(response.get("helicone_error"))
+    if "html_response" in response:
+        return "HTML response from the provider"
+    return None
+
+
+FORMAT = OpenAIChat()
