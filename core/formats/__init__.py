@@ -72,9 +72,8 @@ def detect_format(body: Any, provider: str = "", url: str | None = None) -> Form
         return None
     url = (url or "").lower()
     provider = provider.lower()
-    if "/messages" in url or provider == "anthropic":
-        if "messages" in body:
-            return anthropic.FORMAT
+    if ("/messages" in url or provider == "anthropic") and "messages" in body:
+        return anthropic.FORMAT
     if "messages" in body:
         if "system" in body and not any(
             isinstance(m, dict) and m.get("role") == "system" for m in body["messages"]
