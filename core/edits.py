@@ -1,0 +1,100 @@
+"""Edits a replay applies, kept as data so a replay can be saved, shown and resumed.
+
+System-prompt edits target every request with a prompt id, or one request; parameter edits
+(model, temperature, top_p, max_tokens) target all requests, a prompt id, or one request.
+Applying edits always returns a new body: recorded bodies are never mutated.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from core.formats import detect_format
+from core.models import LoggedRequest
+
+Scope = Literal["all", "prompt", "request"]
+
+
+class SystemEdit(BaseModel):
+    scope: Literal["prompt", "request"] = "prompt"
+    target: str  # a prompt id or a request id, per scope
+    text: str
+    mode: Literal["replace", "append"] = "replace"
+
+    def applies_to(self, request: LoggedRequest) -> bool:
+        return _matches(self.scope, self.target, request)
+
+
+class ParamEdit(BaseModel):
+    scope: Scope = "all"
+    target: str | None = None
+    model: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+    def applies_to(self, request: LoggedRequest) -> bool:
+        return _matches(self.scope, self.target, request)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            key: value
+            for key in ("model", "temperature", "top_p", "max_tokens")
+            if (value := getattr(self, key)) is not None
+        }
+
+
+class EditSet(BaseModel):
+    system: list[SystemEdit] = Field(default_factory=list)
+    params: list[ParamEdit] = Field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.system and not self.params
+
+    def touches(self, request: LoggedRequest) -> bool:
+        return any(e.applies_to(request) for e in (*self.system, *self.params))
+
+    def set_system(self, edit: SystemEdit) -> EditSet:
+        """Add an edit, replacing any earlier edit with the same scope and target."""
+        kept = [e for e in self.system if (e.scope, e.target) != (edit.scope, edit.target)]
+        return self.model_copy(update={"system": [*kept, edit]})
+
+    def remove_system(self, scope: str, target: str) -> EditSet:
+        kept = [e for e in self.system if (e.scope, e.target) != (scope, target)]
+        return self.model_copy(update={"system": kept})
+
+    def system_edit_for(self, request: LoggedRequest) -> SystemEdit | None:
+        """The edit that wins for this request: a request-scoped edit beats a prompt one."""
+        by_request = [e for e in self.system if e.scope == "request" and e.applies_to(request)]
+        if by_request:
+            return by_request[-1]
+        by_prompt = [e for e in self.system if e.scope == "prompt" and e.applies_to(request)]
+        return by_prompt[-1] if by_prompt else None
+
+    def apply(self, request: LoggedRequest, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The body to send for `request` (or for `body`, e.g. after chained substitution)."""
+        source = request.request_body if body is None else body
+        if not isinstance(source, dict):
+            raise ValueError(f"request {request.id} has no JSON body to edit")
+        result = dict(source)
+        edit = self.system_edit_for(request)
+        if edit is not None:
+            fmt = detect_format(result, request.provider, request.target_url)
+            if fmt is None:
+                raise ValueError(f"request {request.id}: unknown format, cannot edit its system")
+            result = fmt.with_system(result, edit.text, append=edit.mode == "append")
+        for param in self.params:
+            if param.applies_to(request):
+                result.update(param.values())
+        return result
+
+
+def _matches(scope: str, target: str | None, request: LoggedRequest) -> bool:
+    if scope == "all":
+        return True
+    if scope == "prompt":
+        return request.prompt_id is not None and request.prompt_id == target
+    return request.id == target
