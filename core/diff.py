@@ -46,6 +46,7 @@ _SMALL = 4_096
 _MEDIUM = 160_000
 # Equal islands with at most this many keys may be folded into surrounding changes.
 _ISLAND_MAX = 2
+_WORDY = re.compile(r"\w")
 
 
 def tokenize(text: str) -> list[str]:
@@ -327,8 +328,8 @@ def _cleanup(segs: list[_Seg]) -> list[_Seg]:
     """Fold small equal islands between changes into one change so rewrites read as blocks.
 
     An island is folded when it holds at most ``_ISLAND_MAX`` keys and both neighbouring
-    changes are at least twice its size; whitespace-only islands are folded unless they
-    separate paragraphs.
+    changes are at least four times its size (as large, if it is only punctuation);
+    whitespace-only islands are folded unless they separate paragraphs.
     """
     out: list[_Seg] = []
     for seg in segs:
@@ -357,7 +358,10 @@ def _foldable(island: _Seg, before: _Seg, after: _Seg) -> bool:
         return "\n\n" not in "".join(island.a)
     if k > _ISLAND_MAX:
         return False
-    return 2 * k <= min(max(before.ka, before.kb), max(after.ka, after.kb))
+    room = min(max(before.ka, before.kb), max(after.ka, after.kb))
+    if _WORDY.search("".join(island.a)) is None:  # only punctuation: ", " or " = "
+        return k <= room
+    return 4 * k <= room
 
 
 def _result(segs: list[_Seg], a: str, b: str) -> DiffResult:
