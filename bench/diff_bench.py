@@ -27,11 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.diff import diff_texts, tokenize  # noqa: E402
 
-COMMON = (
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+COMMON = _words(
     "the of and to a in is that it for as with on be this are by you can or an "
     "not from at which we will if more have your use when all each but one these"
-).split()
-VOCAB = (
+)
+VOCAB = _words(
     "model response prompt token context output input function value request server "
     "cache latency request system user message replay session branch tree diff word "
     "line file code error result test example data string number list field config "
@@ -43,7 +48,7 @@ VOCAB = (
     "quickly simply carefully usually often always never correctly exactly roughly "
     "important useful simple complex large small fast slow new old first last next "
     "previous different similar specific general common rare stable recent"
-).split()
+)
 IDENTS = ["get_value", "parse_args", "self", "None", "True", "return", "def", "for", "in"]
 
 
@@ -166,12 +171,7 @@ def naive_changed(a: str, b: str) -> int:
     """Changed non-whitespace tokens of SequenceMatcher(autojunk=False) on raw tokens."""
     ta, tb = tokenize(a), tokenize(b)
     sm = SequenceMatcher(None, ta, tb, autojunk=False)
-    kept = sum(
-        1
-        for i, _, n in sm.get_matching_blocks()
-        for t in ta[i : i + n]
-        if not t.isspace()
-    )
+    kept = sum(1 for i, _, n in sm.get_matching_blocks() for t in ta[i : i + n] if not t.isspace())
     return len(keys(a)) + len(keys(b)) - 2 * kept
 
 
