@@ -14,12 +14,15 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from core.models import LoggedRequest, SessionSummary
 from core.parsing import format_time, parse_time
+
+if TYPE_CHECKING:
+    from core.replay.models import Replay, ReplayResult, ReplaySpec
 
 SCHEMA_VERSION = 1
 
@@ -342,6 +345,81 @@ class Store:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
 
+    # -- replays ---------------------------------------------------------------------------
+    # A replay row holds its spec (edits, mode, target; never keys); each result is its own
+    # row, committed as soon as the request completes so an interrupted replay can resume.
+    def create_replay(self, spec: ReplaySpec, *, replay_id: str | None = None) -> Replay:
+        from datetime import UTC, datetime
+        from uuid import uuid4
+
+        from core.replay.models import Replay
+
+        replay = Replay(
+            id=replay_id or str(uuid4()),
+            session_id=spec.session_id,
+            created_at=datetime.now(UTC),
+            status="running",
+            mode=spec.mode,
+            spec=spec,
+        )
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO replays (id, session_id, created_at, finished_at, status, mode, spec)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (replay.id, replay.session_id, format_time(replay.created_at), None,
+                 replay.status, replay.mode, spec.model_dump_json()),
+            )
+        return replay
+
+    def save_result(self, replay_id: str, result: ReplayResult) -> None:
+        """Insert or replace one request's result; autocommit makes it durable at once."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO replay_results (replay_id, request_id, status, finished_at, data)"
+                " VALUES (?,?,?,?,?) ON CONFLICT(replay_id, request_id) DO UPDATE SET"
+                " status=excluded.status, finished_at=excluded.finished_at, data=excluded.data",
+                (replay_id, result.request_id, result.status, format_time(result.finished_at),
+                 result.model_dump_json()),
+            )
+
+    def finish_replay(self, replay_id: str, status: str) -> None:
+        from datetime import UTC, datetime
+
+        finished = None if status == "running" else format_time(datetime.now(UTC))
+        with self._lock:
+            self._db.execute(
+                "UPDATE replays SET status = ?, finished_at = ? WHERE id = ?",
+                (status, finished, replay_id),
+            )
+
+    def get_replay(self, replay_id: str) -> Replay | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_REPLAY_COLUMNS} FROM replays WHERE id = ?", (replay_id,)
+            ).fetchone()
+        return None if row is None else _replay_from_row(row)
+
+    def list_replays(self, session_id: str | None = None) -> list[Replay]:
+        """Replays newest first, of one session or of all."""
+        where, params = ("WHERE session_id = ?", (session_id,)) if session_id else ("", ())
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_REPLAY_COLUMNS} FROM replays {where} ORDER BY created_at DESC, id",
+                params,
+            ).fetchall()
+        return [_replay_from_row(row) for row in rows]
+
+    def replay_results(self, replay_id: str) -> dict[str, ReplayResult]:
+        from core.replay.models import ReplayResult
+
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data FROM replay_results WHERE replay_id = ? ORDER BY rowid",
+                (replay_id,),
+            ).fetchall()
+        results = [ReplayResult.model_validate_json(row[0]) for row in rows]
+        return {result.request_id: result for result in results}
+
 
 def _split_sql(script: str) -> list[str]:
     return [part.strip() for part in script.split(";") if part.strip()]
@@ -434,4 +512,31 @@ def _session_from_row(row: sqlite3.Row) -> SessionSummary:
         replays=row["replays"],
         models=[m for m in row["models"].split(",") if m],
         source=row["source"],
+    )
+
+
+_REPLAY_COLUMNS = (
+    "id, session_id, created_at, finished_at, status, mode, spec,"
+    " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id) AS total,"
+    " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id"
+    "  AND x.status = 'failed') AS failed,"
+    " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id"
+    "  AND x.status IN ('done', 'diverged')) AS done"
+)
+
+
+def _replay_from_row(row: sqlite3.Row) -> Replay:
+    from core.replay.models import Replay, ReplaySpec
+
+    return Replay(
+        id=row["id"],
+        session_id=row["session_id"],
+        created_at=parse_time(row["created_at"]),
+        finished_at=parse_time(row["finished_at"]),
+        status=row["status"],
+        mode=row["mode"],
+        spec=ReplaySpec.model_validate_json(row["spec"] or "{}"),
+        total=row["total"],
+        failed=row["failed"],
+        done=row["done"],
     )

@@ -1,0 +1,1 @@
+"""Replaying recorded sessions: plan (pure), transport (hosts and keys), engine (async)."""

@@ -1,0 +1,92 @@
+"""The data a replay is made of: its spec, per-request results, the replay row and events.
+
+These are the boundary types shared by the engine, the store, the CLI and the TUI; they are
+saved as JSON, so every field is plain data and no field ever holds an API key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from core.edits import EditSet
+from core.formats import ToolCall
+
+ReplayMode = Literal["chained", "isolated"]
+RequestStatus = Literal[
+    "queued", "running", "retrying", "done", "failed", "diverged", "blocked", "skipped",
+    "cancelled",
+]
+ReplayStatus = Literal["running", "done", "failed", "cancelled", "interrupted"]
+EventKind = Literal[
+    "queued", "started", "retried", "finished", "failed", "skipped", "blocked", "cancelled",
+    "replay_finished",
+]
+# Statuses a resumed replay never sends again.
+FINAL_STATUSES: frozenset[str] = frozenset({"done", "failed", "diverged", "skipped"})
+
+
+class ReplaySpec(BaseModel):
+    """What to replay and how: saved with the replay so it can be shown and resumed."""
+
+    session_id: str
+    edits: EditSet = Field(default_factory=EditSet)
+    mode: ReplayMode = "chained"
+    via: str = "original"  # "original" | "helicone" | an OpenAI-compatible base URL
+    model: str | None = None  # override for every request
+    api_key_env: str | None = None  # env var holding the key for a custom base URL
+    allow_hosts: list[str] = Field(default_factory=list)
+    concurrency: int = 8
+    stream: bool | None = None  # None: stream exactly when the recorded request did
+
+
+class ReplayResult(BaseModel):
+    """One replayed request, committed the moment it completes."""
+
+    request_id: str
+    status: RequestStatus = "queued"
+    sent_body: dict[str, Any] | None = None
+    response_body: Any = None
+    output_text: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    error: str | None = None
+    http_status: int | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    diverged: bool = False
+    diverged_reason: str | None = None
+    blocked: bool = False
+    depends_on: list[str] = Field(default_factory=list)
+    similarity: float | None = None
+    attempts: int = 0
+    finished_at: datetime | None = None
+
+
+class Replay(BaseModel):
+    """A stored replay of one session."""
+
+    id: str
+    session_id: str
+    created_at: datetime
+    finished_at: datetime | None = None
+    status: ReplayStatus = "running"
+    mode: ReplayMode = "chained"
+    spec: ReplaySpec
+    total: int = 0  # results stored so far
+    failed: int = 0
+    done: int = 0
+
+
+class ReplayEvent(BaseModel):
+    """Progress reported by the engine; the TUI and the CLI consume the same stream."""
+
+    kind: EventKind
+    replay_id: str
+    request_id: str | None = None
+    result: ReplayResult | None = None
+    attempt: int = 0
+    message: str = ""
