@@ -327,9 +327,9 @@ def _build_segments(sa: _Side, sb: _Side, pairs: list[tuple[int, int]]) -> list[
 def _cleanup(segs: list[_Seg]) -> list[_Seg]:
     """Fold small equal islands between changes into one change so rewrites read as blocks.
 
-    An island is folded when it holds at most ``_ISLAND_MAX`` keys and both neighbouring
-    changes are at least four times its size (as large, if it is only punctuation);
-    whitespace-only islands are folded unless they separate paragraphs.
+    An island is folded when it holds at most ``_ISLAND_MAX`` keys, each neighbouring change
+    is at least as large and together they are eight times its size (punctuation-only
+    islands need just the first); whitespace-only islands fold unless they end a paragraph.
     """
     out: list[_Seg] = []
     for seg in segs:
@@ -358,10 +358,10 @@ def _foldable(island: _Seg, before: _Seg, after: _Seg) -> bool:
         return "\n\n" not in "".join(island.a)
     if k > _ISLAND_MAX:
         return False
-    room = min(max(before.ka, before.kb), max(after.ka, after.kb))
+    x, y = max(before.ka, before.kb), max(after.ka, after.kb)
     if _WORDY.search("".join(island.a)) is None:  # only punctuation: ", " or " = "
-        return k <= room
-    return 4 * k <= room
+        return k <= min(x, y)
+    return k <= min(x, y) and 8 * k <= x + y
 
 
 def _result(segs: list[_Seg], a: str, b: str) -> DiffResult:
