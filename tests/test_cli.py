@@ -1,0 +1,94 @@
+"""The command line, run as users run it (CliRunner on a real store file)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.conftest import DEBATE_SESSION
+from tui.cli import cli
+
+
+def run(db: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--db", str(db), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_import_sessions_tree_show(tmp_path: Path, fixture_files: list[Path]) -> None:
+    db = tmp_path / "cli.db"
+    code, out, _ = run(db, "import", *map(str, fixture_files), "--json")
+    assert code == 0
+    assert json.loads(out) == {"imported": 4, "updated": 2, "skipped": 5, "errors": []}
+
+    code, out, _ = run(db, "sessions", "--json")
+    sessions = json.loads(out)
+    assert code == 0 and len(sessions) == 1
+    assert {"id", "name", "requests", "started_at", "ended_at", "cost"} <= sessions[0].keys()
+    assert sessions[0]["started_at"] == "2025-03-14T17:01:58.104Z"
+
+    code, out, _ = run(db, "tree", DEBATE_SESSION, "--json")
+    tree = json.loads(out)
+    assert tree["path"] == "/" and tree["children"][0]["name"] == "debate"
+
+    code, out, _ = run(db, "show", "a1e7c3d2-5f64-4b8a-9c0d-1e2f3a4b5c61")
+    assert code == 0 and "impartial judge" in out and "Score: 6/10" in out
+
+    code, out, _ = run(db, "sessions", "--search", "nothing-matches", "--json")
+    assert json.loads(out) == []
+
+
+def test_failures_are_one_line_on_stderr(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    code, _, err = run(db, "tree", "no-such-session")
+    assert code == 1 and err.strip() == "reprise: no session 'no-such-session' in the store"
+    code, _, err = run(db, "show", "nope")
+    assert code == 1 and "no request" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    code, out, err = run(db, "import", str(bad))
+    assert code == 1 and "invalid JSON" in err
+
+
+def test_show_prints_markup_and_escapes_literally(tmp_path: Path) -> None:
+    from core.demo import demo_store_copy
+
+    db = demo_store_copy(tmp_path)
+    code, out, _ = run(db, "sessions", "--json")
+    agent = next(s for s in json.loads(out) if s["name"] == "Research Agent")
+    code, out, _ = run(db, "tree", agent["id"], "--json")
+    answer_folder = next(
+        c for c in json.loads(out)["children"][0]["children"] if c["name"] == "answer"
+    )
+    code, out, _ = run(db, "show", answer_folder["requests"][-1])
+    assert "[bold red]BREAKING[/bold red]" in out
+    assert "\x1b" not in out and "␛[31m" in out
+
+
+def test_core_never_imports_textual() -> None:
+    root = Path(__file__).resolve().parent.parent
+    modules = sorted(
+        ".".join(p.with_suffix("").relative_to(root).parts) for p in (root / "core").rglob("*.py")
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "assert 'textual' not in sys.modules, [m for m in sys.modules if 'textual' in m]\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(modules) >= 8
+
+
+def test_cli_help_does_not_import_textual() -> None:
+    code = "from tui.cli import cli; import sys; assert 'textual' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

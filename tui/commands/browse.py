@@ -1,0 +1,156 @@
+"""`reprise sessions`, `reprise tree`, `reprise show`: read the store from the shell."""
+
+from __future__ import annotations
+
+import click
+
+from core.parsing import format_time
+from tui.commands.common import fail, open_store, print_json
+
+
+@click.command()
+@click.option("--search", default=None, help="Only sessions whose name, id, path or model match.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N sessions.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (see the README for the shape).")
+@click.pass_context
+def sessions(ctx: click.Context, search: str | None, limit: int | None, as_json: bool) -> None:
+    """List sessions, newest first."""
+    with open_store(ctx) as store:
+        found = store.list_sessions(search, limit=limit)
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "requests": s.requests,
+                    "started_at": format_time(s.started_at),
+                    "ended_at": format_time(s.ended_at),
+                    "duration_s": round(s.duration_s, 3),
+                    "cost": s.cost,
+                    "total_tokens": s.total_tokens,
+                    "models": s.models,
+                    "replays": s.replays,
+                }
+                for s in found
+            ]
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("started", "name", "id", "requests", "duration", "cost", "replays"):
+        table.add_column(column, justify="right" if column in {"requests", "cost"} else "left")
+    for s in found:
+        table.add_row(
+            s.started_at.strftime("%Y-%m-%d %H:%M"),
+            s.name or "—",
+            s.id,
+            str(s.requests),
+            f"{s.duration_s:.1f}s",
+            f"${s.cost:.4f}",
+            str(s.replays),
+        )
+    console = Console()
+    if not found:
+        console.print("No sessions. Import an export with `reprise import FILE` or `reprise pull`.")
+        return
+    console.print(table)
+
+
+@click.command()
+@click.argument("session_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the tree as nested JSON.")
+@click.pass_context
+def tree(ctx: click.Context, session_id: str, as_json: bool) -> None:
+    """Show a session's requests as a tree of session paths."""
+    from core.tree import build_tree
+
+    with open_store(ctx) as store:
+        requests = store.session_requests(session_id)
+    if not requests:
+        fail(f"no session {session_id!r} in the store")
+    root = build_tree(requests)
+    if as_json:
+        print_json(root.to_json())
+        return
+    from rich.console import Console
+    from rich.text import Text
+    from rich.tree import Tree
+
+    def label_folder(folder) -> Text:  # type: ignore[no-untyped-def]
+        return Text.assemble(
+            (folder.name or "/", "bold"), (f"  {folder.count} req · {folder.latency_s:.2f}s", "dim")
+        )
+
+    def add(node: Tree, folder) -> None:  # type: ignore[no-untyped-def]
+        for entry in folder.entries:
+            if hasattr(entry, "entries"):
+                add(node.add(label_folder(entry)), entry)
+            else:
+                node.add(
+                    Text.assemble(
+                        (entry.id[:8], "cyan"),
+                        f"  {entry.model}",
+                        (f"  {entry.prompt_id}" if entry.prompt_id else "", "magenta"),
+                        (f"  {entry.status}" if entry.status else "", "dim"),
+                    )
+                )
+
+    rich_tree = Tree(label_folder(root))
+    add(rich_tree, root)
+    Console().print(rich_tree)
+
+
+@click.command()
+@click.argument("request_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole normalized request.")
+@click.pass_context
+def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
+    """Show one request: its messages and its response."""
+    from core.formats import detect_format, not_replayable_reason
+
+    with open_store(ctx) as store:
+        request = store.get_request(request_id)
+    if request is None:
+        fail(f"no request {request_id!r} in the store")
+    if as_json:
+        print_json(request.model_dump(mode="json"))
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    from core.text import literal
+
+    console = Console(highlight=False)
+    console.print(
+        Text.assemble(
+            ("request ", "bold"),
+            request.id,
+            "  ",
+            (request.model, "cyan"),
+            "  ",
+            (request.session_path, "magenta"),
+        )
+    )
+    fmt = detect_format(request.request_body, request.provider, request.target_url)
+    reason = not_replayable_reason(
+        request.request_body, request.provider, request.target_url, request.body_state
+    )
+    if fmt is None:
+        console.print(Text(f"not replayable: {reason}", style="yellow"))
+        console.print(Text(literal(str(request.request_body)), style="dim"))
+        return
+    for message in fmt.messages(request.request_body):
+        console.print(Text(f"[{message.role}]", style="bold"))
+        console.print(Text(literal(message.text)))
+        for call in message.tool_calls:
+            console.print(Text(f"→ {call.name}({literal(call.arguments)})", style="yellow"))
+    output = fmt.output(request.response_body)
+    console.print(Text("[response]", style="bold green"))
+    if output.error:
+        console.print(Text(literal(output.error), style="red"))
+    console.print(Text(literal(output.text)))
+    for call in output.tool_calls:
+        console.print(Text(f"→ {call.name}({literal(call.arguments)})", style="yellow"))

@@ -1,0 +1,36 @@
+"""Helpers shared by CLI commands: opening the store and failing with one clear line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from core.store import Store, default_db_path
+
+
+def store_path(ctx: click.Context) -> Path:
+    obj = ctx.find_root().obj or {}
+    configured = obj.get("db")
+    return Path(configured).expanduser() if configured else default_db_path()
+
+
+def open_store(ctx: click.Context) -> Store:
+    path = store_path(ctx)
+    try:
+        return Store(path)
+    except Exception as exc:  # sqlite3.DatabaseError, permission errors, newer schema
+        fail(f"cannot open store {path}: {exc}")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Exit non-zero with a one-line message on stderr (never a traceback)."""
+    click.echo(f"reprise: {' '.join(message.split())}", err=True)
+    sys.exit(code)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))

@@ -1,0 +1,33 @@
+"""`reprise import FILE…`: load Helicone exports into the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tui.commands.common import open_store, print_json
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print {imported, updated, skipped, errors}.")
+@click.pass_context
+def import_files(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
+    """Import Helicone exports: JSON arrays, JSONL, saved API pages, signed bodies, .gz."""
+    from core.sources.files import import_files as run_import
+
+    with open_store(ctx) as store:
+        counts = run_import(store, list(files))
+    if as_json:
+        print_json(counts.model_dump())
+    else:
+        click.echo(
+            f"imported {counts.imported}, updated {counts.updated}, skipped {counts.skipped}"
+            f", errors {len(counts.errors)}"
+        )
+        for error in counts.errors:
+            click.echo(f"  {error}", err=True)
+    if counts.errors:
+        # 1: nothing could be imported; 2: good rows imported, some rows rejected.
+        ctx.exit(2 if counts.imported or counts.updated else 1)
