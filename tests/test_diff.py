@@ -69,7 +69,18 @@ def test_identical_inputs_have_no_changes(text: str) -> None:
 
 def test_tokenize_splits_words_punctuation_and_whitespace() -> None:
     assert tokenize("Hi, you  there!\n  x_y=1") == [
-        "Hi", ",", " ", "you", "  ", "there", "!", "\n", "  ", "x_y", "=", "1"
+        "Hi",
+        ",",
+        " ",
+        "you",
+        "  ",
+        "there",
+        "!",
+        "\n",
+        "  ",
+        "x_y",
+        "=",
+        "1",
     ]
 
 
@@ -181,8 +192,8 @@ def _write(tmp_path: Path, name: str, data: bytes) -> str:
 def test_cli_json_rebuilds_files_byte_for_byte(tmp_path: Path) -> None:
     from tui.cli import cli
 
-    raw_a = "line one\r\nthe [bold]old[/bold] \x1b[31mred\x1b[0m text\r\n".encode()
-    raw_b = "line one\r\nthe [bold]new[/bold] \x1b[31mred\x1b[0m text\n".encode()
+    raw_a = b"line one\r\nthe [bold]old[/bold] \x1b[31mred\x1b[0m text\r\n"
+    raw_b = b"line one\r\nthe [bold]new[/bold] \x1b[31mred\x1b[0m text\n"
     a, b = _write(tmp_path, "a.txt", raw_a), _write(tmp_path, "b.txt", raw_b)
     result = CliRunner().invoke(cli, ["diff", a, b, "--json"])
     assert result.exit_code == 0, result.output

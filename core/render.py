@@ -1,0 +1,467 @@
+"""Rich rendering of word diffs: inline, side by side, and changes only.
+
+Content is always shown literally: text is appended to ``rich.text.Text`` with explicit
+styles (never parsed as markup), and control characters or escape sequences in a response
+are replaced by visible stand-ins, so a response can never restyle or corrupt the screen.
+Long diffs are laid out lazily by ``DiffLayout`` so a viewer only draws what is visible.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+
+from rich.cells import cell_len
+from rich.console import Console
+from rich.style import Style
+from rich.text import Text
+
+from core.diff import DiffResult, tokenize
+
+__all__ = [
+    "DiffLayout",
+    "DiffStyles",
+    "inline_lines",
+    "render_changes_only",
+    "render_inline",
+    "render_screen",
+    "render_side_by_side",
+    "sanitize",
+    "side_by_side_rows",
+    "wrap_offsets",
+]
+
+
+@dataclass(frozen=True)
+class DiffStyles:
+    """Styles of a rendered diff; override any of them from a theme."""
+
+    equal: str = ""
+    deleted: str = "strike red on #3a1010"
+    inserted: str = "bold green on #0f3318"
+    marker: str = "dim"
+
+    @classmethod
+    def from_theme(cls, theme: Mapping[str, str] | DiffStyles | None) -> DiffStyles:
+        """Defaults overridden by ``theme`` keys ``deleted``/``diff.deleted`` and so on."""
+        if theme is None:
+            return cls()
+        if isinstance(theme, DiffStyles):
+            return theme
+        names = {f.name for f in fields(cls)}
+        overrides = {}
+        for key, value in theme.items():
+            name = key.removeprefix("diff.").removeprefix("diff-")
+            if name in names:
+                overrides[name] = value
+        return replace(cls(), **overrides)
+
+    def style(self, name: str) -> Style:
+        """Parsed (and cached by rich) style for one role."""
+        return Style.parse(getattr(self, name))
+
+
+# --------------------------------------------------------------------------- literal text
+
+
+def _control_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for code in range(0x20):
+        if chr(code) not in "\n\t":
+            table[code] = chr(0x2400 + code)  # control pictures: ␛ ␍ ␀ ...
+    table[0x7F] = "\u2421"  # ␡
+    for code in range(0x80, 0xA0):
+        table[code] = f"\\x{code:02x}"
+    for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F]:
+        table[code] = f"\\u{code:04x}"  # bidi controls would reorder the screen
+    return table
+
+
+_CONTROL = _control_table()
+_CONTROL_TABS = {**_CONTROL, 9: "    "}
+_WS_VISIBLE = {ord(" "): "·", ord("\t"): "→", ord("\n"): "↵\n", ord("\r"): "␍"}
+
+
+def sanitize(text: str, expand_tabs: bool = False) -> str:
+    """Text with control characters and escape sequences made visible and inert."""
+    return text.translate(_CONTROL_TABS if expand_tabs else _CONTROL)
+
+
+def _changed(text: str, expand_tabs: bool) -> str:
+    """A changed piece; whitespace-only changes get visible marks so they can be seen."""
+    if text.isspace():
+        text = text.translate(_WS_VISIBLE)
+    return sanitize(text, expand_tabs)
+
+
+# --------------------------------------------------------------------------- inline
+
+
+def render_inline(result: DiffResult, theme: Mapping[str, str] | DiffStyles | None = None) -> Text:
+    """Whole diff as one Text: deletions struck through, insertions highlighted."""
+    styles = DiffStyles.from_theme(theme)
+    equal, deleted, inserted = (
+        styles.style("equal"),
+        styles.style("deleted"),
+        styles.style("inserted"),
+    )
+    text = Text(end="")
+    for op in result.ops:
+        if op.tag == "equal":
+            text.append(sanitize(op.a_text), equal)
+            continue
+        if op.a_text:
+            text.append(_changed(op.a_text, False), deleted)
+        if op.b_text:
+            text.append(_changed(op.b_text, False), inserted)
+    return text
+
+
+class _Lines:
+    """Logical lines being built from styled pieces that may contain newlines."""
+
+    def __init__(self) -> None:
+        self.lines: list[Text | None] = [Text(end="")]
+
+    def add(self, text: str, style: Style) -> None:
+        parts = text.split("\n")
+        current = self.lines[-1]
+        assert current is not None
+        if parts[0]:
+            current.append(parts[0], style)
+        for part in parts[1:]:
+            current = Text(end="")
+            if part:
+                current.append(part, style)
+            self.lines.append(current)
+
+    def newline(self) -> None:
+        self.lines.append(Text(end=""))
+
+
+def inline_lines(
+    result: DiffResult, theme: Mapping[str, str] | DiffStyles | None = None
+) -> list[Text]:
+    """The inline view split into logical lines (tabs expanded) for line-based viewers."""
+    styles = DiffStyles.from_theme(theme)
+    equal, deleted, inserted = (
+        styles.style("equal"),
+        styles.style("deleted"),
+        styles.style("inserted"),
+    )
+    out = _Lines()
+    for op in result.ops:
+        if op.tag == "equal":
+            out.add(sanitize(op.a_text, True), equal)
+            continue
+        if op.a_text:
+            out.add(_changed(op.a_text, True), deleted)
+        if op.b_text:
+            out.add(_changed(op.b_text, True), inserted)
+    return [line for line in out.lines if line is not None]
+
+
+# --------------------------------------------------------------------------- side by side
+
+
+def side_by_side_rows(
+    result: DiffResult, theme: Mapping[str, str] | DiffStyles | None = None
+) -> list[tuple[Text | None, Text | None]]:
+    """Aligned logical lines: old text on the left, new on the right; None pads a side."""
+    styles = DiffStyles.from_theme(theme)
+    equal, deleted, inserted = (
+        styles.style("equal"),
+        styles.style("deleted"),
+        styles.style("inserted"),
+    )
+    left, right = _Lines(), _Lines()
+    for op in result.ops:
+        if op.tag == "equal":
+            parts = sanitize(op.a_text, True).split("\n")
+            for k, part in enumerate(parts):
+                if k:
+                    gap = len(right.lines) - len(left.lines)
+                    (left if gap > 0 else right).lines.extend([None] * abs(gap))
+                    left.newline()
+                    right.newline()
+                if part:
+                    left.add(part, equal)
+                    right.add(part, equal)
+            continue
+        if op.a_text:
+            _add_side(left, _changed(op.a_text, True), deleted)
+        if op.b_text:
+            _add_side(right, _changed(op.b_text, True), inserted)
+    gap = len(right.lines) - len(left.lines)
+    (left if gap > 0 else right).lines.extend([None] * abs(gap))
+    return list(zip(left.lines, right.lines, strict=True))
+
+
+def _add_side(side: _Lines, text: str, style: Style) -> None:
+    if side.lines[-1] is None:  # a change after padding starts a fresh line
+        side.lines[-1] = Text(end="")
+    side.add(text, style)
+
+
+def render_side_by_side(
+    result: DiffResult, width: int, theme: Mapping[str, str] | DiffStyles | None = None
+) -> list[tuple[Text, Text]]:
+    """Visual rows of two aligned columns, each wrapped to ``(width - 3) // 2`` cells."""
+    column = max(1, (width - 3) // 2)
+    rows: list[tuple[Text, Text]] = []
+    for left, right in side_by_side_rows(result, theme):
+        lparts = _wrap(left, column)
+        rparts = _wrap(right, column)
+        for k in range(max(len(lparts), len(rparts))):
+            lt = lparts[k] if k < len(lparts) else Text(end="")
+            rt = rparts[k] if k < len(rparts) else Text(end="")
+            rows.append((lt, rt))
+    return rows
+
+
+# --------------------------------------------------------------------------- wrapping
+
+_CHUNK_RE = re.compile(r"\s+|\S+")
+
+
+def wrap_offsets(plain: str, width: int) -> list[int]:
+    """Start offsets of the visual rows of one line, word-wrapped to ``width`` cells."""
+    ascii_only = plain.isascii()
+    if width <= 0 or (len(plain) if ascii_only else cell_len(plain)) <= width:
+        return [0]
+    starts = [0]
+    col = 0
+    for m in _CHUNK_RE.finditer(plain):
+        chunk = m.group()
+        w = len(chunk) if ascii_only else cell_len(chunk)
+        if col + w <= width:
+            col += w
+            continue
+        if chunk[0].isspace():  # trailing spaces hang past the edge
+            col = width
+            continue
+        if col and w <= width:  # move the word to the next row
+            starts.append(m.start())
+            col = w
+            continue
+        # a word longer than a row: split it by cells
+        pos = m.start()
+        if col:
+            starts.append(pos)
+            col = 0
+        for ch in chunk:
+            cw = 1 if ascii_only else cell_len(ch)
+            if col + cw > width:
+                starts.append(pos)
+                col = 0
+            col += cw
+            pos += 1
+    return starts
+
+
+def _wrap(line: Text | None, width: int) -> list[Text]:
+    if line is None:
+        return [Text(end="")]
+    starts = wrap_offsets(line.plain, width)
+    if len(starts) == 1:
+        return [line]
+    ends = [*starts[1:], len(line.plain)]
+    return [line[s:e] for s, e in zip(starts, ends, strict=True)]
+
+
+class DiffLayout:
+    """Visual rows of a diff at one width, computed once so a viewer draws only what shows.
+
+    Logical lines are built on first use; wrapping is cached per width and a row's Text is
+    sliced out only when it is requested.
+    """
+
+    def __init__(
+        self,
+        result: DiffResult,
+        theme: Mapping[str, str] | DiffStyles | None = None,
+        side_by_side: bool = False,
+    ) -> None:
+        self.result = result
+        self.styles = DiffStyles.from_theme(theme)
+        self.side_by_side = side_by_side
+        self._inline: list[Text] | None = None
+        self._pairs: list[tuple[Text | None, Text | None]] | None = None
+        self._width = -1
+        self._row_start: list[int] = [0]
+        self._wraps: list[tuple[list[int], list[int]]] = []
+
+    def _logical(self) -> list[tuple[Text | None, Text | None]]:
+        if self.side_by_side:
+            if self._pairs is None:
+                self._pairs = side_by_side_rows(self.result, self.styles)
+            return self._pairs
+        if self._inline is None:
+            self._inline = inline_lines(self.result, self.styles)
+        return [(line, None) for line in self._inline]
+
+    def column_width(self, width: int) -> int:
+        """Cells per side in side-by-side mode."""
+        return max(1, (width - 3) // 2)
+
+    def set_width(self, width: int) -> int:
+        """Wrap every logical line to ``width`` cells (cached); returns the row count."""
+        width = max(1, width)
+        if width == self._width:
+            return self._row_start[-1]
+        self._width = width
+        wrap_width = self.column_width(width) if self.side_by_side else width
+        row_start = [0]
+        wraps: list[tuple[list[int], list[int]]] = []
+        total = 0
+        for left, right in self._logical():
+            lw = wrap_offsets(left.plain, wrap_width) if left is not None else [0]
+            rw = wrap_offsets(right.plain, wrap_width) if right is not None else [0]
+            wraps.append((lw, rw))
+            total += max(len(lw), len(rw))
+            row_start.append(total)
+        self._wraps = wraps
+        self._row_start = row_start
+        return total
+
+    @property
+    def row_count(self) -> int:
+        """Rows at the current width."""
+        return self._row_start[-1]
+
+    def row(self, y: int) -> Text:
+        """Visual row ``y`` as a Text at most the current width wide."""
+        if y < 0 or y >= self._row_start[-1]:
+            return Text(end="")
+        index = bisect_right(self._row_start, y) - 1
+        sub = y - self._row_start[index]
+        left, right = self._logical_at(index)
+        lw, rw = self._wraps[index]
+        if not self.side_by_side:
+            return _slice(left, lw, sub)
+        column = self.column_width(self._width)
+        marker = self.styles.style("marker")
+        row = _slice(left, lw, sub)
+        row.truncate(column, pad=True)
+        row.append(" │ ", marker)
+        row.append_text(_slice(right, rw, sub))
+        return row
+
+    def _logical_at(self, index: int) -> tuple[Text | None, Text | None]:
+        if self.side_by_side:
+            return self._logical()[index]
+        if self._inline is None:
+            self._inline = inline_lines(self.result, self.styles)
+        return self._inline[index], None
+
+    def plain_text(self) -> str:
+        """All rows as plain text, for copying."""
+        return "\n".join(self.row(y).plain for y in range(self.row_count))
+
+
+def _slice(line: Text | None, starts: list[int], sub: int) -> Text:
+    if line is None or sub >= len(starts):
+        return Text(end="")
+    start = starts[sub]
+    end = starts[sub + 1] if sub + 1 < len(starts) else len(line.plain)
+    if start == 0 and end == len(line.plain):
+        return line.copy()
+    return line[start:end]
+
+
+def render_screen(
+    result: DiffResult, width: int = 120, height: int = 40, side_by_side: bool = False
+) -> str:
+    """Lay out a diff and draw its first screen to ANSI text (what a viewer pays to open)."""
+    layout = DiffLayout(result, side_by_side=side_by_side)
+    layout.set_width(width)
+    console = Console(
+        width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor"
+    )
+    for y in range(min(height, layout.row_count)):
+        console.print(layout.row(y), crop=True, no_wrap=True, overflow="crop")
+    out = console.file
+    assert isinstance(out, io.StringIO)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- changes only
+
+
+def _head(text: str, words: int) -> tuple[str, bool]:
+    """Prefix of ``text`` holding its first ``words`` non-whitespace tokens."""
+    seen = 0
+    pos = 0
+    for tok in tokenize(text):
+        if not tok.isspace():
+            if seen == words:
+                return text[:pos].rstrip(" \t"), True
+            seen += 1
+        pos += len(tok)
+    return text, False
+
+
+def _tail(text: str, words: int) -> tuple[str, bool]:
+    """Suffix of ``text`` holding its last ``words`` non-whitespace tokens."""
+    seen = 0
+    pos = len(text)
+    for tok in reversed(tokenize(text)):
+        if not tok.isspace():
+            if seen == words:
+                return text[pos:].lstrip(" \t"), True
+            seen += 1
+        pos -= len(tok)
+    return text, False
+
+
+def render_changes_only(
+    result: DiffResult,
+    context_words: int = 8,
+    theme: Mapping[str, str] | DiffStyles | None = None,
+) -> Text:
+    """Only the changes, each with a few words of context; gaps are marked with ⋯."""
+    styles = DiffStyles.from_theme(theme)
+    equal, deleted, inserted = (
+        styles.style("equal"),
+        styles.style("deleted"),
+        styles.style("inserted"),
+    )
+    marker = styles.style("marker")
+    text = Text(end="")
+    if not result.changed:
+        text.append("(no changes)", marker)
+        return text
+    ops = result.ops
+    last = len(ops) - 1
+    for k, op in enumerate(ops):
+        if op.tag != "equal":
+            if op.a_text:
+                text.append(_changed(op.a_text, False), deleted)
+            if op.b_text:
+                text.append(_changed(op.b_text, False), inserted)
+            continue
+        body = op.a_text
+        if k == 0:
+            tail, cut = _tail(body, context_words)
+            if cut:
+                text.append("… ", marker)
+            text.append(sanitize(tail), equal)
+        elif k == last:
+            head, cut = _head(body, context_words)
+            text.append(sanitize(head), equal)
+            if cut:
+                text.append(" …", marker)
+        else:
+            head, cut = _head(body, context_words)
+            if not cut:
+                text.append(sanitize(body), equal)
+                continue
+            tail, cut = _tail(body[len(head) :], context_words)
+            text.append(sanitize(head), equal)
+            if cut:
+                text.append(" …\n⋯\n… ", marker)
+            text.append(sanitize(tail), equal)
+    return text
