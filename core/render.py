@@ -328,6 +328,11 @@ class DiffLayout:
         return total
 
     @property
+    def width(self) -> int:
+        """Width the rows are currently wrapped to (-1 before the first layout)."""
+        return self._width
+
+    @property
     def row_count(self) -> int:
         """Rows at the current width."""
         return self._row_start[-1]
