@@ -181,6 +181,8 @@ def side_by_side_rows(
     for op in result.ops:
         if op.tag == "equal":
             parts = sanitize(op.a_text, True).split("\n")
+            if _at_line_start(left) and _at_line_start(right):
+                _pad(left, right)
             for k, part in enumerate(parts):
                 if k:
                     gap = len(right.lines) - len(left.lines)
@@ -200,6 +202,19 @@ def side_by_side_rows(
     return list(zip(left.lines, right.lines, strict=True))
 
 
+def _at_line_start(side: _Lines) -> bool:
+    last = side.lines[-1]
+    return last is not None and not last.plain
+
+
+def _pad(left: _Lines, right: _Lines) -> None:
+    """Insert blank rows before the shorter side's empty current line."""
+    gap = len(right.lines) - len(left.lines)
+    if gap:
+        short = left if gap > 0 else right
+        short.lines[-1:] = [None] * abs(gap) + [Text(end="")]
+
+
 def _add_side(side: _Lines, text: str, style: Style) -> None:
     if side.lines[-1] is None:  # a change after padding starts a fresh line
         side.lines[-1] = Text(end="")
@@ -216,8 +231,10 @@ def render_side_by_side(
         lparts = _wrap(left, column)
         rparts = _wrap(right, column)
         for k in range(max(len(lparts), len(rparts))):
-            lt = lparts[k] if k < len(lparts) else Text(end="")
-            rt = rparts[k] if k < len(rparts) else Text(end="")
+            lt = lparts[k].copy() if k < len(lparts) else Text(end="")
+            rt = rparts[k].copy() if k < len(rparts) else Text(end="")
+            lt.truncate(column)
+            rt.truncate(column)
             rows.append((lt, rt))
     return rows
 
