@@ -41,7 +41,11 @@ def sessions(ctx: click.Context, search: str | None, limit: int | None, as_json:
 
     table = Table(box=None, header_style="bold")
     for column in ("started", "name", "id", "requests", "duration", "cost", "replays"):
-        table.add_column(column, justify="right" if column in {"requests", "cost"} else "left")
+        table.add_column(
+            column,
+            justify="right" if column in {"requests", "cost"} else "left",
+            no_wrap=column in {"id", "started"},  # ids must stay whole to be copied
+        )
     for s in found:
         table.add_row(
             s.started_at.strftime("%Y-%m-%d %H:%M"),
