@@ -57,6 +57,7 @@ def sessions(ctx: click.Context, search: str | None, limit: int | None, as_json:
             str(s.replays),
         )
     console = Console()
+    console.width = max(console.width, 130)  # wide enough to keep every column readable
     if not found:
         console.print("No sessions. Import an export with `reprise import FILE` or `reprise pull`.")
         return
