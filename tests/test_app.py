@@ -1,0 +1,225 @@
+"""Keyboard flows of the terminal app, driven by Textual's pilot on real stores."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from core.models import LoggedRequest
+from core.store import Store
+from tui.app import RepriseApp
+from tui.screens.session import SessionScreen
+from tui.screens.sessions import SessionsScreen
+from tui.widgets.request_detail import RequestDetail
+from tui.widgets.request_tree import RequestTree
+from tui.widgets.session_list import SessionList
+
+SIZE = (120, 36)
+START = datetime(2025, 3, 14, 17, 0, tzinfo=UTC)
+
+
+def chat(system: str, user: str, answer: str) -> tuple[dict, dict]:
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+    }
+    response = {
+        "choices": [{"message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+    }
+    return body, response
+
+
+def make_request(session: str, name: str, index: int, path: str, prompt: str | None,
+                 system: str = "You are terse.", answer: str = "Fine.") -> LoggedRequest:
+    body, response = chat(system, f"question {index}", answer)
+    created = START + timedelta(seconds=index * 3)
+    return LoggedRequest(
+        id=f"{session}-r{index}", created_at=created, response_at=created + timedelta(seconds=1),
+        session_id=session, session_name=name, session_path=path, prompt_id=prompt,
+        provider="OPENAI", model="gpt-4o-mini", status=200, latency_ms=1000.0,
+        prompt_tokens=10, completion_tokens=5, total_tokens=15, cost=0.0001,
+        target_url="https://api.openai.com/v1/chat/completions",
+        request_body=body, response_body=response,
+    )
+
+
+def debate_requests(session: str = "s-debate", name: str = "Debate") -> list[LoggedRequest]:
+    return [
+        make_request(session, name, 0, "/debate/turn-1", "judge", "You judge arguments."),
+        make_request(session, name, 1, "/debate/turn-1", "arguer", "You argue."),
+        make_request(session, name, 2, "/debate/turn-2", "judge", "You judge arguments."),
+        make_request(session, name, 3, "/debate/turn-2", "arguer", "You argue."),
+        make_request(session, name, 4, "/debate/turn-2/check", None, "Check facts [b]now[/b]."),
+    ]
+
+
+@pytest.fixture
+def app_store(tmp_path: Path) -> Store:
+    store = Store(tmp_path / "app.db")
+    store.upsert_requests(debate_requests())
+    store.upsert_requests(
+        [make_request("s-other", "Support triage", 0, "/triage", "triage")]
+    )
+    yield store
+    store.close()
+
+
+async def test_empty_store_explains_how_to_import(tmp_path: Path) -> None:
+    app = RepriseApp(Store(tmp_path / "empty.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        empty = app.screen.query_one("#empty")
+        assert empty.display
+        assert "reprise import" in str(empty.render())
+        assert not app.screen.query_one(SessionList).display
+
+
+async def test_filter_and_open_session(app_store: Store) -> None:
+    app = RepriseApp(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(SessionList)
+        assert table.total == 2
+        assert table.selected.name == "Support triage"  # newest first
+        await pilot.press("slash", *"deb")
+        await pilot.pause()
+        assert table.total == 1
+        assert table.selected.id == "s-debate"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionScreen)
+        assert app.screen.session_id == "s-debate"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+
+
+async def test_sort_by_column(app_store: Store) -> None:
+    app = RepriseApp(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(SessionList)
+        table.set_sort("requests")
+        await pilot.pause()
+        assert table.selected.id == "s-debate"
+        await pilot.press("O")
+        await pilot.pause()
+        assert table.selected.id == "s-other"
+        assert not table.descending
+
+
+async def test_navigate_tree_with_vim_keys(app_store: Store) -> None:
+    app = RepriseApp(app_store, start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        tree = app.screen.query_one(RequestTree)
+        detail = app.screen.query_one(RequestDetail)
+        assert tree.current_request.id == "s-debate-r0"
+        await pilot.press("j")
+        await pilot.pause()
+        assert tree.current_request.id == "s-debate-r1"
+        assert detail.request.id == "s-debate-r1"
+        await pilot.press("G")
+        await pilot.pause()
+        assert tree.current_request.id == "s-debate-r4"
+        await pilot.press("h")  # leaf: go to its folder
+        await pilot.pause()
+        assert tree.cursor_node.data.path == "/debate/turn-2/check"
+        await pilot.press("h")  # folder: collapse
+        assert not tree.cursor_node.is_expanded
+        await pilot.press("l")
+        assert tree.cursor_node.is_expanded
+        await pilot.press("g")
+        await pilot.pause()
+        assert tree.cursor_line == 0
+
+
+async def test_text_from_sessions_is_literal(app_store: Store) -> None:
+    app = RepriseApp(app_store, start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("G")
+        await pilot.pause()
+        block = app.screen.query_one(".system-message")
+        assert "[b]now[/b]" in block.text
+
+
+async def test_edit_system_prompt_for_prompt_id(app_store: Store) -> None:
+    app = RepriseApp(app_store, start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("e")
+        await pilot.pause()
+        editor = screen.query_one("#system-editor")
+        assert editor.scope == "prompt"
+        assert "prompt id judge (2)" in str(editor.query_one("#editor-scope").render())
+        await pilot.press(*" Be strict.", "ctrl+s")
+        await pilot.pause()
+        assert not screen.query("#system-editor")
+        [edit] = screen.edits.system
+        assert (edit.scope, edit.target) == ("prompt", "judge")
+        assert edit.text == "You judge arguments. Be strict."
+        tree = screen.query_one(RequestTree)
+        assert tree.edited == {"s-debate-r0", "s-debate-r2"}
+        assert screen.query_one("#edits").display
+        # switch scope to this request only, on the arguer request
+        await pilot.press("j", "e")
+        await pilot.pause()
+        await pilot.press("ctrl+t", *" Shorter.", "f2")
+        await pilot.pause()
+        assert tree.edited == {"s-debate-r0", "s-debate-r1", "s-debate-r2"}
+        assert screen.edits.system[-1].scope == "request"
+        # escape cancels an edit without changing anything
+        await pilot.press("e", "x", "escape")
+        await pilot.pause()
+        assert len(screen.edits.system) == 2
+        # reset from the pending edits panel
+        screen.query_one("#edits").focus()
+        await pilot.press("X")
+        await pilot.pause()
+        assert screen.edits.is_empty
+        assert tree.edited == set()
+
+
+async def test_model_and_temperature_override(app_store: Store) -> None:
+    app = RepriseApp(app_store, start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("m")
+        await pilot.pause()
+        await pilot.press(*"gpt-4o", "tab", *"0.7", "enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SessionScreen)
+        [param] = screen.edits.params
+        assert (param.scope, param.target, param.model, param.temperature) == (
+            "prompt", "judge", "gpt-4o", 0.7
+        )
+
+
+async def test_help_shows_focused_widget_help(app_store: Store) -> None:
+    app = RepriseApp(app_store, start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert "Request tree" in app.screen.text
+        assert "session.replay" in app.screen.text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionScreen)
+
+
+async def test_keymap_from_config(app_store: Store) -> None:
+    from tui.config import Config
+
+    app = RepriseApp(app_store, Config(keymap={"session.edit": "i"}), start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("i")
+        await pilot.pause()
+        assert app.screen.query("#system-editor")

@@ -1,0 +1,53 @@
+"""F1: help for the focused widget, plus every key active right now."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Markdown, Static
+
+GENERAL = """\
+## Everywhere
+- **F1**: this help · **ctrl+p**: command palette · **y**: copy · **ctrl+q**: quit
+- Keys can be rebound in `config.toml` under `[keymap]` by binding id (listed below).
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,f1,q", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    @classmethod
+    def for_focus(cls, screen: Screen) -> HelpScreen:
+        sections: list[str] = []
+        focused = screen.focused
+        seen: set[str] = set()
+        for node in (*(focused.ancestors_with_self if focused else ()), screen):
+            text = getattr(node, "HELP", None)
+            if isinstance(text, str) and text and text not in seen:
+                seen.add(text)
+                sections.append(text)
+        rows = ["| Key | Action | Id |", "|---|---|---|"]
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description and not binding.id:
+                continue
+            display = binding.key_display or screen.app.get_key_display(binding)
+            rows.append(f"| `{display or key}` | {binding.description} | `{binding.id or ''}` |")
+        body = "\n".join([*sections, GENERAL, "## Keys active here", *rows])
+        return cls(body)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static("Help  (Escape to close)", id="help-title")
+            yield Markdown(self.text)
+
+    def action_dismiss(self) -> None:
+        self.dismiss()

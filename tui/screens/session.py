@@ -1,0 +1,414 @@
+"""Session screen: the request tree, the selected request, pending edits and replays.
+
+The screen owns the state (edits, the current replay and its results); the replay worker
+only posts messages, which the handlers here turn into tree states and progress.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from core.edits import EditSet, ParamEdit, SystemEdit
+from core.models import LoggedRequest
+from core.tree import build_tree
+from tui.widgets.edits_panel import EditsPanel
+from tui.widgets.replay_status import ReplayEventMessage, ReplayStatus
+from tui.widgets.request_detail import RequestDetail
+from tui.widgets.request_tree import RequestTree
+from tui.widgets.system_editor import SystemEditor
+from tui.widgets.text import clean, duration, money
+
+if TYPE_CHECKING:
+    from core.replay.models import Replay, ReplayResult, ReplaySpec
+
+
+class SessionScreen(Screen[None]):
+    AUTO_FOCUS = "RequestTree"
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="session.back"),
+        Binding("e", "edit", "Edit system", id="session.edit"),
+        Binding("m", "params", "Model/temp", id="session.params"),
+        Binding("r", "replay", "Replay", id="session.replay"),
+        Binding("d", "diff", "Diff", id="session.diff"),
+        Binding("R", "replays", "Replays", id="session.replays"),
+        Binding("ctrl+c", "cancel_replay", "Cancel replay", show=False, id="session.cancel"),
+    ]
+
+    HELP = """\
+## Session
+- **e**: edit the selected request's system prompt · **m**: model/temperature overrides
+- **r**: replay the session with the pending edits · **Escape**: cancel a running replay,
+  else back to the sessions
+- **d**: diff the selected request against the current replay · **R**: replays of this session
+- **Tab**: move between the tree, the request and the pending edits
+"""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.requests: list[LoggedRequest] = []
+        self.by_id: dict[str, LoggedRequest] = {}
+        self.edits = EditSet()
+        self.replay: Replay | None = None
+        self.results: dict[str, ReplayResult] = {}
+        self.replay_worker: Worker[Any] | None = None
+        self.local_server: Any = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="session-body"):
+            yield RequestTree(id="tree")
+            with Vertical(id="right"):
+                yield RequestDetail(id="detail")
+                yield EditsPanel(id="edits")
+        yield ReplayStatus(id="replay-status")
+        yield Static("", id="session-status", classes="status-line", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        store = self.app.store
+        summary = store.get_session(self.session_id)
+        self.requests = store.session_requests(self.session_id)
+        self.by_id = {r.id: r for r in self.requests}
+        name = summary.name if summary and summary.name else self.session_id
+        self.sub_title = clean(name)
+        tree = self.query_one(RequestTree)
+        tree.load(build_tree(self.requests), name)
+        tree.border_title = f"{clean(name)} · {len(self.requests)} requests"
+        if summary:
+            tree.border_subtitle = f"{duration(summary.duration_s)} · {money(summary.cost)}"
+        self.query_one(EditsPanel).show_edits(self.edits)
+        self.query_one(ReplayStatus).display = False
+        replays = store.list_replays(self.session_id)
+        if replays:
+            self.load_replay(replays[0].id, quiet=True)
+        first = next((r for r in self.requests), None)
+        if first is not None:
+            self.call_after_refresh(tree.select_request, first.id)
+        self._status()
+
+    # -- showing ---------------------------------------------------------------------------
+    def on_request_tree_request_highlighted(self, event: RequestTree.RequestHighlighted) -> None:
+        self.show_request(event.request.id)
+
+    def show_request(self, request_id: str) -> None:
+        request = self.app.request_or_none(request_id)
+        if request is None:
+            return
+        override, label = self._system_override(request)
+        self.query_one(RequestDetail).show(
+            request, system_override=override, edit_label=label, replay_note=self._replay_note(request)
+        )
+
+    def _system_override(self, request: LoggedRequest) -> tuple[str | None, str]:
+        edit = self.edits.system_edit_for(request)
+        if edit is None:
+            return None, ""
+        label = f"prompt {edit.target}" if edit.scope == "prompt" else "this request"
+        if edit.mode == "append":
+            from core.formats import detect_format
+
+            fmt = detect_format(request.request_body, request.provider, request.target_url)
+            current = "\n".join(fmt.system_prompts(request.request_body)) if fmt else ""
+            return current + edit.text, label
+        return edit.text, label
+
+    def _replay_note(self, request: LoggedRequest) -> Text | None:
+        result = self.results.get(request.id)
+        if result is None:
+            return None
+        note = Text("replayed ", style="bold")
+        note.append(result.status, style="green" if result.status == "done" else "yellow")
+        if result.similarity is not None:
+            note.append(f" · similarity {result.similarity:.0%}")
+        if result.error:
+            note.append(f"\n{clean(result.error)}", style="red")
+        note.append("  ·  d: diff", style="dim")
+        return note
+
+    def _status(self, extra: str = "") -> None:
+        parts = []
+        if self.replay is not None:
+            parts.append(
+                f"replay {self.replay.id[:8]} · {self.replay.mode} · {self.replay.status}"
+            )
+        if not self.edits.is_empty:
+            n = len(self.edits.system) + len(self.edits.params)
+            parts.append(f"{n} pending edit{'s' if n != 1 else ''}")
+        if extra:
+            parts.append(extra)
+        self.query_one("#session-status", Static).update("  ·  ".join(parts))
+
+    # -- editing ---------------------------------------------------------------------------
+    def action_edit(self) -> None:
+        detail = self.query_one(RequestDetail)
+        request = detail.request
+        if request is None or self.query(SystemEditor):
+            return
+        if not isinstance(request.request_body, dict):
+            self.notify("this request has no JSON body to edit", severity="warning")
+            return
+        override, _ = self._system_override(request)
+        blocks = detail.query(".system-message")
+        if override is not None:
+            text = override
+        elif blocks:
+            text = blocks.first().text
+        else:
+            text = ""
+        count = sum(1 for r in self.requests if request.prompt_id and r.prompt_id == request.prompt_id)
+        editor = SystemEditor(
+            text, request_id=request.id, prompt_id=request.prompt_id, prompt_count=count,
+            id="system-editor",
+        )
+        if blocks:
+            block = blocks.first()
+            detail.mount(editor, after=block)
+            block.display = False
+        else:
+            detail.mount(editor, after=detail.query_one(".detail-meta"))
+        editor.scroll_visible()
+
+    def on_system_editor_saved(self, event: SystemEditor.Saved) -> None:
+        event.stop()
+        edit = SystemEdit(scope=event.scope, target=event.target, text=event.text)
+        # One edit per request: a new scope replaces the other one for this prompt/request.
+        self.edits = self.edits.set_system(edit)
+        self._edits_changed()
+        where = f"prompt id {event.target}" if event.scope == "prompt" else "this request"
+        self.notify(f"system prompt edited for {where}")
+        self._close_editor()
+
+    def on_system_editor_cancelled(self, event: SystemEditor.Cancelled) -> None:
+        event.stop()
+        self._close_editor()
+
+    def _close_editor(self) -> None:
+        for editor in self.query(SystemEditor):
+            editor.remove()
+        tree = self.query_one(RequestTree)
+        request = tree.current_request
+        if request is not None:
+            self.show_request(request.id)
+        tree.focus()
+
+    def action_params(self) -> None:
+        from tui.screens.params import ParamsScreen
+
+        request = self.query_one(RequestTree).current_request
+        if request is None:
+            return
+        scope, target = ("prompt", request.prompt_id) if request.prompt_id else ("request", request.id)
+        current = next(
+            (p for p in self.edits.params if (p.scope, p.target) == (scope, target)), None
+        )
+
+        def done(result: ParamEdit | None) -> None:
+            if result is None:
+                return
+            kept = [p for p in self.edits.params if (p.scope, p.target) != (scope, target)]
+            if result.values():
+                kept.append(result)
+            self.edits = self.edits.model_copy(update={"params": kept})
+            self._edits_changed()
+
+        self.app.push_screen(ParamsScreen(scope, target, current), done)
+
+    def on_edits_panel_reset(self, event: EditsPanel.Reset) -> None:
+        if event.kind == "all":
+            self.edits = EditSet()
+        elif event.kind == "system" and event.index is not None:
+            edit = self.edits.system[event.index]
+            self.edits = self.edits.remove_system(edit.scope, edit.target)
+        elif event.kind == "params" and event.index is not None:
+            params = [p for i, p in enumerate(self.edits.params) if i != event.index]
+            self.edits = self.edits.model_copy(update={"params": params})
+        self._edits_changed()
+        if self.edits.is_empty:
+            self.query_one(RequestTree).focus()
+
+    def _edits_changed(self) -> None:
+        edited = {r.id for r in self.requests if self.edits.touches(r)}
+        self.query_one(RequestTree).set_edited(edited)
+        self.query_one(EditsPanel).show_edits(self.edits)
+        request = self.query_one(RequestTree).current_request
+        if request is not None and not self.query(SystemEditor):
+            self.show_request(request.id)
+        self._status()
+
+    # -- replay ----------------------------------------------------------------------------
+    def action_replay(self) -> None:
+        from tui.screens.replay_form import ReplayForm
+
+        if self.replay_worker is not None and self.replay_worker.is_running:
+            self.notify("a replay is already running (Escape cancels it)", severity="warning")
+            return
+        self.app.push_screen(ReplayForm(self.app.config, len(self.requests)), self._start_replay)
+
+    def _start_replay(self, choice: dict[str, Any] | None) -> None:
+        if choice is None:
+            return
+        from core.replay.models import ReplaySpec
+
+        spec = ReplaySpec(
+            session_id=self.session_id,
+            edits=self.edits,
+            mode=choice["mode"],
+            via=choice["via"],
+            model=choice.get("model"),
+            api_key_env=choice.get("api_key_env"),
+            allow_hosts=choice.get("allow_hosts", []),
+            concurrency=choice["concurrency"],
+        )
+        tree = self.query_one(RequestTree)
+        tree.clear_states()
+        self.results = {}
+        status = self.query_one(ReplayStatus)
+        status.start(len(self.requests), f"replay → {choice['label']}")
+        self.replay_worker = self.run_replay(spec, choice.get("local", False))
+
+    @work(exclusive=True, group="replay", exit_on_error=False)
+    async def run_replay(self, spec: ReplaySpec, local: bool) -> Replay:
+        from core.replay.engine import run_replay
+
+        if local:
+            import asyncio
+
+            from core.local_model import ensure_local_server_sync
+
+            server = await asyncio.to_thread(ensure_local_server_sync)
+            spec = spec.model_copy(update={"via": server.base_url})
+
+        def on_event(event: object) -> None:
+            self.post_message(ReplayEventMessage(event))
+
+        return await run_replay(self.app.store, spec, on_event=on_event)
+
+    def on_replay_event_message(self, message: ReplayEventMessage) -> None:
+        event: Any = message.event
+        tree = self.query_one(RequestTree)
+        status = self.query_one(ReplayStatus)
+        if self.replay is None or self.replay.id != event.replay_id:
+            self.replay = self.app.store.get_replay(event.replay_id)
+        if event.request_id is None:
+            return
+        state = {"started": "running", "retried": "retrying", "queued": "queued"}.get(event.kind)
+        if event.result is not None:
+            self.results[event.request_id] = event.result
+            if state is None:
+                state = event.result.status
+        if state is None:
+            state = event.kind
+        tree.set_state(event.request_id, state)
+        status.set_state(event.request_id, state)
+        if event.kind == "retried" and event.message:
+            status.finish(f"retrying: {clean(event.message)[:60]}")
+        current = tree.current_request
+        if current is not None and current.id == event.request_id and event.result is not None:
+            self.show_request(current.id)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self.replay_worker:
+            return
+        status = self.query_one(ReplayStatus)
+        if event.state == WorkerState.SUCCESS:
+            replay = event.worker.result
+            self.load_replay(replay.id, quiet=True)
+            status.finish(f"replay {replay.status}: {replay.done} done, {replay.failed} failed")
+            self.notify(f"replay {replay.status}", title="replay")
+        elif event.state == WorkerState.CANCELLED:
+            if self.replay is not None:
+                self.load_replay(self.replay.id, quiet=True)
+            status.finish("replay cancelled")
+            self.notify("replay cancelled", title="replay", severity="warning")
+        elif event.state == WorkerState.ERROR:
+            error = event.worker.error
+            status.finish("replay failed")
+            self.app.report_error("replay failed", error or RuntimeError("unknown error"))
+        self._status()
+
+    def action_cancel_replay(self) -> bool:
+        if self.replay_worker is not None and self.replay_worker.is_running:
+            self.replay_worker.cancel()
+            return True
+        return False
+
+    def action_back(self) -> None:
+        if self.action_cancel_replay():
+            return
+        self.app.pop_screen()
+
+    def load_replay(self, replay_id: str, *, quiet: bool = False) -> None:
+        store = self.app.store
+        replay = store.get_replay(replay_id)
+        if replay is None:
+            self.notify(f"no replay {replay_id}", severity="error")
+            return
+        self.replay = replay
+        self.results = store.replay_results(replay_id)
+        tree = self.query_one(RequestTree)
+        tree.clear_states()
+        for request_id, result in self.results.items():
+            tree.set_state(request_id, result.status)
+        if not quiet:
+            self.edits = replay.spec.edits
+            self._edits_changed()
+            self.notify(f"replay {replay.id[:8]} loaded")
+        current = tree.current_request
+        if current is not None:
+            self.show_request(current.id)
+        self._status()
+
+    # -- diff ------------------------------------------------------------------------------
+    def action_diff(self) -> None:
+        from tui.screens.diff import DiffScreen
+
+        if self.replay is None or not self.results:
+            self.notify("no replay yet: press r to replay this session", severity="warning")
+            return
+        current = self.query_one(RequestTree).current_request
+        order = [rid for rid in self.query_one(RequestTree).request_order()]
+        self.app.push_screen(
+            DiffScreen(self.session_id, self.replay.id, order, current.id if current else None)
+        )
+
+    def action_replays(self) -> None:
+        from tui.screens.replays import ReplaysScreen
+
+        def done(choice: tuple[str, str | None] | None) -> None:
+            if choice is None:
+                return
+            first, second = choice
+            if second is None:
+                self.load_replay(first)
+                return
+            from tui.screens.diff import DiffScreen
+
+            order = self.query_one(RequestTree).request_order()
+            self.app.push_screen(DiffScreen(self.session_id, second, order, None, base=first))
+
+        self.app.push_screen(ReplaysScreen(self.session_id), done)
+
+    # -- palette ---------------------------------------------------------------------------
+    def palette_commands(self) -> list[SystemCommand]:
+        return [
+            SystemCommand("Edit system prompt", "Edit the selected request's system prompt",
+                          self.action_edit),
+            SystemCommand("Model/temperature overrides", "Per prompt id", self.action_params),
+            SystemCommand("Replay session", "Replay with the pending edits", self.action_replay),
+            SystemCommand("Diff", "Original vs replayed responses", self.action_diff),
+            SystemCommand("Replays", "List, reopen and compare replays", self.action_replays),
+            SystemCommand("Cancel replay", "Stop the running replay", self.action_cancel_replay),
+        ]
+
+    def copy_text(self) -> str:
+        return self.query_one(RequestDetail).copy_text()

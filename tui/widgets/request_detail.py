@@ -1,0 +1,163 @@
+"""The selected request: metadata, messages with role styling, the response, the replay."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from core.formats import Message, Output, detect_format, not_replayable_reason
+from core.models import LoggedRequest
+from tui.widgets.text import clean, duration, literal, money
+
+PARAM_KEYS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stream")
+
+
+class MessageBlock(Static):
+    """One message; its role decides the style (system, user, assistant, tool)."""
+
+    def __init__(self, title: str, body: Text, role: str, extra: str = "") -> None:
+        super().__init__(body, classes=f"message role-{role} {extra}".strip())
+        self.border_title = title
+        self.text = body.plain
+
+
+def _tool_calls_text(message: Message | Output, body: Text) -> None:
+    for call in message.tool_calls:
+        if body.plain:
+            body.append("\n")
+        body.append("→ ", style="bold")
+        body.append(clean(call.name), style="bold")
+        args = call.arguments
+        with contextlib.suppress(ValueError, TypeError):
+            args = json.dumps(json.loads(args), indent=2, ensure_ascii=False)
+        body.append("(" + clean(args) + ")")
+
+
+class RequestDetail(VerticalScroll, can_focus=True):
+    HELP = """\
+## Request
+The selected request: model, parameters, tokens, cost and latency, then its messages
+(system, user, assistant, tool calls and results) and its response. Text is shown exactly as
+logged: markup and escape sequences are not interpreted.
+- **e**: edit the system prompt in place · **m**: model/temperature overrides
+- **y**: copy the response · **↑/↓**, **PgUp/PgDn**: scroll
+"""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.request: LoggedRequest | None = None
+        self.response_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Select a request in the tree.", classes="detail-meta", markup=False)
+
+    def show(
+        self,
+        request: LoggedRequest,
+        *,
+        system_override: str | None = None,
+        edit_label: str = "",
+        replay_note: Text | None = None,
+    ) -> None:
+        self.request = request
+        widgets: list[Static] = [Static(self._meta(request), classes="detail-meta")]
+        body = request.request_body if isinstance(request.request_body, dict) else None
+        fmt = detect_format(body, request.provider, request.target_url) if body else None
+        reason = not_replayable_reason(
+            request.request_body, request.provider, request.target_url, request.body_state
+        )
+        if reason:
+            widgets.append(Static(literal(f"⚠ {reason}", "yellow"), classes="notice"))
+        if fmt is None or body is None:
+            if request.request_body is not None:
+                preview = request.request_body
+                if not isinstance(preview, str):
+                    preview = json.dumps(preview, indent=2, ensure_ascii=False)
+                widgets.append(MessageBlock("request", literal(preview), "user"))
+            output = None
+        else:
+            system_done = False
+            for index, message in enumerate(fmt.messages(body)):
+                text = message.text
+                role = message.role
+                is_system = role in ("system", "developer")
+                title = role
+                if is_system and system_override is not None and not system_done:
+                    text = system_override
+                    title = f"{role} · ✎ {edit_label}"
+                text_body = literal(text)
+                _tool_calls_text(message, text_body)
+                if message.tool_call_id:
+                    title += f" ← {clean(message.tool_call_id)}"
+                block_id = "system-message" if is_system and not system_done else ""
+                system_done = system_done or is_system
+                style_role = "system" if is_system else role
+                widgets.append(MessageBlock(title, text_body, style_role, extra=block_id))
+                del index
+            if not system_done and system_override is not None:
+                widgets.insert(
+                    1,
+                    MessageBlock(
+                        f"system · ✎ {edit_label}", literal(system_override), "system",
+                        extra="system-message",
+                    ),
+                )
+            output = fmt.output(request.response_body)
+        widgets.append(self._response_block(request, output))
+        if replay_note is not None:
+            widgets.append(Static(replay_note, classes="message role-replay"))
+        self.remove_children()
+        self.mount_all(widgets)
+        self.scroll_home(animate=False)
+
+    def _response_block(self, request: LoggedRequest, output: Output | None) -> MessageBlock:
+        if output is None:
+            raw = request.response_body
+            text = raw if isinstance(raw, str) else json.dumps(raw, indent=2, ensure_ascii=False)
+            body = literal(text or "(no response logged)")
+        elif output.error:
+            body = literal(output.error, "red")
+        else:
+            body = literal(output.text)
+            _tool_calls_text(output, body)
+        self.response_text = body.plain
+        title = "response"
+        if output is not None and output.finish_reason:
+            title += f" · {clean(output.finish_reason)}"
+        return MessageBlock(title, body, "response", "response")
+
+    @staticmethod
+    def _meta(request: LoggedRequest) -> Text:
+        meta = Text()
+        meta.append(clean(request.model), style="bold")
+        meta.append(f"  {clean(request.provider)}", style="dim")
+        if request.prompt_id:
+            meta.append("  prompt ", style="dim")
+            meta.append(clean(request.prompt_id), style="bold cyan")
+        status = request.status
+        meta.append(
+            f"  {status if status is not None else '–'}",
+            style="green" if status and 200 <= status < 300 else "bold red",
+        )
+        meta.append("\n")
+        meta.append(f"path {clean(request.session_path)}  id {clean(request.id)}\n", style="dim")
+        tokens = f"{request.prompt_tokens or 0}→{request.completion_tokens or 0} tokens"
+        latency = duration(request.latency_ms / 1000) if request.latency_ms is not None else "–"
+        meta.append(f"{tokens} · {money(request.cost)} · {latency}")
+        body = request.request_body if isinstance(request.request_body, dict) else {}
+        params = [f"{k}={body[k]}" for k in PARAM_KEYS if k in body]
+        tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+        if tools:
+            params.append(f"{len(tools)} tools")
+        if params:
+            meta.append("\n" + clean(" · ".join(params)), style="dim")
+        return meta
+
+    def copy_text(self) -> str:
+        return self.response_text

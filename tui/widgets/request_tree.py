@@ -1,0 +1,166 @@
+"""The session's requests as a tree by session path, with live replay states."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from core.models import LoggedRequest
+from core.tree import TreeFolder
+from tui.widgets.text import clean, duration
+
+PROVIDER_ICONS = {"openai": "◎", "anthropic": "✳", "azure": "◈", "ollama": "◉"}
+STATE_BADGES = {
+    "queued": ("…", "dim"),
+    "running": ("▶", "bold cyan"),
+    "retrying": ("↻", "bold yellow"),
+    "done": ("✓", "green"),
+    "failed": ("✗", "bold red"),
+    "diverged": ("≠", "bold magenta"),
+    "blocked": ("⊘", "red"),
+    "skipped": ("–", "dim"),
+    "cancelled": ("■", "dim"),
+}
+
+Node = TreeNode["TreeFolder | LoggedRequest"]
+
+
+def provider_icon(provider: str) -> str:
+    return PROVIDER_ICONS.get(provider.lower(), "•")
+
+
+class RequestTree(Tree["TreeFolder | LoggedRequest"]):
+    """Folders show request counts and latency; leaves show model, prompt id and status."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
+        Binding("g", "scroll_home", "First", show=False, id="tree.first"),
+        Binding("G", "scroll_end", "Last", show=False, id="tree.last"),
+        Binding("h,left", "collapse", "Collapse", show=False, id="tree.collapse"),
+        Binding("l,right", "expand", "Expand", show=False, id="tree.expand"),
+    ]
+
+    HELP = """\
+## Request tree
+Requests grouped by their session path. Folders show how many requests they hold and their
+latency (first start to last end). Leaves show the provider, prompt id, model and status;
+**✎** marks requests a pending edit applies to; a replay adds its state
+(… queued, ▶ running, ↻ retrying, ✓ done, ✗ failed, ≠ diverged).
+- **↑/↓**, **j/k**: move · **g/G**: first/last · **h/←**: collapse or go to parent ·
+  **l/→**: expand · **Enter/Space**: toggle
+"""
+
+    class RequestHighlighted(Message):
+        def __init__(self, request: LoggedRequest) -> None:
+            self.request = request
+            super().__init__()
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__("session", **kwargs)
+        self.show_root = False
+        self.guide_depth = 3
+        self._leaves: dict[str, Node] = {}
+        self.edited: set[str] = set()
+        self.states: dict[str, str] = {}
+
+    def load(self, root: TreeFolder, session_label: str) -> None:
+        self.clear()
+        self._leaves.clear()
+        self.root.set_label(Text(clean(session_label)))
+        self.root.data = root
+        self._add_entries(self.root, root)
+        self.root.expand_all()
+
+    def _add_entries(self, parent: Node, folder: TreeFolder) -> None:
+        for entry in folder.entries:
+            if isinstance(entry, TreeFolder):
+                node = parent.add(self._folder_label(entry), data=entry, expand=True)
+                self._add_entries(node, entry)
+            else:
+                leaf = parent.add_leaf(self._leaf_label(entry), data=entry)
+                self._leaves[entry.id] = leaf
+
+    @staticmethod
+    def _folder_label(folder: TreeFolder) -> Text:
+        label = Text(clean(folder.name), style="bold")
+        label.append(f"  {folder.count}", style="cyan")
+        label.append(f" · {duration(folder.latency_s)}", style="dim")
+        return label
+
+    def _leaf_label(self, request: LoggedRequest) -> Text:
+        label = Text(provider_icon(request.provider) + " ")
+        name = request.prompt_id or request.session_path.rsplit("/", 1)[-1] or request.id[:8]
+        label.append(clean(name))
+        label.append(f" {clean(request.model)}", style="dim")
+        if request.status is not None and not 200 <= request.status < 300:
+            label.append(f" {request.status}", style="bold red")
+        if request.id in self.edited:
+            label.append(" ✎", style="bold yellow")
+        state = self.states.get(request.id)
+        if state:
+            badge, style = STATE_BADGES.get(state, ("?", ""))
+            label.append(f" {badge}", style=style)
+        return label
+
+    def refresh_leaf(self, request_id: str) -> None:
+        node = self._leaves.get(request_id)
+        if node is not None and isinstance(node.data, LoggedRequest):
+            node.set_label(self._leaf_label(node.data))
+
+    def set_edited(self, ids: set[str]) -> None:
+        changed = ids ^ self.edited
+        self.edited = set(ids)
+        for request_id in changed:
+            self.refresh_leaf(request_id)
+
+    def set_state(self, request_id: str, state: str | None) -> None:
+        if state is None:
+            self.states.pop(request_id, None)
+        else:
+            self.states[request_id] = state
+        self.refresh_leaf(request_id)
+
+    def clear_states(self) -> None:
+        ids = list(self.states)
+        self.states.clear()
+        for request_id in ids:
+            self.refresh_leaf(request_id)
+
+    def select_request(self, request_id: str) -> None:
+        node = self._leaves.get(request_id)
+        if node is not None:
+            self.move_cursor(node)
+
+    @property
+    def current_request(self) -> LoggedRequest | None:
+        node = self.cursor_node
+        return node.data if node is not None and isinstance(node.data, LoggedRequest) else None
+
+    def request_order(self) -> list[str]:
+        return list(self._leaves)
+
+    def action_collapse(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
+
+    def action_expand(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and not node.is_expanded:
+            node.expand()
+        elif node.children:
+            self.move_cursor(node.children[0])
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        if isinstance(event.node.data, LoggedRequest):
+            self.post_message(self.RequestHighlighted(event.node.data))

@@ -1,0 +1,103 @@
+"""A system prompt turned into a TextArea in place, with the scope of the edit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static, TextArea
+
+
+class SystemEditor(Vertical):
+    HELP = """\
+## Editing a system prompt
+- **ctrl+s** / **F2**: save as a pending edit · **Escape**: cancel
+- **ctrl+t** / **F3**: switch scope between every request with this prompt id and this
+  request only (prompt id is the default when the request has one)
+- **ctrl+e** / **F4**: open the text in `$EDITOR`
+"""
+
+    BINDINGS = [
+        Binding("ctrl+s,f2", "save", "Save", priority=True, id="editor.save"),
+        Binding("ctrl+t,f3", "toggle_scope", "Scope", priority=True, id="editor.scope"),
+        Binding("ctrl+e,f4", "external", "$EDITOR", priority=True, id="editor.external"),
+        Binding("escape", "cancel", "Cancel", priority=True, id="editor.cancel"),
+    ]
+
+    class Saved(Message):
+        def __init__(self, text: str, scope: str, target: str) -> None:
+            self.text = text
+            self.scope = scope
+            self.target = target
+            super().__init__()
+
+    class Cancelled(Message):
+        pass
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        request_id: str,
+        prompt_id: str | None,
+        prompt_count: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.initial = text
+        self.request_id = request_id
+        self.prompt_id = prompt_id
+        self.prompt_count = prompt_count
+        self.scope = "prompt" if prompt_id else "request"
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._scope_text(), id="editor-scope", markup=False)
+        yield TextArea(self.initial, id="editor-text", soft_wrap=True, show_line_numbers=False)
+
+    def on_mount(self) -> None:
+        area = self.query_one(TextArea)
+        area.move_cursor(area.document.end)
+        area.focus()
+
+    def _scope_text(self) -> str:
+        if self.scope == "prompt":
+            where = f"every request with prompt id {self.prompt_id} ({self.prompt_count})"
+        else:
+            where = "this request only"
+        switch = "  ·  ctrl+t/F3 switch scope" if self.prompt_id else ""
+        return f"✎ applies to {where}{switch}  ·  ctrl+s/F2 save  ·  Esc cancel"
+
+    @property
+    def text(self) -> str:
+        return self.query_one(TextArea).text
+
+    @property
+    def target(self) -> str:
+        return self.prompt_id if self.scope == "prompt" and self.prompt_id else self.request_id
+
+    def action_save(self) -> None:
+        self.post_message(self.Saved(self.text, self.scope, self.target))
+
+    def action_cancel(self) -> None:
+        self.post_message(self.Cancelled())
+
+    def action_toggle_scope(self) -> None:
+        if not self.prompt_id:
+            self.app.notify("this request has no prompt id: the edit applies to it only")
+            return
+        self.scope = "request" if self.scope == "prompt" else "prompt"
+        self.query_one("#editor-scope", Static).update(self._scope_text())
+
+    def action_external(self) -> None:
+        from tui.widgets.external_editor import edit_in_editor
+
+        try:
+            text = edit_in_editor(self.app, self.text)
+        except Exception as exc:
+            self.app.notify(f"cannot open $EDITOR: {exc}", severity="error")
+            return
+        if text is not None:
+            self.query_one(TextArea).load_text(text)

@@ -1,0 +1,61 @@
+"""Helpers to show text from sessions literally: no markup, no terminal escapes."""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group(0)
+    code = ord(char)
+    if code == 0x1B:
+        return "␛"
+    if code < 0x20:
+        return chr(0x2400 + code)  # control pictures
+    return f"\\x{code:02x}"
+
+
+def clean(text: object) -> str:
+    """Control characters (ESC, CR, …) made visible; tabs and newlines kept."""
+    return _CONTROL.sub(_visible, "" if text is None else str(text))
+
+
+def literal(text: object, style: str = "") -> Text:
+    """A rich Text holding `text` exactly as written (markup is not interpreted)."""
+    return Text(clean(text), style=style)
+
+
+def short(text: str, width: int) -> str:
+    if width <= 0:
+        return ""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def money(cost: float | None) -> str:
+    if cost is None:
+        return "–"
+    if cost == 0:
+        return "$0"
+    if cost < 0.0001:
+        return f"${cost:.6f}".rstrip("0")
+    if cost < 0.01:
+        return f"${cost:.4f}"
+    return f"${cost:.2f}"
