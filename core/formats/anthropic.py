@@ -112,6 +112,74 @@ class AnthropicMessages:
             updated.append(message)
         return {**body, "messages": updated} if changed else body
 
+    def stream_assembler(self) -> AnthropicStream:
+        """Fold Messages SSE events back into one message body."""
+        return AnthropicStream()
+
+
+class AnthropicStream:
+    """Accumulates `message_start` / `content_block_*` / `message_delta` events."""
+
+    def __init__(self) -> None:
+        self.message: dict[str, Any] = {"type": "message", "role": "assistant", "content": []}
+        self.blocks: dict[int, dict[str, Any]] = {}
+        self.partial_json: dict[int, str] = {}
+        self.error: Any = None
+
+    def feed(self, event: Any) -> bool:
+        """Take one parsed `data:` payload; True when it carried output (for time to first token)."""
+        if not isinstance(event, dict):
+            return False
+        kind = event.get("type")
+        if kind == "error":
+            self.error = event.get("error") or event
+        elif kind == "message_start" and isinstance(event.get("message"), dict):
+            start = dict(event["message"])
+            start.pop("content", None)
+            self.message.update(start)
+        elif kind == "content_block_start":
+            block = dict(event.get("content_block") or {})
+            if block.get("type") == "tool_use":
+                block["input"] = {}
+            self.blocks[int(event.get("index", len(self.blocks)))] = block
+            return bool(block.get("text")) or block.get("type") == "tool_use"
+        elif kind == "content_block_delta":
+            index = int(event.get("index", 0))
+            delta = event.get("delta") or {}
+            block = self.blocks.setdefault(index, {"type": "text", "text": ""})
+            if delta.get("type") == "text_delta":
+                block["text"] = str(block.get("text") or "") + str(delta.get("text") or "")
+                return bool(delta.get("text"))
+            if delta.get("type") == "input_json_delta":
+                self.partial_json[index] = self.partial_json.get(index, "") + str(
+                    delta.get("partial_json") or ""
+                )
+                return True
+        elif kind == "message_delta":
+            delta = event.get("delta") or {}
+            for key in ("stop_reason", "stop_sequence"):
+                if key in delta:
+                    self.message[key] = delta[key]
+            if isinstance(event.get("usage"), dict):
+                usage = dict(self.message.get("usage") or {})
+                usage.update(event["usage"])
+                self.message["usage"] = usage
+        return False
+
+    def body(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"type": "error", "error": self.error}
+        blocks = []
+        for index in sorted(self.blocks):
+            block = dict(self.blocks[index])
+            if index in self.partial_json:
+                try:
+                    block["input"] = json.loads(self.partial_json[index] or "{}")
+                except ValueError:
+                    block["input"] = {"_partial_json": self.partial_json[index]}
+            blocks.append(block)
+        return {**self.message, "content": blocks}
+
 
 def _tool_call(block: dict[str, Any]) -> ToolCall:
     return ToolCall(

@@ -79,6 +79,74 @@ class OpenAIChat:
             updated.append(message)
         return {**body, "messages": updated} if changed else body
 
+    def stream_assembler(self) -> OpenAIStream:
+        """Fold `chat.completion.chunk` SSE events back into one completion body."""
+        return OpenAIStream()
+
+
+class OpenAIStream:
+    """Accumulates streamed chunks: content deltas, tool-call fragments by index, usage."""
+
+    def __init__(self) -> None:
+        self.meta: dict[str, Any] = {}
+        self.text: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.error: Any = None
+
+    def feed(self, event: Any) -> bool:
+        """Take one parsed `data:` payload; True when it carried output (for time to first token)."""
+        if not isinstance(event, dict):
+            return False
+        if "error" in event:
+            self.error = event["error"]
+            return False
+        for key in ("id", "model", "created", "system_fingerprint"):
+            if key in event and key not in self.meta:
+                self.meta[key] = event[key]
+        if isinstance(event.get("usage"), dict):
+            self.usage = event["usage"]
+        got = False
+        for choice in event.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str) and delta["content"]:
+                self.text.append(delta["content"])
+                got = True
+            for call in delta.get("tool_calls") or []:
+                if not isinstance(call, dict):
+                    continue
+                slot = self.calls.setdefault(
+                    int(call.get("index", len(self.calls))),
+                    {"id": "", "type": "function", "function": {"name": "", "arguments": ""}},
+                )
+                if call.get("id"):
+                    slot["id"] = call["id"]
+                function = call.get("function") or {}
+                slot["function"]["name"] += function.get("name") or ""
+                slot["function"]["arguments"] += function.get("arguments") or ""
+                got = True
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        return got
+
+    def body(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"error": self.error}
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(self.text) or None}
+        if self.calls:
+            message["tool_calls"] = [self.calls[i] for i in sorted(self.calls)]
+        body: dict[str, Any] = {
+            **self.meta,
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}],
+        }
+        if self.usage is not None:
+            body["usage"] = self.usage
+        return body
+
 
 def _tool_calls(raw: Any) -> list[ToolCall]:
     calls: list[ToolCall] = []

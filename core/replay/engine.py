@@ -1,0 +1,475 @@
+"""The replay engine: send a planned session under edits, concurrently, resumably.
+
+One shared `httpx.AsyncClient`; a task per request waits for the requests it depends on,
+then takes a slot from an AIMD limiter (halved on 429, grown back on success). Each result
+is committed to the store the moment it completes, so a killed replay resumes by sending
+only what is missing. Cancelling the task that runs `run_replay` aborts in-flight sends,
+keeps every finished result and marks the replay cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from core.models import LoggedRequest
+from core.replay.models import (
+    FINAL_STATUSES,
+    Replay,
+    ReplayEvent,
+    ReplayResult,
+    ReplaySpec,
+)
+from core.replay.plan import PlannedRequest, ReplayPlan, plan_replay, same_tool_calls
+from core.replay.transport import (
+    TargetRefused,
+    redact,
+    request_headers,
+    secrets_in,
+    target_url,
+)
+from core.store import Store
+
+EventCallback = Callable[[ReplayEvent], None]
+RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+MAX_ERROR_BODY = 20_000
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; `Retry-After` wins when the server sends one."""
+
+    max_attempts: int = 5
+    base_s: float = 0.5
+    cap_s: float = 30.0
+    max_retry_after_s: float = 120.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after_s)
+        ceiling = min(self.cap_s, self.base_s * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class AdaptiveLimiter:
+    """Bounded concurrency that shrinks on throttling and grows back (AIMD)."""
+
+    def __init__(self, limit: int) -> None:
+        self.max = max(1, limit)
+        self.limit = float(self.max)
+        self.active = 0
+        self._cond = asyncio.Condition()
+        self._last_cut = 0.0
+
+    async def acquire(self) -> None:
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.active < max(1, int(self.limit)))
+            self.active += 1
+
+    async def release(self) -> None:
+        async with self._cond:
+            self.active -= 1
+            self._cond.notify(max(1, int(self.limit) - self.active))
+
+    def on_success(self) -> None:
+        if self.limit < self.max:
+            self.limit = min(self.max, self.limit + 1 / self.limit)
+
+    def on_throttle(self) -> None:
+        now = time.monotonic()
+        if now - self._last_cut > 0.2:  # one cut per burst of 429s
+            self.limit = max(1.0, self.limit / 2)
+            self._last_cut = now
+
+
+class _Attempt(Exception):
+    """A failed attempt: what to record, and whether it may be retried."""
+
+    def __init__(self, message: str, *, status: int | None = None, body: Any = None,
+                 retryable: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+async def run_replay(
+    store: Store,
+    spec: ReplaySpec,
+    *,
+    on_event: EventCallback | None = None,
+    resume_id: str | None = None,
+    client: httpx.AsyncClient | None = None,
+    env: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+) -> Replay:
+    """Replay `spec.session_id` (or resume `resume_id`, whose stored spec wins) and return it."""
+    env = os.environ if env is None else env
+    if resume_id is not None:
+        existing_replay = store.get_replay(resume_id)
+        if existing_replay is None:
+            raise ValueError(f"no replay {resume_id!r} in the store")
+        spec = existing_replay.spec
+        replay = existing_replay
+        previous = store.replay_results(resume_id)
+        store.finish_replay(resume_id, "running")
+    else:
+        replay = store.create_replay(spec)
+        previous = {}
+    requests = store.session_requests(spec.session_id, bodies=True)
+    if not requests:
+        store.finish_replay(replay.id, "failed")
+        raise ValueError(f"session {spec.session_id!r} has no stored requests")
+    plan = plan_replay(requests, spec)
+    own_client = client is None
+    if client is None:
+        client = make_client(spec.concurrency)
+    runner = _Runner(store, spec, plan, replay.id, client, env, on_event, retry or RetryPolicy())
+    runner.load(previous)
+    try:
+        status = await runner.run()
+    except asyncio.CancelledError:
+        store.finish_replay(replay.id, "cancelled")
+        runner.emit(ReplayEvent(kind="replay_finished", replay_id=replay.id, message="cancelled"))
+        raise
+    except BaseException:
+        store.finish_replay(replay.id, "interrupted")
+        raise
+    finally:
+        if own_client:
+            await client.aclose()
+    store.finish_replay(replay.id, status)
+    runner.emit(ReplayEvent(kind="replay_finished", replay_id=replay.id, message=status))
+    final = store.get_replay(replay.id)
+    assert final is not None
+    return final
+
+
+async def replay_events(
+    store: Store, spec: ReplaySpec, **kwargs: Any
+) -> AsyncIterator[ReplayEvent]:
+    """`run_replay` as an async iterator of events; closing it cancels the replay."""
+    queue: asyncio.Queue[ReplayEvent | None] = asyncio.Queue()
+    task = asyncio.create_task(run_replay(store, spec, on_event=queue.put_nowait, **kwargs))
+    task.add_done_callback(lambda _: queue.put_nowait(None))
+    try:
+        while (event := await queue.get()) is not None:
+            yield event
+        await task  # surface the engine's exception, if any
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def make_client(concurrency: int = 8) -> httpx.AsyncClient:
+    """The shared client: generous read timeout (long generations), pooled connections."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=None),
+        limits=httpx.Limits(max_connections=max(concurrency * 2, 10),
+                            max_keepalive_connections=max(concurrency, 10)),
+        follow_redirects=False,
+    )
+
+
+def similarity(a: str, b: str) -> float:
+    """Word-level similarity of two outputs, from the diff engine when it is available."""
+    try:
+        from core.diff import similarity as diff_similarity
+    except ImportError:
+        import difflib
+
+        return difflib.SequenceMatcher(None, a.split(), b.split()).ratio()
+    return diff_similarity(a, b)
+
+
+class _Runner:
+    def __init__(self, store: Store, spec: ReplaySpec, plan: ReplayPlan, replay_id: str,
+                 client: httpx.AsyncClient, env: Mapping[str, str],
+                 on_event: EventCallback | None, retry: RetryPolicy) -> None:
+        self.store = store
+        self.spec = spec
+        self.plan = plan
+        self.replay_id = replay_id
+        self.client = client
+        self.env = env
+        self.on_event = on_event
+        self.retry = retry
+        self.limiter = AdaptiveLimiter(spec.concurrency)
+        self.results: dict[str, ReplayResult] = {}
+        self.done: dict[str, asyncio.Event] = {item.id: asyncio.Event() for item in plan.items}
+        self.items = {item.id: item for item in plan.items}
+        self.running: set[str] = set()
+
+    def emit(self, event: ReplayEvent) -> None:
+        if self.on_event is not None:
+            with contextlib.suppress(Exception):  # a broken listener never stops a replay
+                self.on_event(event)
+
+    def load(self, previous: dict[str, ReplayResult]) -> None:
+        for request_id, result in previous.items():
+            if request_id in self.items and result.status in FINAL_STATUSES | {"blocked"}:
+                self.results[request_id] = result
+                self.done[request_id].set()
+
+    async def run(self) -> str:
+        pending = [item for item in self.plan.items if item.id not in self.results]
+        for item in pending:
+            self.emit(ReplayEvent(kind="queued", replay_id=self.replay_id, request_id=item.id))
+        tasks = [asyncio.create_task(self._one(item)) for item in pending]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        failed = any(r.status in ("failed", "blocked") for r in self.results.values())
+        return "failed" if failed else "done"
+
+    async def _one(self, item: PlannedRequest) -> None:
+        try:
+            result = await self._replay(item)
+        except asyncio.CancelledError:
+            if item.id in self.running:
+                cancelled = ReplayResult(request_id=item.id, status="cancelled",
+                                         depends_on=item.depends_on,
+                                         finished_at=datetime.now(UTC))
+                self.store.save_result(self.replay_id, cancelled)
+                self.emit(ReplayEvent(kind="cancelled", replay_id=self.replay_id,
+                                      request_id=item.id, result=cancelled))
+            raise
+        self._finish(result)
+
+    def _finish(self, result: ReplayResult) -> None:
+        result.finished_at = datetime.now(UTC)
+        self.results[result.request_id] = result
+        self.store.save_result(self.replay_id, result)
+        kind = {"done": "finished", "diverged": "finished", "failed": "failed",
+                "skipped": "skipped", "blocked": "blocked"}.get(result.status, "finished")
+        self.emit(ReplayEvent(kind=kind, replay_id=self.replay_id, request_id=result.request_id,
+                              result=result, attempt=result.attempts,
+                              message=result.error or result.diverged_reason or ""))
+        self.done[result.request_id].set()
+
+    async def _replay(self, item: PlannedRequest) -> ReplayResult:
+        base = ReplayResult(request_id=item.id, depends_on=item.depends_on)
+        if item.skip_reason is not None:
+            return base.model_copy(update={"status": "skipped", "error": item.skip_reason})
+        for dep in item.depends_on:
+            await self.done[dep].wait()
+        for dep in item.depends_on:
+            if self.results[dep].status not in ("done", "diverged"):
+                return base.model_copy(update={
+                    "status": "blocked", "blocked": True,
+                    "error": f"depends on {dep}, which {self.results[dep].status}"})
+        request = item.request
+        fmt = item.fmt
+        assert fmt is not None
+        body, diverged = self._body(item)
+        try:
+            url = target_url(request, fmt.name, self.spec)
+        except TargetRefused as exc:
+            return base.model_copy(update={"status": "failed", "error": str(exc),
+                                           "sent_body": None})
+        headers = request_headers(request, fmt.name, url, self.spec, self.env,
+                                  replay_id=self.replay_id)
+        secrets = secrets_in(headers)
+        stream = bool(body.get("stream"))
+        base.sent_body = body
+        if diverged:
+            base.diverged = True
+            base.diverged_reason = "; ".join(diverged)
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.limiter.acquire()
+            self.running.add(item.id)
+            if attempt == 1:
+                self.emit(ReplayEvent(kind="started", replay_id=self.replay_id,
+                                      request_id=item.id, attempt=attempt))
+            started = time.perf_counter()
+            try:
+                response, ttft = await self._send(fmt, url, headers, payload, stream, started)
+            except _Attempt as failure:
+                failure_error = redact(str(failure), secrets)
+                if failure.status == 429:
+                    self.limiter.on_throttle()
+                if failure.retryable and attempt < self.retry.max_attempts:
+                    await self.limiter.release()
+                    self.running.discard(item.id)
+                    delay = self.retry.delay(attempt, failure.retry_after)
+                    self.emit(ReplayEvent(kind="retried", replay_id=self.replay_id,
+                                          request_id=item.id, attempt=attempt,
+                                          message=f"{failure_error}; retrying in {delay:.1f}s"))
+                    await asyncio.sleep(delay)
+                    continue
+                await self.limiter.release()
+                self.running.discard(item.id)
+                return base.model_copy(update={
+                    "status": "failed", "error": failure_error, "http_status": failure.status,
+                    "response_body": redact(failure.body, secrets), "attempts": attempt,
+                    "latency_ms": (time.perf_counter() - started) * 1000})
+            except BaseException:  # cancelled mid-send: `_one` records it as cancelled
+                await self.limiter.release()
+                raise
+            latency = (time.perf_counter() - started) * 1000
+            self.limiter.on_success()
+            await self.limiter.release()
+            self.running.discard(item.id)
+            break
+        response = redact(response, secrets)
+        output = fmt.output(response)
+        status = "diverged" if base.diverged else "done"
+        if output.error is not None:
+            status = "failed"
+        return base.model_copy(update={
+            "status": status, "response_body": response, "output_text": output.text,
+            "tool_calls": output.tool_calls, "error": output.error, "http_status": 200,
+            "latency_ms": latency, "ttft_ms": ttft, "prompt_tokens": output.prompt_tokens,
+            "completion_tokens": output.completion_tokens, "attempts": attempt,
+            "similarity": None if output.error else similarity(
+                fmt.output(request.response_body).text, output.text)})
+
+    def _body(self, item: PlannedRequest) -> tuple[dict[str, Any], list[str]]:
+        """The body to send: recorded outputs swapped for replayed ones, then the edits."""
+        request: LoggedRequest = item.request
+        fmt = item.fmt
+        assert fmt is not None
+        body: dict[str, Any] = request.request_body
+        diverged: list[str] = []
+        deps = sorted(item.depends_on, key=lambda d: len(self.items[d].recorded_text),
+                      reverse=True)
+        for dep_id in deps:
+            dep = self.items[dep_id]
+            replayed = self.results[dep_id]
+            new_text = replayed.output_text.strip()
+            if dep.recorded_text and new_text != dep.recorded_text:
+                body = fmt.substitute(body, dep.recorded_text, new_text)
+            if dep_id in item.tool_depends_on and not same_tool_calls(
+                dep.recorded_tool_calls, replayed.tool_calls
+            ):
+                recorded = ", ".join(c.name for c in dep.recorded_tool_calls) or "none"
+                now = ", ".join(c.name for c in replayed.tool_calls) or "none"
+                diverged.append(
+                    f"{dep_id} asked for different tool calls ({now}) than recorded"
+                    f" ({recorded}); the recorded tool results were sent"
+                )
+        body = self.spec.edits.apply(request, body)
+        if self.spec.model:
+            body["model"] = self.spec.model
+        if self.spec.stream is not None:
+            body["stream"] = self.spec.stream
+            if not self.spec.stream:
+                body.pop("stream_options", None)
+        return body, diverged
+
+    async def _send(self, fmt: Any, url: str, headers: dict[str, str], payload: bytes,
+                    stream: bool, started: float) -> tuple[Any, float | None]:
+        try:
+            if not stream:
+                response = await self.client.post(url, content=payload, headers=headers)
+                if response.status_code >= 400:
+                    raise _failure(response, response.content)
+                ttft = (time.perf_counter() - started) * 1000
+                try:
+                    return response.json(), ttft
+                except ValueError:
+                    raise _Attempt(f"HTTP {response.status_code}: response is not JSON",
+                                   status=response.status_code,
+                                   body=response.text[:MAX_ERROR_BODY]) from None
+            async with self.client.stream("POST", url, content=payload,
+                                          headers=headers) as response:
+                if response.status_code >= 400:
+                    raise _failure(response, await response.aread())
+                if "text/event-stream" not in response.headers.get("content-type", ""):
+                    raw = await response.aread()
+                    try:
+                        data = json.loads(raw)
+                    except ValueError:
+                        raise _Attempt("expected an event stream", status=response.status_code,
+                                       body=raw.decode(errors="replace")[:MAX_ERROR_BODY]
+                                       ) from None
+                    return data, (time.perf_counter() - started) * 1000
+                assembler = fmt.stream_assembler()
+                ttft: float | None = None
+                async for data in _sse_data(response):
+                    if data == "[DONE]":
+                        break
+                    try:
+                        event = json.loads(data)
+                    except ValueError:
+                        continue
+                    if assembler.feed(event) and ttft is None:
+                        ttft = (time.perf_counter() - started) * 1000
+                return assembler.body(), ttft
+        except httpx.TimeoutException as exc:
+            raise _Attempt(f"timed out: {type(exc).__name__}", retryable=True) from None
+        except httpx.TransportError as exc:
+            raise _Attempt(f"connection error: {type(exc).__name__}: {exc}",
+                           retryable=True) from None
+
+
+async def _sse_data(response: httpx.Response) -> AsyncIterator[str]:
+    """The `data:` payloads of a server-sent event stream, one per event."""
+    lines: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if lines:
+                yield "\n".join(lines)
+                lines = []
+            continue
+        if line.startswith("data:"):
+            lines.append(line[5:].lstrip(" "))
+    if lines:
+        yield "\n".join(lines)
+
+
+def _failure(response: httpx.Response, raw: bytes) -> _Attempt:
+    text = raw.decode(errors="replace")
+    try:
+        body: Any = json.loads(text)
+    except ValueError:
+        body = text[:MAX_ERROR_BODY]
+    status = response.status_code
+    detail = body
+    if isinstance(body, dict) and "error" in body:
+        error = body["error"]
+        detail = error.get("message", error) if isinstance(error, dict) else error
+    return _Attempt(
+        f"HTTP {status}: {str(detail)[:500]}",
+        status=status,
+        body=body,
+        retryable=status in RETRY_STATUSES,
+        retry_after=_retry_after(response.headers.get("retry-after")),
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,158 @@
+"""Planning a replay: which requests can be sent, and which must wait for which.
+
+Pure: no I/O, no clock. In chained mode request B depends on an earlier request A when A's
+recorded output text (long enough to be unambiguous) appears in B's input, or when B carries
+the tool calls A asked for. The engine sends B after A and swaps A's recorded output for
+A's replayed output; if A's replayed tool calls differ, B is marked diverged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.formats import Format, ToolCall, detect_format, not_replayable_reason
+from core.models import LoggedRequest
+from core.replay.models import ReplaySpec
+
+MIN_LINK_CHARS = 20
+
+
+class PlannedRequest(BaseModel):
+    """One recorded request and how the replay treats it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    request: LoggedRequest = Field(exclude=True)
+    depends_on: list[str] = Field(default_factory=list)
+    # Dependencies whose recorded tool calls this request carries (with their results).
+    tool_depends_on: list[str] = Field(default_factory=list)
+    skip_reason: str | None = None
+    format_name: str | None = None
+    recorded_text: str = ""  # stripped recorded output, what chained substitution replaces
+    recorded_tool_calls: list[ToolCall] = Field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.request.id
+
+    @property
+    def fmt(self) -> Format | None:
+        if self.format_name is None:
+            return None
+        from core.formats import format_named
+
+        return format_named(self.format_name)
+
+
+class ReplayPlan(BaseModel):
+    """Requests in recorded order (a topological order of the dependency graph)."""
+
+    session_id: str
+    mode: str
+    items: list[PlannedRequest] = Field(default_factory=list)
+
+    def get(self, request_id: str) -> PlannedRequest:
+        return self._index()[request_id]
+
+    def _index(self) -> dict[str, PlannedRequest]:
+        return {item.id: item for item in self.items}
+
+    @property
+    def skipped(self) -> list[PlannedRequest]:
+        return [item for item in self.items if item.skip_reason is not None]
+
+    def dependents(self) -> dict[str, list[str]]:
+        """Request id -> the ids that depend on it directly."""
+        result: dict[str, list[str]] = {item.id: [] for item in self.items}
+        for item in self.items:
+            for dep in item.depends_on:
+                result[dep].append(item.id)
+        return result
+
+    def depth(self) -> int:
+        """Length of the longest dependency chain: the ideal number of sequential rounds."""
+        level: dict[str, int] = {}
+        for item in self.items:
+            if item.skip_reason is None:
+                level[item.id] = 1 + max((level.get(d, 0) for d in item.depends_on), default=0)
+        return max(level.values(), default=0)
+
+
+def plan_replay(requests: Iterable[LoggedRequest], spec: ReplaySpec) -> ReplayPlan:
+    """Order the session's requests, skip the unreplayable ones (with reasons), link the rest."""
+    ordered = sorted(requests, key=lambda r: (r.created_at, r.id))
+    items: list[PlannedRequest] = []
+    for request in ordered:
+        url = request.request_url or request.target_url
+        reason = not_replayable_reason(
+            request.request_body, request.provider, url, request.body_state
+        )
+        fmt = None if reason else detect_format(request.request_body, request.provider, url)
+        item = PlannedRequest(request=request, skip_reason=reason,
+                              format_name=fmt.name if fmt else None)
+        if fmt is not None:
+            output = fmt.output(request.response_body)
+            item.recorded_text = output.text.strip()
+            item.recorded_tool_calls = output.tool_calls
+        items.append(item)
+    plan = ReplayPlan(session_id=spec.session_id, mode=spec.mode, items=items)
+    if spec.mode == "chained":
+        _link(items)
+    return plan
+
+
+def _link(items: list[PlannedRequest]) -> None:
+    # Sources seen so far: recorded text -> latest request that produced it.
+    by_text: dict[str, str] = {}
+    by_call: dict[str, str] = {}
+    order = {item.id: n for n, item in enumerate(items)}
+    for item in items:
+        fmt = item.fmt
+        if item.skip_reason is None and fmt is not None:
+            messages = [
+                m for m in fmt.messages(item.request.request_body) if m.role not in
+                ("system", "developer")
+            ]
+            haystack = "\n".join(m.text for m in messages)
+            deps: list[str] = []
+            for text, source in by_text.items():
+                if text in haystack and source not in deps:
+                    deps.append(source)
+            tool_deps: list[str] = []
+            for message in messages:
+                for call in message.tool_calls:
+                    source = by_call.get(call_key(call))
+                    if source is not None and source not in tool_deps:
+                        tool_deps.append(source)
+            item.depends_on = sorted({*deps, *tool_deps}, key=order.__getitem__)
+            item.tool_depends_on = sorted(tool_deps, key=order.__getitem__)
+        if item.skip_reason is None:
+            if len(item.recorded_text) >= MIN_LINK_CHARS:
+                by_text[item.recorded_text] = item.id
+            for call in item.recorded_tool_calls:
+                by_call[call_key(call)] = item.id
+
+
+def call_key(call: ToolCall) -> str:
+    """Identify a tool call by its id, or by name and arguments when it has none."""
+    if call.id:
+        return "id:" + call.id
+    return "fn:" + call.name + ":" + canonical_arguments(call.arguments)
+
+
+def canonical_arguments(arguments: str) -> str:
+    try:
+        return json.dumps(json.loads(arguments or "{}"), sort_keys=True)
+    except ValueError:
+        return arguments
+
+
+def same_tool_calls(a: list[ToolCall], b: list[ToolCall]) -> bool:
+    """Whether two turns asked for the same tools with the same arguments (ids aside)."""
+    def shape(calls: list[ToolCall]) -> list[tuple[str, str]]:
+        return [(c.name, canonical_arguments(c.arguments)) for c in calls]
+
+    return shape(a) == shape(b)

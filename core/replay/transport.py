@@ -1,0 +1,193 @@
+"""Where a replayed request goes and which credentials may travel with it.
+
+Pure functions, unit-tested on their own. The rule that matters: a key is only ever attached
+to the hosts it belongs to. The OpenAI key goes to OpenAI and Helicone's OpenAI proxy, the
+Anthropic key to Anthropic and Helicone's Anthropic proxy, the Helicone key only to
+`*.helicone.ai`, a custom key only to the custom base URL it was named for. A recorded URL
+that points anywhere else (an imported file can say anything) is refused unless the user
+allowed that host explicitly, and even then it receives no provider key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.models import LoggedRequest
+from core.replay.models import ReplaySpec
+
+OPENAI_HOSTS = frozenset({"api.openai.com", "oai.helicone.ai", "oai.hconeai.com"})
+ANTHROPIC_HOSTS = frozenset({"api.anthropic.com", "anthropic.helicone.ai"})
+HELICONE_PROXIES = {
+    "openai": "https://oai.helicone.ai",
+    "anthropic": "https://anthropic.helicone.ai",
+}
+DEFAULT_BASES = {"openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com"}
+ANTHROPIC_VERSION = "2023-06-01"
+SECRET_HEADERS = frozenset({"authorization", "x-api-key", "helicone-auth", "api-key"})
+
+
+class TargetRefused(ValueError):
+    """The request cannot be sent where it would go; the message says why."""
+
+
+def hostname(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def is_helicone_host(host: str) -> bool:
+    return host == "helicone.ai" or host.endswith(".helicone.ai") or host == "oai.hconeai.com"
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+def host_allowed(url: str, allow_hosts: list[str]) -> bool:
+    """A host the user named: `host` matches any port, `host:port` only that port."""
+    _, host, port = origin(url)
+    for entry in allow_hosts:
+        entry = entry.strip().lower()
+        if "://" in entry:
+            entry = urlsplit(entry).netloc
+        if entry == host or entry == f"{host}:{port}":
+            return True
+    return False
+
+
+def credentials_for(
+    url: str,
+    env: Mapping[str, str],
+    *,
+    custom_base: str | None = None,
+    custom_key_env: str | None = None,
+) -> dict[str, str]:
+    """The auth headers that may be sent to `url`, and only those."""
+    headers: dict[str, str] = {}
+    scheme, host, _ = origin(url)
+    if custom_base and origin(custom_base) == origin(url):
+        key = env.get(custom_key_env) if custom_key_env else None
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+    if scheme != "https":
+        return headers  # provider keys never travel in clear text
+    if host in OPENAI_HOSTS and env.get("OPENAI_API_KEY"):
+        headers["Authorization"] = f"Bearer {env['OPENAI_API_KEY']}"
+    if host in ANTHROPIC_HOSTS and env.get("ANTHROPIC_API_KEY"):
+        headers["x-api-key"] = env["ANTHROPIC_API_KEY"]
+    if is_helicone_host(host) and env.get("HELICONE_API_KEY"):
+        headers["Helicone-Auth"] = f"Bearer {env['HELICONE_API_KEY']}"
+    return headers
+
+
+def recorded_url(request: LoggedRequest, format_name: str) -> str:
+    """The URL the request was originally sent to, with its path."""
+    default_path = "/v1/messages" if format_name == "anthropic" else "/v1/chat/completions"
+    for candidate in (request.request_url, request.target_url):
+        if candidate and candidate.lower().startswith(("http://", "https://")):
+            parts = urlsplit(candidate)
+            if parts.path in ("", "/"):
+                return candidate.rstrip("/") + default_path
+            return candidate
+    base = DEFAULT_BASES.get(format_name, DEFAULT_BASES["openai"])
+    path = request.request_url if (request.request_url or "").startswith("/") else default_path
+    return base + path
+
+
+def join_base(base: str, format_name: str) -> str:
+    """`http://host:11434` or `http://host:11434/v1` plus the format's endpoint."""
+    base = base.rstrip("/")
+    tail = "/messages" if format_name == "anthropic" else "/chat/completions"
+    return base + tail if base.endswith("/v1") else base + "/v1" + tail
+
+
+def target_url(request: LoggedRequest, format_name: str, spec: ReplaySpec) -> str:
+    """Where to send this request under the spec, or TargetRefused."""
+    if spec.via == "original":
+        url = recorded_url(request, format_name)
+        scheme, host, _ = origin(url)
+        if scheme not in ("http", "https") or not host:
+            raise TargetRefused(f"recorded URL {url!r} is not an http(s) URL")
+        known = host in OPENAI_HOSTS or host in ANTHROPIC_HOSTS or is_helicone_host(host)
+        if not (known and scheme == "https") and not host_allowed(url, spec.allow_hosts):
+            raise TargetRefused(
+                f"recorded URL points to {host!r}, which is not a known provider;"
+                f" pass --allow-host {host} to send it there anyway"
+            )
+        return url
+    if spec.via == "helicone":
+        return HELICONE_PROXIES.get(format_name, HELICONE_PROXIES["openai"]) + (
+            "/v1/messages" if format_name == "anthropic" else "/v1/chat/completions"
+        )
+    if not spec.via.lower().startswith(("http://", "https://")):
+        raise TargetRefused(f"--via must be original, helicone or a base URL, not {spec.via!r}")
+    return join_base(spec.via, format_name)
+
+
+def request_headers(
+    request: LoggedRequest,
+    format_name: str,
+    url: str,
+    spec: ReplaySpec,
+    env: Mapping[str, str],
+    *,
+    replay_id: str,
+) -> dict[str, str]:
+    """All headers for one send: content type, credentials for `url`, Helicone session headers."""
+    custom = spec.via if spec.via not in ("original", "helicone") else None
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if format_name == "anthropic":
+        headers["anthropic-version"] = ANTHROPIC_VERSION
+    headers.update(credentials_for(url, env, custom_base=custom, custom_key_env=spec.api_key_env))
+    if is_helicone_host(hostname(url)):
+        headers.update(helicone_session_headers(request, replay_id=replay_id))
+    return headers
+
+
+def helicone_session_headers(request: LoggedRequest, *, replay_id: str) -> dict[str, str]:
+    """Log the replay as a new Helicone session that mirrors the original's tree."""
+    headers = {
+        "Helicone-Session-Id": replay_id,
+        "Helicone-Session-Path": request.session_path or "/",
+        "Helicone-Property-Replay-Of": request.session_id or "",
+    }
+    if request.session_name:
+        headers["Helicone-Session-Name"] = request.session_name
+    if request.prompt_id:
+        headers["Helicone-Prompt-Id"] = request.prompt_id
+    return {k: _ascii(v) for k, v in headers.items()}
+
+
+def secrets_in(headers: Mapping[str, str]) -> list[str]:
+    """The secret values carried by a header set (bare keys and their `Bearer` forms)."""
+    found: list[str] = []
+    for name, value in headers.items():
+        if name.lower() in SECRET_HEADERS and value:
+            found.append(value)
+            if value.lower().startswith("bearer "):
+                found.append(value[7:])
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+
+def redact(value: Any, secrets: list[str]) -> Any:
+    """Replace every secret in a string or JSON value with `***` (copying as needed)."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, secrets) for v in value]
+    return value
+
+
+def _ascii(value: str) -> str:
+    return value.encode("ascii", "backslashreplace").decode("ascii")
