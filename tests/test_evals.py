@@ -1,0 +1,214 @@
+"""Scorers against real replays of the demo debate session on a loopback provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.demo import demo_store_copy
+from core.edits import EditSet, SystemEdit
+from core.evals import (
+    ExtractScorer,
+    JudgeScorer,
+    ReplayScores,
+    attach_scorers,
+    attached_scorers,
+    parse_score_option,
+    recorded_session_score,
+    score_replay,
+    score_writes,
+    write_scores_to_helicone,
+)
+from core.replay.engine import run_replay
+from core.replay.models import ReplaySpec
+from core.store import Store
+from tests.servers import FakeProvider, system_and_last_user
+
+DEBATE = "d3a9f2fb-282e-5b8d-98a8-2dc0e9681a75"
+SCORE_RE = r"Score:\s*(\d+(?:\.\d+)?)"
+
+
+def debate_reply(body: dict[str, Any]) -> str:
+    """The judge scores 9 when told to be short, says nothing numeric when told to refuse."""
+    system, user = system_and_last_user(body)
+    if "impartial judge" in system:
+        if "Refuse" in system:
+            return "I would rather not grade this."
+        return "Score: 9/10. Short." if "short" in system else "Score: 4/10. Meh."
+    return f"counter: {user[:40]}"
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Store:
+    with Store(demo_store_copy(tmp_path)) as store:
+        yield store
+
+
+@pytest.fixture
+def provider() -> FakeProvider:
+    with FakeProvider(reply=debate_reply) as server:
+        yield server
+
+
+async def replay_with(store: Store, server: FakeProvider, text: str | None) -> str:
+    edits = EditSet()
+    if text is not None:
+        edits = edits.set_system(SystemEdit(target="argument-evaluation", text=text,
+                                            mode="append"))
+    replay = await run_replay(store, ReplaySpec(session_id=DEBATE, via=server.base_url,
+                                                edits=edits))
+    return replay.id
+
+
+def test_extract_scorer_reads_numbers_and_missing_scores() -> None:
+    scorer = ExtractScorer(prompt_id="p", pattern=SCORE_RE)
+    assert scorer.extract("Score: 7/10. Good.") == 7.0
+    assert scorer.extract("Score: 6.5/10") == 6.5
+    assert scorer.extract("No verdict today.") is None
+    assert scorer.extract("") is None
+    whole = ExtractScorer(prompt_id="p", pattern=r"\d+/10")
+    assert whole.extract("it is 8/10") == 8.0
+    with pytest.raises(ValueError):
+        ExtractScorer(prompt_id="p", pattern="(a)(b)")
+    with pytest.raises(ValueError):
+        ExtractScorer(prompt_id="p", pattern="(unclosed")
+    assert parse_score_option("argument-evaluation=Score: (\\d+)").prompt_id == (
+        "argument-evaluation")
+    with pytest.raises(ValueError):
+        parse_score_option("no-equals-sign")
+
+
+def test_recorded_session_score_is_the_mean_of_the_judge(demo: Store) -> None:
+    scorer = ExtractScorer(prompt_id="argument-evaluation", pattern=SCORE_RE)
+    # The demo's judge answered 6, 8, 5, 8, 6, 9.
+    assert recorded_session_score(demo, DEBATE, [scorer]) == pytest.approx(42 / 6)
+
+
+async def test_score_replay_original_replay_delta_and_summary(
+    demo: Store, provider: FakeProvider
+) -> None:
+    replay_id = await replay_with(demo, provider, " Keep the feedback short.")
+    scorer = ExtractScorer(prompt_id="argument-evaluation", pattern=SCORE_RE)
+    scores = await score_replay(demo, replay_id, [scorer])
+    rows = [r for r in scores.rows if r.scorer]
+    assert len(rows) == 6
+    assert [r.original for r in rows] == [6, 8, 5, 8, 6, 9]
+    assert all(r.replay == 9 for r in rows)
+    assert [r.delta for r in rows] == [3, 1, 4, 1, 3, 0]
+    assert all(r.helicone.get("argument_score") == r.original for r in rows)
+    summary = scores.summary
+    assert summary.count == 6 and summary.improved == 5 and summary.unchanged == 1
+    assert summary.worse == 0 and summary.missing == 0
+    assert summary.mean_replay == 9 and summary.min_original == 5
+    assert scores.by_scorer[scorer.label].mean_delta == pytest.approx(2.0)
+    assert scores.session_score == 9 and scores.baseline_score == pytest.approx(7.0)
+    assert scores.to_json_dict()["rows"][0]["delta"] == 3
+
+
+async def test_responses_without_a_score_count_as_missing(
+    demo: Store, provider: FakeProvider
+) -> None:
+    replay_id = await replay_with(demo, provider, " Refuse to grade.")
+    scorer = ExtractScorer(prompt_id="argument-evaluation", pattern=SCORE_RE)
+    scores = await score_replay(demo, replay_id, [scorer])
+    rows = [r for r in scores.rows if r.scorer]
+    assert all(r.replay is None and r.delta is None for r in rows)
+    assert all(r.note == "no score in the response" for r in rows)
+    assert scores.summary.missing == 6 and scores.summary.count == 0
+    assert scores.summary.mean_replay is None and scores.summary.improved == 0
+
+
+async def test_failed_requests_have_no_replay_score(demo: Store) -> None:
+    with FakeProvider(reply=debate_reply) as server:
+        server.fail_next(200, status=400)
+        replay_id = await replay_with(demo, server, None)
+    scores = await score_replay(
+        demo, replay_id, [ExtractScorer(prompt_id="argument-evaluation", pattern=SCORE_RE)])
+    rows = [r for r in scores.rows if r.scorer]
+    assert rows and all(r.replay is None for r in rows)
+    assert all((r.note or "").startswith(("replay failed", "replay blocked")) for r in rows)
+    assert any("HTTP 400" in (r.note or "") for r in rows)
+
+
+async def test_scorers_are_kept_with_the_replay(demo: Store, provider: FakeProvider) -> None:
+    replay_id = await replay_with(demo, provider, None)
+    assert attached_scorers(demo, replay_id) == []
+    scorers = [ExtractScorer(prompt_id="argument-evaluation", pattern=SCORE_RE),
+               JudgeScorer(prompt_id="assistant-argument", via="http://127.0.0.1:1",
+                           model="m", name="quality")]
+    attach_scorers(demo, replay_id, scorers)
+    assert attached_scorers(demo, replay_id) == scorers
+    scores = await score_replay(demo, replay_id, scorers[:1])
+    assert scores.summary.mean_replay == 4
+
+
+async def test_judge_calls_are_cached(demo: Store, provider: FakeProvider) -> None:
+    replay_id = await replay_with(demo, provider, None)
+
+    def grade(body: dict[str, Any]) -> str:
+        prompt = body["messages"][-1]["content"]
+        return "I'd say 7.5 out of 10" if "counter:" in prompt else "8"
+
+    with FakeProvider(reply=grade) as judge_server:
+        scorer = JudgeScorer(prompt_id="assistant-argument", via=judge_server.base_url,
+                             model="judge-model", api_key_env="JUDGE_KEY",
+                             template="Q: {input}\nA: {output}\nScore 1-10.")
+        env = {"JUDGE_KEY": "sk-judge"}
+        first = await score_replay(demo, replay_id, [scorer], env=env)
+        sent = len(judge_server.received)
+        # 3 recorded outputs + 3 replayed outputs, all different prompts.
+        assert sent == 6 and first.judge_calls == 6
+        assert judge_server.received[0].headers["authorization"] == "Bearer sk-judge"
+        assert judge_server.received[0].body["model"] == "judge-model"
+        rows = [r for r in first.rows if r.scorer == scorer.label]
+        assert [r.original for r in rows] == [8, 8, 8]
+        assert [r.replay for r in rows] == [7.5, 7.5, 7.5]
+        again = await score_replay(demo, replay_id, [scorer], env=env)
+        assert len(judge_server.received) == sent and again.judge_calls == 0
+        assert [r.model_dump() for r in again.rows] == [r.model_dump() for r in first.rows]
+        # Another model is another cache key.
+        other = scorer.model_copy(update={"model": "judge-2"})
+        await score_replay(demo, replay_id, [other], env=env)
+        assert len(judge_server.received) == sent + 6
+
+
+async def test_judge_failures_are_notes_not_crashes(demo: Store, provider: FakeProvider) -> None:
+    replay_id = await replay_with(demo, provider, None)
+    with FakeProvider() as judge_server:
+        judge_server.fail_next(100, status=401)
+        scorer = JudgeScorer(prompt_id="assistant-argument", via=judge_server.base_url)
+        scores = await score_replay(demo, replay_id, [scorer])
+    rows = [r for r in scores.rows if r.scorer]
+    assert all(r.replay is None and "HTTP 401" in (r.note or "") for r in rows)
+    # Nothing failed was cached: a healthy judge is asked again.
+    with FakeProvider(reply=lambda body: "6") as judge_server:
+        scorer = scorer.model_copy(update={"via": judge_server.base_url})
+        scores = await score_replay(demo, replay_id, [scorer])
+        assert len(judge_server.received) == 6
+    assert all(r.replay == 6 for r in scores.rows if r.scorer)
+
+
+async def test_write_back_posts_scores(demo: Store, provider: FakeProvider) -> None:
+    replay_id = await replay_with(demo, provider, " short")
+    scores = await score_replay(
+        demo, replay_id, [ExtractScorer(prompt_id="argument-evaluation", pattern=SCORE_RE,
+                                        name="judge score")])
+    first = next(r for r in scores.rows if r.scorer)
+    writes = score_writes(scores, {first.request_id: "hel-1"})
+    assert [(w.helicone_request_id, w.scores) for w in writes] == [
+        ("hel-1", {"reprise_judge_score": 9.0})]
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201, json={"data": None, "error": None})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        done = await write_scores_to_helicone(writes, api_key="sk-helicone-x", client=client)
+    assert done[0].ok and seen[0].url.path == "/v1/request/hel-1/score"
+    assert seen[0].headers["authorization"] == "Bearer sk-helicone-x"
+    assert seen[0].read() == b'{"scores":{"reprise_judge_score":9.0}}'
+    assert isinstance(scores, ReplayScores)
