@@ -1,0 +1,240 @@
+"""Diff screen: every replayed request with its similarity, and the word diff of one.
+
+Compares the recorded responses with a replay, or two replays of the same session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from core.diff import DiffResult, diff_json, diff_texts
+from core.formats import detect_format
+from core.replay.models import ReplayResult
+from tui.widgets.diff_view import DiffView
+from tui.widgets.request_tree import STATE_BADGES
+from tui.widgets.text import clean, short
+
+CHANGED = {"failed", "diverged", "blocked"}
+
+
+class Side:
+    """One side of a comparison: text and tool calls of a response."""
+
+    def __init__(self, text: str = "", tool_calls: list[Any] | None = None,
+                 error: str | None = None) -> None:
+        self.text = text
+        self.tool_calls = tool_calls or []
+        self.error = error
+
+
+class DiffScreen(Screen[None]):
+    AUTO_FOCUS = "#diff-text"
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="diff.back"),
+        Binding("s", "toggle_side", "Side by side", id="diff.side_by_side"),
+        Binding("n,right_square_bracket", "jump(1)", "Next change", id="diff.next"),
+        Binding("p,left_square_bracket", "jump(-1)", "Prev change", id="diff.previous"),
+        Binding("tab", "focus_next", "Switch pane", show=False, id="diff.focus"),
+    ]
+
+    HELP = """\
+## Diff
+Left: every request of the session with its replay state and similarity. Right: the
+original (or first replay's) response against the replayed one, word by word — deleted
+words struck through in red, inserted words in green; tool calls are compared as JSON.
+- **s**: inline / side by side · **n/p**: next/previous changed request
+- **↑/↓** in the list: any request · **y**: copy the replayed response · **Escape**: back
+"""
+
+    def __init__(self, session_id: str, replay_id: str, order: list[str],
+                 current: str | None, *, base: str | None = None) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.replay_id = replay_id
+        self.base_id = base
+        self.order = order
+        self.current = current
+        self.results: dict[str, ReplayResult] = {}
+        self.base_results: dict[str, ReplayResult] = {}
+        self.side_by_side = False
+        self.replayed_text = ""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="diff-body"):
+            yield OptionList(id="diff-summary")
+            with Vertical(id="diff-right"):
+                yield Static("", id="diff-stats")
+                yield DiffView(id="diff-text")
+                yield Static("tool calls", id="diff-tools-title", classes="status-line")
+                yield DiffView(id="diff-tools")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        store = self.app.store
+        self.results = store.replay_results(self.replay_id)
+        if self.base_id:
+            self.base_results = store.replay_results(self.base_id)
+            self.sub_title = f"replay {self.base_id[:8]} vs {self.replay_id[:8]}"
+        else:
+            self.sub_title = f"original vs replay {self.replay_id[:8]}"
+        by_id = {r.id: r for r in store.session_requests(self.session_id)}
+        self.order = [rid for rid in self.order if rid in by_id] or list(by_id)
+        summary = self.query_one("#diff-summary", OptionList)
+        summary.add_options([self._option(rid, by_id[rid]) for rid in self.order])
+        summary.border_title = f"{len(self.results)}/{len(self.order)} replayed"
+        start = self.current if self.current in self.order else None
+        if start is None:
+            start = next((rid for rid in self.order if self._changed(rid)), self.order[0])
+        summary.highlighted = self.order.index(start)
+
+    def _option(self, request_id: str, request: Any) -> Option:
+        result = self.results.get(request_id)
+        label = Text()
+        if result is None:
+            label.append("  ", style="dim")
+        else:
+            badge, style = STATE_BADGES.get(result.status, ("?", ""))
+            label.append(f"{badge} ", style=style)
+        sim = self._similarity(request_id)
+        label.append(f"{sim:>4.0%} " if sim is not None else "  –  ",
+                     style="green" if sim == 1 else "yellow" if sim is not None else "dim")
+        name = request.prompt_id or request.session_path.rsplit("/", 1)[-1] or request_id[:8]
+        label.append(short(clean(name), 28))
+        return Option(label, id=request_id)
+
+    def _similarity(self, request_id: str) -> float | None:
+        result = self.results.get(request_id)
+        if result is None:
+            return None
+        if self.base_id:
+            base = self.base_results.get(request_id)
+            if base is None:
+                return None
+            return diff_texts(base.output_text, result.output_text).similarity
+        return result.similarity
+
+    def _changed(self, request_id: str) -> bool:
+        result = self.results.get(request_id)
+        if result is None:
+            return False
+        sim = self._similarity(request_id)
+        return result.status in CHANGED or (sim is not None and sim < 1)
+
+    # -- showing one request ---------------------------------------------------------------
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id:
+            self.show(event.option.id)
+
+    def _original(self, request_id: str) -> Side:
+        if self.base_id:
+            base = self.base_results.get(request_id)
+            if base is None:
+                return Side(error="not replayed in the first replay")
+            return Side(base.output_text, base.tool_calls, base.error)
+        request = self.app.request_or_none(request_id)
+        if request is None:
+            return Side(error="request missing from the store")
+        body = request.request_body if isinstance(request.request_body, dict) else None
+        fmt = detect_format(body, request.provider, request.target_url) if body else None
+        if fmt is None:
+            raw = request.response_body
+            return Side("" if raw is None else str(raw))
+        output = fmt.output(request.response_body)
+        return Side(output.text, output.tool_calls, output.error)
+
+    def show(self, request_id: str) -> None:
+        self.current = request_id
+        result = self.results.get(request_id)
+        stats = self.query_one("#diff-stats", Static)
+        text_view = self.query_one("#diff-text", DiffView)
+        tools_view = self.query_one("#diff-tools", DiffView)
+        original = self._original(request_id)
+        if result is None:
+            stats.update(Text("not replayed", style="dim"))
+            text_view.set_result(diff_texts(original.text, original.text))
+            self._show_tools(None)
+            self.replayed_text = ""
+            return
+        replayed = Side(result.output_text, result.tool_calls, result.error)
+        self.replayed_text = replayed.text
+        diff = diff_texts(original.error or original.text, replayed.error or replayed.text)
+        text_view.set_result(diff)
+        tools: DiffResult | None = None
+        if original.tool_calls or replayed.tool_calls:
+            tools = diff_json(
+                [c.model_dump() for c in original.tool_calls],
+                [c.model_dump() for c in replayed.tool_calls],
+            )
+        self._show_tools(tools)
+        stats.update(self._stats(result, diff, tools))
+        del tools_view
+
+    def _show_tools(self, tools: DiffResult | None) -> None:
+        view = self.query_one("#diff-tools", DiffView)
+        view.display = tools is not None
+        self.query_one("#diff-tools-title").display = tools is not None
+        if tools is not None:
+            view.set_result(tools)
+
+    def _stats(self, result: ReplayResult, diff: DiffResult, tools: DiffResult | None) -> Text:
+        badge, style = STATE_BADGES.get(result.status, ("?", ""))
+        line = Text(f"{badge} {result.status}", style=style)
+        line.append(f"   similarity {diff.similarity:.0%}", style="bold")
+        line.append(f"   +{diff.added_words} words", style="green")
+        line.append(f"   −{diff.removed_words} words", style="red")
+        if tools is not None:
+            line.append(f"   tool calls {'changed' if tools.changed else 'same'}",
+                        style="yellow" if tools.changed else "dim")
+        if result.latency_ms is not None:
+            line.append(f"   {result.latency_ms / 1000:.1f}s", style="dim")
+        if result.error:
+            line.append(f"\n{clean(result.error)}", style="red")
+        if result.diverged_reason:
+            line.append(f"\n≠ {clean(result.diverged_reason)}", style="magenta")
+        mode = "side by side" if self.side_by_side else "inline"
+        line.append(f"\n{mode} · s toggles · n/p next/previous change", style="dim")
+        return line
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_toggle_side(self) -> None:
+        self.side_by_side = not self.side_by_side
+        for view in self.query(DiffView):
+            view.side_by_side = self.side_by_side
+        if self.current:
+            self.show(self.current)
+
+    def action_jump(self, step: int) -> None:
+        if not self.order:
+            return
+        index = self.order.index(self.current) if self.current in self.order else -1
+        for _ in range(len(self.order)):
+            index = (index + step) % len(self.order)
+            if self._changed(self.order[index]):
+                self.query_one("#diff-summary", OptionList).highlighted = index
+                return
+        self.notify("no changed request in this replay")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def copy_text(self) -> str:
+        return self.replayed_text
+
+    def palette_commands(self) -> list[SystemCommand]:
+        return [
+            SystemCommand("Toggle side by side", "Inline or side-by-side diff",
+                          self.action_toggle_side),
+            SystemCommand("Next change", "Jump to the next changed request",
+                          lambda: self.action_jump(1)),
+            SystemCommand("Previous change", "Jump to the previous changed request",
+                          lambda: self.action_jump(-1)),
+        ]

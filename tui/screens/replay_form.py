@@ -1,0 +1,167 @@
+"""The replay form: mode, target, concurrency and model override; the target is always shown.
+
+Target resolution: the local model when installed, else a configured OpenAI-compatible
+endpoint, else Ollama on loopback; the original providers (with their API keys from the
+environment) are always offered, and the form says plainly when nothing free is available.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
+
+from tui.config import Config
+
+NOTHING_FREE = (
+    "No local model or endpoint found: install the local model (`reprise serve-local`"
+    " explains how), start Ollama, or set [replay] base_url in config.toml."
+)
+
+
+def base_targets(config: Config) -> list[dict[str, Any]]:
+    """Targets known without network probes, best first."""
+    targets: list[dict[str, Any]] = []
+    try:
+        from core.local_model import local_runtime_available
+
+        if local_runtime_available():
+            targets.append(
+                {"key": "local", "via": "local", "local": True,
+                 "label": "local SmolLM2 model (loopback, no key)"}
+            )
+    except Exception:  # an unusable local install only removes the option
+        pass
+    replay = config.replay
+    if replay.base_url:
+        key = f", key from ${replay.api_key_env}" if replay.api_key_env else ""
+        targets.append(
+            {"key": "base_url", "via": replay.base_url, "api_key_env": replay.api_key_env,
+             "label": f"{replay.base_url}{key}"}
+        )
+    keys = [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY") if os.environ.get(k)]
+    have = " + ".join(f"${k}" for k in keys) if keys else "no API key set"
+    targets.append({"key": "original", "via": "original",
+                    "label": f"original providers ({have})"})
+    if os.environ.get("HELICONE_API_KEY"):
+        targets.append({"key": "helicone", "via": "helicone",
+                        "label": "Helicone proxy (logged as a new session)"})
+    return targets
+
+
+class ReplayForm(ModalScreen[dict[str, Any] | None]):
+    HELP = """\
+## Replay
+- **Mode**: chained replays sends each request with the replayed outputs of the requests it
+  quotes; isolated sends every request as recorded (with the edits).
+- **Target**: where the requests go. Keys are read from the environment, never stored.
+- **Enter** / **ctrl+s**: start · **Escape**: cancel
+"""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="replay.form_cancel"),
+        Binding("ctrl+s,f2", "start", "Start", priority=True, id="replay.form_start"),
+    ]
+
+    def __init__(self, config: Config, requests: int) -> None:
+        super().__init__()
+        self.config = config
+        self.requests = requests
+        self.targets = base_targets(config)
+
+    def compose(self) -> ComposeResult:
+        defaults = self.config.replay
+        with Vertical(id="replay-form", classes="form"):
+            yield Static(f"Replay {self.requests} requests", classes="form-title")
+            yield Label("Mode")
+            with RadioSet(id="mode"):
+                yield RadioButton("chained (use replayed outputs downstream)", value=True,
+                                  id="mode-chained")
+                yield RadioButton("isolated (each request on its own)", id="mode-isolated")
+            yield Label("Target")
+            yield Select(self._options(), value=self._default_key(), allow_blank=False,
+                         id="target")
+            yield Static("", id="target-note", markup=False)
+            with Horizontal(id="replay-numbers"):
+                with Vertical():
+                    yield Label("Concurrency")
+                    yield Input(str(defaults.concurrency), id="concurrency", type="integer")
+                with Vertical():
+                    yield Label("Model override (empty: as recorded)")
+                    yield Input(defaults.model or "", id="model")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Start replay", variant="primary", id="start")
+                yield Button("Cancel", id="cancel")
+
+    def _options(self) -> list[tuple[str, str]]:
+        return [(t["label"], t["key"]) for t in self.targets]
+
+    def _default_key(self) -> str:
+        wanted = self.config.replay.target
+        keys = [t["key"] for t in self.targets]
+        if wanted in keys:
+            return wanted
+        return keys[0]
+
+    def on_mount(self) -> None:
+        self._update_note()
+        if not any(t["key"] in ("local", "base_url") for t in self.targets):
+            self.probe_ollama()
+
+    @work(exclusive=True, group="probe", exit_on_error=False)
+    async def probe_ollama(self) -> None:
+        from core.local_model import aprobe_ollama
+
+        url = await aprobe_ollama()
+        if url and not any(t["key"] == "ollama" for t in self.targets):
+            self.targets.insert(0, {"key": "ollama", "via": url, "label": f"Ollama at {url}"})
+            select = self.query_one("#target", Select)
+            select.set_options(self._options())
+            select.value = "ollama"
+            self._update_note()
+
+    def on_select_changed(self) -> None:
+        self._update_note()
+
+    def _selected(self) -> dict[str, Any]:
+        key = self.query_one("#target", Select).value
+        return next((t for t in self.targets if t["key"] == key), self.targets[-1])
+
+    def _update_note(self) -> None:
+        target = self._selected()
+        note = f"→ requests go to: {target['label']}"
+        if not any(t["key"] in ("local", "base_url", "ollama") for t in self.targets):
+            note += "\n" + NOTHING_FREE
+        self.query_one("#target-note", Static).update(note)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self.action_start()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self) -> None:
+        self.action_start()
+
+    def action_start(self) -> None:
+        raw = self.query_one("#concurrency", Input).value.strip() or "8"
+        try:
+            concurrency = int(raw)
+        except ValueError:
+            concurrency = 0
+        if not 1 <= concurrency <= 64:
+            self.notify("concurrency must be between 1 and 64", severity="error")
+            return
+        target = self._selected()
+        mode = "isolated" if self.query_one("#mode-isolated", RadioButton).value else "chained"
+        model = self.query_one("#model", Input).value.strip() or None
+        self.dismiss({**target, "mode": mode, "concurrency": concurrency, "model": model})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
