@@ -76,6 +76,11 @@ def default_reply(body: dict[str, Any]) -> str:
     return f"reply({system}): {last_user}"
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a burst of new connections must not overflow the backlog
+
+
 class FakeProvider:
     """A threaded HTTP server posing as OpenAI and Anthropic. Use as a context manager."""
 
@@ -91,9 +96,7 @@ class FakeProvider:
         self.lock = threading.Lock()
         self.active = 0
         self.max_active = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 128
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         kwargs={"poll_interval": 0.05})
 
@@ -147,6 +150,7 @@ class FakeProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on keep-alive
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
@@ -351,3 +355,23 @@ def recorded_request(
         target_url=ANTHROPIC_URL if anthropic else OPENAI_URL,
         request_body=body, response_body=response, status=200,
     )
+
+
+def main() -> None:
+    """`python -m tests.servers [--latency S]`: serve a FakeProvider until killed.
+
+    Prints the base URL on the first line of stdout; used by the benchmark so the server's
+    threads do not share a process (and a GIL) with the engine being measured.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    with FakeProvider(latency=args.latency, record_bodies=False) as server:
+        print(server.base_url, flush=True)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
