@@ -90,7 +90,12 @@ words struck through in red, inserted words in green; tool calls are compared as
         self.order = [rid for rid in self.order if rid in by_id] or list(by_id)
         summary = self.query_one("#diff-summary", OptionList)
         summary.add_options([self._option(rid, by_id[rid]) for rid in self.order])
-        summary.border_title = f"{len(self.results)}/{len(self.order)} replayed"
+        changed = sum(1 for rid in self.order if self._changed(rid))
+        sims = [s for rid in self.order if (s := self._similarity(rid)) is not None]
+        mean = f" · mean {sum(sims) / len(sims):.0%}" if sims else ""
+        summary.border_title = (
+            f"{len(self.results)}/{len(self.order)} replayed · {changed} changed{mean}"
+        )
         start = self.current if self.current in self.order else None
         if start is None:
             start = next((rid for rid in self.order if self._changed(rid)), self.order[0])

@@ -1,0 +1,99 @@
+"""Snapshots of every screen at 120×36 on the demo store (fixed data, fixed replay)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from core.demo import demo_store_copy
+from core.demo_replay import DEBATE_SESSION, seed_demo_replay
+from core.store import Store
+from tui.app import RepriseApp
+from tui.config import Config, ReplayDefaults
+
+SIZE = (120, 36)
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+
+@pytest.fixture
+def demo_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HELICONE_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr("core.local_model.local_runtime_available", lambda: False)
+    store = Store(demo_store_copy(tmp_path))
+    yield store
+    store.close()
+
+
+def make_app(store: Store, session: str | None = None) -> RepriseApp:
+    config = Config(replay=ReplayDefaults(target="base_url", base_url="http://127.0.0.1:8765/v1"))
+    return RepriseApp(store, config, start_session=session)
+
+
+def test_sessions_screen(snap_compare, demo_store: Store) -> None:
+    assert snap_compare(make_app(demo_store), terminal_size=SIZE)
+
+
+def test_sessions_filtered(snap_compare, demo_store: Store) -> None:
+    assert snap_compare(make_app(demo_store), press=["slash", *"gpt"], terminal_size=SIZE)
+
+
+def test_sessions_empty(snap_compare, tmp_path: Path) -> None:
+    assert snap_compare(make_app(Store(tmp_path / "empty.db")), terminal_size=SIZE)
+
+
+def test_session_tree(snap_compare, demo_store: Store) -> None:
+    assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["j"], terminal_size=SIZE)
+
+
+def test_editing_system_prompt(snap_compare, demo_store: Store) -> None:
+    assert snap_compare(
+        make_app(demo_store, DEBATE_SESSION), press=["e", *" Be strict."], terminal_size=SIZE
+    )
+
+
+def test_replay_form(snap_compare, demo_store: Store) -> None:
+    assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["r"], terminal_size=SIZE)
+
+
+def test_replay_in_progress(snap_compare, demo_store: Store) -> None:
+    seed_demo_replay(demo_store, partial=5)
+
+    async def running(pilot) -> None:
+        from tui.widgets.replay_status import ReplayStatus
+        from tui.widgets.request_tree import RequestTree
+
+        screen = pilot.app.screen
+        tree = screen.query_one(RequestTree)
+        status = screen.query_one(ReplayStatus)
+        status.start(9, "replay → http://127.0.0.1:8765/v1")
+        ids = tree.request_order()
+        for index, request_id in enumerate(ids):
+            state = "done" if index < 5 else "running" if index < 7 else "queued"
+            tree.set_state(request_id, state)
+            status.set_state(request_id, state)
+        await pilot.pause()
+
+    assert snap_compare(
+        make_app(demo_store, DEBATE_SESSION), run_before=running, terminal_size=SIZE
+    )
+
+
+def test_diff_inline(snap_compare, demo_store: Store) -> None:
+    seed_demo_replay(demo_store)
+    assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["d"], terminal_size=SIZE)
+
+
+def test_diff_side_by_side(snap_compare, demo_store: Store) -> None:
+    seed_demo_replay(demo_store)
+    assert snap_compare(
+        make_app(demo_store, DEBATE_SESSION), press=["d", "s"], terminal_size=SIZE
+    )
+
+
+def test_help(snap_compare, demo_store: Store) -> None:
+    assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["f1"], terminal_size=SIZE)
