@@ -221,6 +221,8 @@ class LocalModel:
             del self.llm.generate
 
     def _record(self, stats: _GenerationStats) -> None:
+        if stats.prompt_tokens is None:  # failed before generating anything
+            return
         self.requests_served += 1
         if stats.completion_tokens:
             self.last_tokens_per_second = round(stats.tokens_per_second, 1)
