@@ -212,3 +212,64 @@ async def test_write_back_posts_scores(demo: Store, provider: FakeProvider) -> N
     assert seen[0].headers["authorization"] == "Bearer sk-helicone-x"
     assert seen[0].read() == b'{"scores":{"reprise_judge_score":9.0}}'
     assert isinstance(scores, ReplayScores)
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def run_cli(db: Path, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from tui.cli import cli
+
+    return CliRunner().invoke(cli, ["--db", str(db), *args], catch_exceptions=False)
+
+
+def test_cli_matrix_score_and_export(tmp_path: Path) -> None:
+    import json
+    from html.parser import HTMLParser
+
+    db = demo_store_copy(tmp_path)
+    with FakeProvider(reply=debate_reply) as server:
+        common = ["--variant", "argument-evaluation=+ Keep it short.",
+                  "--variant", "assistant-argument=model:gpt-4o",
+                  "--score", f"argument-evaluation={SCORE_RE}", "--via", server.base_url]
+        dry = run_cli(db, "matrix", DEBATE, *common, "--dry-run", "--json")
+        assert dry.exit_code == 0, dry.output
+        plan = json.loads(dry.output)
+        assert (plan["cells"], plan["calls"]) == (4, 36) and plan["estimated_cost"] > 0
+        assert not server.received  # a dry run sends nothing
+        capped = run_cli(db, "matrix", DEBATE, *common, "--max-cells", "3")
+        assert capped.exit_code == 1 and "cap of 3" in capped.output
+        result = run_cli(db, "matrix", DEBATE, *common, "--json")
+        assert result.exit_code == 0, result.output
+        assert len(server.received) == 36
+    data = json.loads(result.stdout)
+    assert data["baseline_score"] == pytest.approx(7.0)
+    assert len(data["cells"]) == 4
+    top = data["cells"][0]  # sorted by score
+    assert top["variants"]["argument-evaluation"] == "v1" and top["score"] == 9
+    assert {"variants", "replay_ids", "score", "similarity", "failed", "cost"} <= set(top)
+    replay_id = top["replay_ids"][0]
+
+    scored = run_cli(db, "score", replay_id, "--score", f"argument-evaluation={SCORE_RE}",
+                     "--json")
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.stdout)["summary"]["improved"] == 5
+    text = run_cli(db, "score", replay_id)  # the scorer was kept with the replay
+    assert text.exit_code == 0 and "5 improved" in text.output
+    bad = run_cli(db, "score", replay_id, "--score", "argument-evaluation=(a)(b)")
+    assert bad.exit_code == 1 and "at most one group" in bad.output
+    assert run_cli(db, "score", "missing").exit_code == 1
+
+    out = tmp_path / "report.html"
+    exported = run_cli(db, "export", replay_id, "-o", str(out))
+    assert exported.exit_code == 0, exported.output
+    page = out.read_text()
+    HTMLParser().feed(page)
+    assert page.startswith("<!DOCTYPE html>") and 'class="ins"' in page
+    assert "Session score" in page
+    md = run_cli(db, "export", replay_id, "--format", "md")
+    assert md.exit_code == 0 and md.stdout.startswith(f"# Replay {replay_id}")
+    as_json = run_cli(db, "export", replay_id, "--format", "json")
+    assert json.loads(as_json.stdout)["scores"]["summary"]["mean_replay"] == 9
