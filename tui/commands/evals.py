@@ -182,6 +182,7 @@ def matrix(ctx: click.Context, session_ids: tuple[str, ...], variants: tuple[str
     from core.matrix import (
         MatrixSpec,
         MatrixTooLarge,
+        create_matrix,
         get_matrix,
         matrix_table,
         parse_variant_option,
@@ -236,18 +237,22 @@ def matrix(ctx: click.Context, session_ids: tuple[str, ...], variants: tuple[str
             click.echo(f"  {event.kind.replace('_', ' ')}: {event.cell_key}"
                        f" [{event.session_id[:8]}] {event.message}", err=True)
 
-    async def go() -> tuple[str, MatrixTable]:
-        done = await run_matrix(store, None if resume_id else spec, resume_id=resume_id,
-                                on_event=progress)
-        return done.id, await matrix_table(store, done.id)
-
     try:
-        matrix_id, table = asyncio.run(go())
+        matrix_id = resume_id or create_matrix(store, spec).id
     except (MatrixTooLarge, ValueError) as exc:
         fail(str(exc))
+    click.echo(f"matrix {matrix_id}", err=True)
+
+    async def go() -> MatrixTable:
+        await run_matrix(store, resume_id=matrix_id, on_event=progress)
+        return await matrix_table(store, matrix_id)
+
+    try:
+        table = asyncio.run(go())
+    except ValueError as exc:
+        fail(str(exc))
     except KeyboardInterrupt:
-        click.echo("interrupted; resume with `reprise matrix --resume <id>`"
-                   " (see the matrices in the store)", err=True)
+        click.echo(f"interrupted; resume with `reprise matrix --resume {matrix_id}`", err=True)
         sys.exit(130)
     if as_json:
         data = table.to_json_dict()
@@ -256,11 +261,13 @@ def matrix(ctx: click.Context, session_ids: tuple[str, ...], variants: tuple[str
         return
     click.echo(f"matrix {matrix_id}; recorded score {_n(table.baseline_score)}")
     prompt_ids = table.prompt_ids
-    head = " ".join(f"{p[:18]:<18}" for p in prompt_ids)
+    widths = {p: min(max(len(p), 8), 30) for p in prompt_ids}
+    head = " ".join(f"{p[:widths[p]]:<{widths[p]}}" for p in prompt_ids)
     click.echo(f"{head} {'score':>6} {'Δ':>6} {'sim':>6} {'fail':>4} {'tokens':>7}"
                f" {'cost':>10} {'ms':>7}")
     for row in table.sorted(sort_key):
-        labels = " ".join(f"{row.variants.get(p, '')[:18]:<18}" for p in prompt_ids)
+        labels = " ".join(f"{row.variants.get(p, '')[:widths[p]]:<{widths[p]}}"
+                          for p in prompt_ids)
         click.echo(f"{labels} {_n(row.score):>6} {_signed(row.score_delta):>6}"
                    f" {_n(row.similarity, '.0%') if row.similarity is not None else '–':>6}"
                    f" {row.failed:>4} {row.tokens:>7} {_n(row.cost, '.6f'):>10}"
