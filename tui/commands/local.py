@@ -51,12 +51,15 @@ def serve_local(
     from core import local_server
 
     click.echo(f"model: {model_path}")
-    click.echo(f"base URL: http://127.0.0.1:{port}/v1  (Ctrl-C to stop)")
     argv = ["--port", str(port), "--model", str(model_path)]
     if log_requests:
         argv.append("--log-requests")
+
+    def announce(root_url: str) -> None:
+        click.echo(f"OpenAI base URL: {root_url}/v1  (no API key needed; Ctrl-C to stop)")
+
     try:
-        code = local_server.main(argv)
+        code = local_server.main(argv, on_ready=announce)
     except OSError as exc:
         _fail(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}")
     if code:
