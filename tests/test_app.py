@@ -223,3 +223,21 @@ async def test_keymap_from_config(app_store: Store) -> None:
         await pilot.press("i")
         await pilot.pause()
         assert app.screen.query("#system-editor")
+
+
+async def test_store_opens_after_first_paint(app_store: Store, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('theme = "nord"\n[keymap]\n"sessions.filter" = "f"\n')
+    app = RepriseApp(app_store.path, config_path=config)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if app.store is not None:
+                break
+        await pilot.pause()
+        assert app.theme == "nord"
+        table = app.screen.query_one(SessionList)
+        assert table.total == 2
+        await pilot.press("f", *"triage")
+        await pilot.pause()
+        assert table.total == 1

@@ -6,19 +6,42 @@ The first screen (sessions) imports only what it needs; the session, replay and 
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
-
-from core.store import Store
-from tui.config import Config
 
 if TYPE_CHECKING:
     from core.models import LoggedRequest
+    from core.store import Store
+    from tui.config import Config
+
+
+class StoreReady(Message):
+    """The store (and validated config) finished loading in the background."""
+
+    def __init__(self, store: Store | None, config: Config | None, error: str | None) -> None:
+        self.store = store
+        self.config = config
+        self.error = error
+        super().__init__()
+
+
+def peek_config(path: Path | None) -> dict[str, Any]:
+    """The raw config table, read without validation (theme and keys before first paint)."""
+    if path is None:
+        return {}
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
 
 
 class RepriseApp(App[None]):
@@ -36,31 +59,76 @@ class RepriseApp(App[None]):
 
     def __init__(
         self,
-        store: Store | str | Path,
+        store: Store | str | Path | None = None,
         config: Config | None = None,
         *,
-        config_error: str | None = None,
+        config_path: Path | None = None,
         start_session: str | None = None,
     ) -> None:
+        """`store` is a Store, a path, or None for the default store.
+
+        A Store and a Config given here are used at once (tests); otherwise both load in a
+        thread after the first paint, so startup never waits for pydantic or SQLite.
+        """
         super().__init__()
-        self.store = store if isinstance(store, Store) else Store(store)
-        self.config = config or Config()
-        self._config_error = config_error
+        self.store: Any = store if hasattr(store, "list_sessions") else None
+        self._store_path = None if self.store is not None else store
+        self.config: Any = config
+        self._config_path = config_path
         self._start_session = start_session
 
     def on_mount(self) -> None:
-        if self.config.theme:
-            if self.config.theme in self.available_themes:
-                self.theme = self.config.theme
+        raw = {} if self.config is not None else peek_config(self._config_path)
+        theme = self.config.theme if self.config is not None else raw.get("theme")
+        keymap = self.config.keymap if self.config is not None else raw.get("keymap")
+        if isinstance(theme, str) and theme:
+            if theme in self.available_themes:
+                self.theme = theme
             else:
-                self.notify(f"unknown theme {self.config.theme!r}", severity="warning")
-        if self.config.keymap:
-            self.set_keymap(self.config.keymap)
-        if self._config_error:
-            self.notify(self._config_error, title="config", severity="warning")
+                self.notify(f"unknown theme {theme!r}", severity="warning")
+        if isinstance(keymap, dict) and keymap:
+            self.set_keymap({str(k): str(v) for k, v in keymap.items()})
         from tui.screens.sessions import SessionsScreen
 
         self.push_screen(SessionsScreen())
+        if self.store is not None and self.config is not None:
+            self._store_loaded()
+        else:
+            self.call_after_refresh(self.load_store)
+
+    @work(thread=True, exclusive=True, group="startup", exit_on_error=False)
+    def load_store(self) -> None:
+        from tui.config import Config, load_config
+
+        config, error = (self.config, None) if self.config is not None else (
+            load_config(self._config_path) if self._config_path else (Config(), None)
+        )
+        store = self.store
+        try:
+            if store is None:
+                from core.store import Store, default_db_path
+
+                path = self._store_path
+                store = Store(Path(path) if path else default_db_path())
+        except Exception as exc:  # a broken store is a message, not a traceback
+            self.post_message(StoreReady(None, config, f"cannot open the store: {exc}"))
+            return
+        self.post_message(StoreReady(store, config, error))
+
+    def on_store_ready(self, message: StoreReady) -> None:
+        self.config = message.config
+        self.store = message.store
+        if message.error:
+            self.notify(message.error, title="startup", severity="error", timeout=10)
+        if self.store is not None:
+            self._store_loaded()
+
+    def _store_loaded(self) -> None:
+        from tui.screens.sessions import SessionsScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, SessionsScreen):
+                screen.store_ready()
         if self._start_session:
             self.open_session(self._start_session)
 

@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 
-def _run(db: Path, session: str | None = None) -> None:
-    from tui.app import RepriseApp
-    from tui.config import load_config
+def _run(db: Path | None, session: str | None = None) -> None:
+    from platformdirs import user_config_path
 
-    config, error = load_config()
-    RepriseApp(db, config, config_error=error, start_session=session).run()
+    from tui.app import RepriseApp
+
+    config = user_config_path("reprise", appauthor=False) / "config.toml"
+    RepriseApp(db, config_path=config, start_session=session).run()
 
 
 @click.command("open")
@@ -20,10 +21,8 @@ def _run(db: Path, session: str | None = None) -> None:
 @click.pass_context
 def open_app(ctx: click.Context, session: str | None) -> None:
     """Open the terminal app (optionally straight on SESSION)."""
-    from core.store import default_db_path
-
     db = (ctx.obj or {}).get("db")
-    _run(Path(db) if db else default_db_path(), session)
+    _run(Path(db) if db else None, session)  # None: the default store, opened after paint
 
 
 @click.command("demo")

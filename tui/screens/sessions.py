@@ -39,29 +39,43 @@ class SessionsScreen(Screen[None]):
         self.sub_title = "sessions"
 
     def compose(self) -> ComposeResult:
-        store = self.app.store
         with Vertical(id="sessions-body"):
             yield Input(placeholder="/ filter by name, id, path, model", id="filter")
-            yield SessionList(
-                lambda s, limit, offset, sort, desc: store.list_sessions(
-                    s, limit=limit, offset=offset, sort=sort, descending=desc
-                ),
-                store.count_sessions,
-                id="session-list",
-            )
+            yield SessionList(self._fetch, self._count, id="session-list")
             yield Static(EMPTY_HELP, id="empty", markup=False)
-            yield Static("", id="sessions-status", markup=False)
+            yield Static("loading sessions…", id="sessions-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(SessionList).reload()
+        self.query_one("#empty").display = False
+        if self.app.store is not None:
+            self.store_ready()
+
+    def _fetch(self, search: str, limit: int, offset: int, sort: str, desc: bool) -> list:
+        store = self.app.store
+        if store is None:
+            return []
+        return store.list_sessions(search, limit=limit, offset=offset, sort=sort, descending=desc)
+
+    def _count(self, search: str) -> int:
+        store = self.app.store
+        return 0 if store is None else store.count_sessions(search)
+
+    def store_ready(self) -> None:
+        """Called by the app once the store is open."""
+        tables = self.query(SessionList)
+        if not tables:
+            return  # not composed yet: on_mount will load
+        table = tables.first()
+        table.reload(self.query_one("#filter", Input).value)
 
     def on_screen_resume(self) -> None:
         # Replays may have been added while the session was open.
-        self.query_one(SessionList).reload()
+        if self.app.store is not None:
+            self.query_one(SessionList).reload()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
+        if event.input.id == "filter" and self.app.store is not None:
             self.query_one(SessionList).reload(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -71,6 +85,8 @@ class SessionsScreen(Screen[None]):
             table.action_open()
 
     def on_session_list_changed(self, event: SessionList.Changed) -> None:
+        if self.app.store is None:
+            return
         table = self.query_one(SessionList)
         filtering = bool(table.search.strip())
         empty = event.total == 0 and not filtering

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 from rich.style import Style
@@ -20,8 +21,10 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from core.models import SessionSummary
 from tui.widgets.text import clean, duration, money, short
+
+if TYPE_CHECKING:
+    from core.models import SessionSummary
 
 PAGE = 200
 
@@ -45,7 +48,7 @@ COLUMNS = [
 ]
 
 # (search, limit, offset, sort, descending) -> rows
-Fetch = Callable[[str, int, int, str, bool], list[SessionSummary]]
+Fetch = Callable[[str, int, int, str, bool], "list[SessionSummary]"]
 Count = Callable[[str], int]
 
 
