@@ -1,7 +1,7 @@
 """The local model: discovery helpers (always run) and the real loopback server.
 
 Tests marked ``local_model`` need the ``[local]`` extra and the model wheel. They skip when
-those are missing, unless ``REPRISE_REQUIRE_LOCAL_MODEL=1`` (set in CI), where a missing
+those are missing, unless ``CI`` or ``REPRISE_REQUIRE_LOCAL_MODEL=1`` is set, where a missing
 runtime is a failure instead of a silent skip. They check response structure only: the
 model's words are not part of the contract.
 """
@@ -145,8 +145,8 @@ def _require_runtime() -> None:
     if local_runtime_available():
         return
     reason = "local model runtime not installed: " + "; ".join(local_model.missing_requirements())
-    if os.environ.get("REPRISE_REQUIRE_LOCAL_MODEL") == "1":
-        pytest.fail(reason + " (REPRISE_REQUIRE_LOCAL_MODEL=1)")
+    if os.environ.get("REPRISE_REQUIRE_LOCAL_MODEL") == "1" or os.environ.get("CI"):
+        pytest.fail(reason + " (required in CI and with REPRISE_REQUIRE_LOCAL_MODEL=1)")
     pytest.skip(reason)
 
 
