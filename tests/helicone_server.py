@@ -157,6 +157,7 @@ def make_row(
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -174,6 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # many clients connect at once; the default backlog is 5
 
     def __init__(self, owner: _Base) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -192,6 +194,8 @@ class _Base:
         self._server = _Server(self)
         self._thread: threading.Thread | None = None
         self.dead = False
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests handled at once: evidence of pipelining
 
     @property
     def url(self) -> str:
@@ -199,7 +203,9 @@ class _Base:
         return f"http://{host}:{port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -228,9 +234,16 @@ class _Base:
         if self.dead:
             handler.close_connection = True  # drop the connection without an answer
             return
-        if self.latency_s:
-            time.sleep(self.latency_s)
-        status, headers, payload = self.route(record)
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency_s:
+                time.sleep(self.latency_s)
+            status, headers, payload = self.route(record)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
         if status == 0:
             handler.close_connection = True
             return
@@ -321,6 +334,8 @@ class FakeHelicone(_Base):
         self.api_calls = 0
         self.storage = FakeStorage(latency_s=latency_s)
         self.separate_storage = separate_storage
+        self._index: dict[str | None, list[dict[str, Any]]] = {}
+        self._index_size = -1
         if not separate_storage:
             self.storage._server.server_close()
 
@@ -514,7 +529,8 @@ class FakeHelicone(_Base):
         sort = body.get("sort", {"created_at": "desc"})
         if not isinstance(sort, dict) or len(sort) != 1:
             raise _BadRequest("sort must have exactly one key")
-        rows = [r for r in self.rows if _matches(body["filter"], r, legacy=legacy)]
+        candidates = self._candidates(body["filter"])
+        rows = [r for r in candidates if _matches(body["filter"], r, legacy=legacy)]
         if "isScored" in body:  # the documented trap: false hides every scored row
             rows = [r for r in rows if bool(r.get("scores")) == bool(body["isScored"])]
         descending = sort.get("created_at", "desc") == "desc"
@@ -526,6 +542,19 @@ class FakeHelicone(_Base):
             page = [self._view(r) for r in self._deduped(window)]
             page.sort(key=lambda r: r["request_created_at"], reverse=descending)
         return self._json(201, {"data": page, "error": None})
+
+    def _candidates(self, filter_: Any) -> list[dict[str, Any]]:
+        """Rows that can match: the session's rows when the filter pins a session id."""
+        session_id = _pinned_session(filter_)
+        if session_id is None:
+            return self.rows
+        if self._index_size != len(self.rows):
+            self._index = defaultdict(list)
+            for row in self.rows:
+                sid = (row.get("request_properties") or {}).get("Helicone-Session-Id")
+                self._index[sid].append(row)
+            self._index_size = len(self.rows)
+        return list(self._index.get(session_id, []))
 
     def _query_ids(self, body: Any) -> tuple[int, dict[str, str], bytes]:
         ids = set(body.get("requestIds") or []) if isinstance(body, dict) else set()
@@ -677,6 +706,20 @@ def _matches(node: Any, row: dict[str, Any], *, legacy: bool) -> bool:
         renamed = {("request_created_at" if k == "created_at" else k): v for k, v in fields.items()}
         return _match_fields(renamed, row)
     return False  # e.g. a bare `properties` leaf on query-clickhouse: silently nothing
+
+
+def _pinned_session(node: Any) -> str | None:
+    """The session id an `and`-tree of leaves requires, if any (legacy or rmt leaf)."""
+    if not isinstance(node, dict):
+        return None
+    if node.get("operator") == "and":
+        return _pinned_session(node.get("left")) or _pinned_session(node.get("right"))
+    leaf = node.get("request_response_rmt", {}).get("properties") or node.get("properties")
+    if isinstance(leaf, dict):
+        cond = leaf.get("Helicone-Session-Id")
+        if isinstance(cond, dict) and isinstance(cond.get("equals"), str):
+            return cond["equals"]
+    return None
 
 
 def fixture_rows() -> list[tuple[dict[str, Any], dict[str, Any] | None]]:

@@ -245,19 +245,27 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
 class HeliconeClient:
     """Async client for the Helicone query API; use as `async with HeliconeClient(cfg)`.
 
-    It owns one `httpx.AsyncClient` that carries no default headers: the API key is added
-    per API call only, so signed storage URLs never see it.
+    API calls and signed-URL body fetches use two separate connection pools: the storage
+    pool never has the key (nor cookies from the API), and each pool stays small, which
+    keeps httpx's per-request bookkeeping cheap at high concurrency.
     """
 
-    def __init__(self, config: HeliconeConfig, *, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, config: HeliconeConfig) -> None:
         self.config = config
-        self._own_http = http is None
-        limits = httpx.Limits(
-            max_connections=max(32, config.body_concurrency + config.session_concurrency * 2),
-            max_keepalive_connections=max(32, config.body_concurrency + config.session_concurrency),
+        timeout = httpx.Timeout(config.timeout_s)
+        api_slots = config.session_concurrency * 2
+        self._http = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=api_slots, max_keepalive_connections=api_slots),
+            follow_redirects=False,
         )
-        self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(config.timeout_s), limits=limits, follow_redirects=False
+        self._storage = httpx.AsyncClient(
+            timeout=timeout,
+            limits=httpx.Limits(
+                max_connections=config.body_concurrency,
+                max_keepalive_connections=config.body_concurrency,
+            ),
+            follow_redirects=True,  # storage proxies may redirect; no credentials to leak
         )
         self._body_slots = asyncio.Semaphore(config.body_concurrency)
         self._key = config.api_key.get_secret_value()
@@ -269,8 +277,8 @@ class HeliconeClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._own_http:
-            await self._http.aclose()
+        await self._http.aclose()
+        await self._storage.aclose()
 
     def __repr__(self) -> str:
         return f"HeliconeClient(api_url={self.config.api_url!r})"
@@ -530,7 +538,7 @@ class HeliconeClient:
         async with self._body_slots:
             while True:
                 try:
-                    response = await self._http.get(url)
+                    response = await self._storage.get(url)
                 except httpx.TransportError as exc:
                     if attempt >= min(2, self.config.max_retries):
                         return None, f"storage unreachable: {type(exc).__name__}", False
