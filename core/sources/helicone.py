@@ -139,8 +139,6 @@ class HeliconeConfig(BaseModel):
 class SessionFetch(BaseModel):
     """One session's requests as fetched, with what went wrong on the way."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     session_id: str
     requests: list[LoggedRequest] = Field(default_factory=list)
     bodies_fetched: int = 0
