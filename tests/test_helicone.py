@@ -429,3 +429,31 @@ def test_cli_pull_without_key(tmp_path, monkeypatch):
     monkeypatch.delenv("HELICONE_API_KEY", raising=False)
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "x.db"), "pull"], obj={})
     assert result.exit_code == 1 and "HELICONE_API_KEY is not set" in result.output
+
+
+async def test_rate_limit_with_a_long_retry_after_is_reported_not_waited(server):
+    server.fail(
+        "/v1/session/query",
+        429,
+        body={"data": None, "error": "slow down"},
+        headers={"Retry-After": "3600"},
+    )
+    async with HeliconeClient(config_for(server)) as client:
+        started = time.monotonic()
+        with pytest.raises(HeliconeError, match="asks to wait 3600 s"):
+            await client.query_sessions()
+    assert time.monotonic() - started < 1
+
+
+async def test_pull_pipelines_sessions_and_bodies(store):
+    with FakeHelicone(latency_s=0.05) as fake:
+        for n in range(6):
+            fake.add_session(f"pipe-{n}", 8, s3_every=2)
+        async with HeliconeClient(config_for(fake)) as client:
+            started = time.monotonic()
+            report = await pull(store, client, since=datetime.now(UTC) - timedelta(days=1))
+            elapsed = time.monotonic() - started
+        calls = len(fake.recorded) + len(fake.storage.recorded)
+    assert report.requests == 48 and report.bodies_fetched == 24 and report.errors == []
+    assert fake.max_in_flight >= 2 and fake.storage.max_in_flight >= 4
+    assert elapsed < calls * 0.05 / 3  # far from one call at a time
