@@ -457,3 +457,10 @@ async def test_pull_pipelines_sessions_and_bodies(store):
     assert report.requests == 48 and report.bodies_fetched == 24 and report.errors == []
     assert fake.max_in_flight >= 2 and fake.storage.max_in_flight >= 4
     assert elapsed < calls * 0.05 / 3  # far from one call at a time
+
+
+def test_bad_helicone_url_is_a_clear_error():
+    with pytest.raises(
+        HeliconeError, match=r"^invalid Helicone settings: base_url: the Helicone URL must start"
+    ):
+        HeliconeConfig.from_env("sk-helicone-x", base_url="ftp://helicone.local")

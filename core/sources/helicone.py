@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from core.models import SESSION_ID, LoggedRequest, RowError, SessionSummary, is_placeholder
 from core.parsing import format_time, parse_float, parse_int, parse_time
@@ -124,8 +124,12 @@ class HeliconeConfig(BaseModel):
                 base_url=base_url,
                 **settings,
             )
-        except ValueError as exc:
-            raise HeliconeError(f"invalid Helicone settings: {exc}") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+            raise HeliconeError(f"invalid Helicone settings: {problems}") from None
 
     @property
     def resolved_region(self) -> Region:
