@@ -189,10 +189,13 @@ class Store:
                     db.execute(f"PRAGMA user_version = {target}")
 
     # -- requests --------------------------------------------------------------------------
-    def upsert_requests(self, requests: Iterable[LoggedRequest]) -> ImportCounts:
+    def upsert_requests(
+        self, requests: Iterable[LoggedRequest], *, source: str | None = None
+    ) -> ImportCounts:
         """Insert or update requests in one transaction; a request id is kept once.
 
         The newer version of a row wins; a full body is never replaced by a preview.
+        `source` labels the sessions touched (e.g. "helicone" for pulled ones).
         """
         counts = ImportCounts()
         touched: set[str] = set()
@@ -238,7 +241,7 @@ class Store:
                         touched.add(existing["session_id"])
                 if request.session_id:
                     touched.add(request.session_id)
-            self._refresh_sessions(db, touched)
+            self._refresh_sessions(db, touched, source)
         return counts
 
     def get_request(self, request_id: str) -> LoggedRequest | None:
@@ -310,7 +313,9 @@ class Store:
             ).fetchone()
         return None if row is None else _session_from_row(row)
 
-    def _refresh_sessions(self, db: sqlite3.Connection, session_ids: set[str]) -> None:
+    def _refresh_sessions(
+        self, db: sqlite3.Connection, session_ids: set[str], source: str | None = None
+    ) -> None:
         """Recompute the aggregate rows of the sessions an import touched."""
         for session_id in session_ids:
             agg = db.execute(
@@ -330,13 +335,27 @@ class Store:
             search = " ".join([session_id, name or "", paths or "", models]).lower()
             db.execute(
                 "INSERT INTO sessions (id, name, started_at, ended_at, requests, cost,"
-                " total_tokens, models, search) VALUES (?,?,?,?,?,?,?,?,?)"
+                " total_tokens, models, search, source)"
+                " VALUES (?,?,?,?,?,?,?,?,?,COALESCE(?, 'local'))"
                 " ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
+                " source=COALESCE(?, sessions.source),"
                 " started_at=excluded.started_at, ended_at=excluded.ended_at,"
                 " requests=excluded.requests, cost=excluded.cost,"
                 " total_tokens=excluded.total_tokens, models=excluded.models,"
                 " search=excluded.search",
-                (session_id, name or "", started, ended, count, cost, tokens, models, search),
+                (
+                    session_id,
+                    name or "",
+                    started,
+                    ended,
+                    count,
+                    cost,
+                    tokens,
+                    models,
+                    search,
+                    source,
+                    source,
+                ),
             )
 
     # -- raw access for the replay and evaluation layers -----------------------------------
@@ -366,8 +385,15 @@ class Store:
             self._db.execute(
                 "INSERT INTO replays (id, session_id, created_at, finished_at, status, mode, spec)"
                 " VALUES (?,?,?,?,?,?,?)",
-                (replay.id, replay.session_id, format_time(replay.created_at), None,
-                 replay.status, replay.mode, spec.model_dump_json()),
+                (
+                    replay.id,
+                    replay.session_id,
+                    format_time(replay.created_at),
+                    None,
+                    replay.status,
+                    replay.mode,
+                    spec.model_dump_json(),
+                ),
             )
         return replay
 
@@ -378,8 +404,13 @@ class Store:
                 "INSERT INTO replay_results (replay_id, request_id, status, finished_at, data)"
                 " VALUES (?,?,?,?,?) ON CONFLICT(replay_id, request_id) DO UPDATE SET"
                 " status=excluded.status, finished_at=excluded.finished_at, data=excluded.data",
-                (replay_id, result.request_id, result.status, format_time(result.finished_at),
-                 result.model_dump_json()),
+                (
+                    replay_id,
+                    result.request_id,
+                    result.status,
+                    format_time(result.finished_at),
+                    result.model_dump_json(),
+                ),
             )
 
     def finish_replay(self, replay_id: str, status: str) -> None:

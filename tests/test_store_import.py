@@ -150,3 +150,11 @@ def test_session_list_search_and_sort() -> None:
         assert by_requests[0].requests >= 500
         assert len(store.list_sessions(limit=2, offset=4)) == 1
         assert store.count_sessions("debate") == 1
+
+
+def test_session_source_is_kept_across_imports(store: Store) -> None:
+    rows = load_fixture("request-query-clickhouse.page.json")["data"]
+    store.upsert_requests([LoggedRequest.from_helicone_row(rows[0])], source="helicone")
+    assert store.list_sessions()[0].source == "helicone"
+    store.upsert_requests([LoggedRequest.from_helicone_row(rows[1])])
+    assert store.list_sessions()[0].source == "helicone"

@@ -821,7 +821,7 @@ async def pull(
                 report.errors.append(f"session {session_id}: {exc}")
                 fetched = None
             if fetched is not None:
-                counts = store.upsert_requests(fetched.requests)
+                counts = store.upsert_requests(fetched.requests, source="helicone")
                 report.sessions += 1
                 report.requests += len(fetched.requests)
                 report.added += counts.imported
