@@ -149,3 +149,21 @@ def replace_in_content(content: Any, old: str, new: str) -> Any:
             result.append(updated)
         return result if changed else content
     return content
+
+
+def substitute_in_messages(body: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """Replace `old` by `new` in every message's text; the same body when nothing matched.
+
+    OpenAI and Anthropic both keep conversation text in `messages[].content`, so one walk
+    serves both formats.
+    """
+    updated = []
+    changed = False
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and "content" in message:
+            content = replace_in_content(message["content"], old, new)
+            if content is not message["content"]:
+                message = {**message, "content": content}
+                changed = True
+        updated.append(message)
+    return {**body, "messages": updated} if changed else body

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.formats import Message, Output, ToolCall, content_text, replace_in_content
+from core.formats import (
+    Message,
+    Output,
+    ToolCall,
+    content_text,
+    substitute_in_messages,
+)
 
 
 class AnthropicMessages:
@@ -100,17 +106,7 @@ class AnthropicMessages:
         return {**body, "system": text}
 
     def substitute(self, body: dict[str, Any], old: str, new: str) -> dict[str, Any]:
-        messages = body.get("messages") or []
-        updated = []
-        changed = False
-        for message in messages:
-            if isinstance(message, dict) and "content" in message:
-                content = replace_in_content(message["content"], old, new)
-                if content is not message["content"]:
-                    message = {**message, "content": content}
-                    changed = True
-            updated.append(message)
-        return {**body, "messages": updated} if changed else body
+        return substitute_in_messages(body, old, new)
 
     def stream_assembler(self) -> AnthropicStream:
         """Fold Messages SSE events back into one message body."""

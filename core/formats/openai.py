@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.formats import Message, Output, ToolCall, content_text, replace_in_content
+from core.formats import (
+    Message,
+    Output,
+    ToolCall,
+    content_text,
+    substitute_in_messages,
+)
 
 SYSTEM_ROLES = ("system", "developer")
 
@@ -67,17 +73,7 @@ class OpenAIChat:
         return {**body, "messages": messages}
 
     def substitute(self, body: dict[str, Any], old: str, new: str) -> dict[str, Any]:
-        messages = body.get("messages") or []
-        updated = []
-        changed = False
-        for message in messages:
-            if isinstance(message, dict) and "content" in message:
-                content = replace_in_content(message["content"], old, new)
-                if content is not message["content"]:
-                    message = {**message, "content": content}
-                    changed = True
-            updated.append(message)
-        return {**body, "messages": updated} if changed else body
+        return substitute_in_messages(body, old, new)
 
     def stream_assembler(self) -> OpenAIStream:
         """Fold `chat.completion.chunk` SSE events back into one completion body."""
@@ -160,8 +156,11 @@ def _tool_calls(raw: Any) -> list[ToolCall]:
 
             arguments = json.dumps(arguments)
         calls.append(
-            ToolCall(id=str(item.get("id") or ""), name=str(function.get("name") or ""),
-                     arguments=arguments)
+            ToolCall(
+                id=str(item.get("id") or ""),
+                name=str(function.get("name") or ""),
+                arguments=arguments,
+            )
         )
     return calls
 
