@@ -97,3 +97,39 @@ def test_diff_side_by_side(snap_compare, demo_store: Store) -> None:
 
 def test_help(snap_compare, demo_store: Store) -> None:
     assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["f1"], terminal_size=SIZE)
+
+
+def test_matrix_setup(snap_compare, demo_store: Store) -> None:
+    async def fill(pilot) -> None:
+        await pilot.press("M")
+        await pilot.pause()
+        screen = pilot.app.screen
+        screen.query_one("#variants-0").load_text(
+            "+ Keep the feedback short.\nBe a harsh judge."
+        )
+        screen.query_one("#variants-1").load_text("model:gpt-4o temperature:0.2")
+        await pilot.pause()
+
+    assert snap_compare(
+        make_app(demo_store, DEBATE_SESSION), run_before=fill, terminal_size=SIZE
+    )
+
+
+def test_matrix_results(snap_compare, demo_store: Store) -> None:
+    from tests.test_app_matrix import seed_matrix
+
+    matrix_id = seed_matrix(demo_store)
+
+    async def reopen(pilot) -> None:
+        from tui.screens.matrix import MatrixScreen
+
+        pilot.app.push_screen(MatrixScreen(matrix_id=matrix_id))
+        await pilot.pause()
+        screen = pilot.app.screen
+        for _ in range(100):
+            if screen.table is not None:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(make_app(demo_store), run_before=reopen, terminal_size=SIZE)

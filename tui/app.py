@@ -168,10 +168,21 @@ class RepriseApp(App[None]):
         self.copy_to_clipboard(text)
         self.notify(f"copied {len(text):,} characters")
 
+    def action_matrices(self) -> None:
+        from tui.screens.matrix import MatricesScreen, MatrixScreen
+
+        def done(matrix_id: str | None) -> None:
+            if matrix_id:
+                self.push_screen(MatrixScreen(matrix_id=matrix_id))
+
+        self.push_screen(MatricesScreen(), done)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Help for the focused widget (F1)", self.action_help)
         yield SystemCommand("Sessions", "Back to the sessions list", self._to_sessions)
+        if self.store is not None:
+            yield SystemCommand("Matrices", "Reopen a prompt-version matrix", self.action_matrices)
         commands = getattr(screen, "palette_commands", None)
         if callable(commands):
             yield from commands()

@@ -41,6 +41,7 @@ class SessionScreen(Screen[None]):
         Binding("r", "replay", "Replay", id="session.replay"),
         Binding("d", "diff", "Diff", id="session.diff"),
         Binding("R", "replays", "Replays", id="session.replays"),
+        Binding("M", "matrix", "Matrix", id="session.matrix"),
         Binding("ctrl+c", "cancel_replay", "Cancel replay", show=False, id="session.cancel"),
     ]
 
@@ -50,6 +51,7 @@ class SessionScreen(Screen[None]):
 - **r**: replay the session with the pending edits · **Escape**: cancel a running replay,
   else back to the sessions
 - **d**: diff the selected request against the current replay · **R**: replays of this session
+- **M**: prompt-version matrix (variants per prompt id, every combination replayed and scored)
 - **Tab**: move between the tree, the request and the pending edits
 """
 
@@ -398,6 +400,23 @@ class SessionScreen(Screen[None]):
 
         self.app.push_screen(ReplaysScreen(self.session_id), done)
 
+    # -- matrix ----------------------------------------------------------------------------
+    def action_matrix(self) -> None:
+        from tui.screens.matrix_setup import MatrixSetup
+
+        def done(choice: dict[str, Any] | None) -> None:
+            if choice is None:
+                return
+            from tui.screens.matrix import MatrixScreen
+
+            self.app.push_screen(
+                MatrixScreen(spec=choice["spec"], local=choice["local"], label=choice["label"])
+            )
+
+        self.app.push_screen(
+            MatrixSetup(self.app.config, self.session_id, self.requests, self.edits), done
+        )
+
     # -- palette ---------------------------------------------------------------------------
     def palette_commands(self) -> list[SystemCommand]:
         return [
@@ -407,6 +426,8 @@ class SessionScreen(Screen[None]):
             SystemCommand("Replay session", "Replay with the pending edits", self.action_replay),
             SystemCommand("Diff", "Original vs replayed responses", self.action_diff),
             SystemCommand("Replays", "List, reopen and compare replays", self.action_replays),
+            SystemCommand("Prompt-version matrix", "Replay every combination of prompt variants",
+                          self.action_matrix),
             SystemCommand("Cancel replay", "Stop the running replay", self.action_cancel_replay),
         ]
 

@@ -1,0 +1,502 @@
+"""Matrix screen: live progress per cell, then the results table of a prompt-version matrix.
+
+The run worker only posts `MatrixEventMessage`s; the handlers update the progress bar and the
+rows. Results (scores, similarity, cost, …) are recomputed by `core.matrix.matrix_table` in a
+second worker whenever a cell finishes, so the table fills in while the matrix runs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, OptionList, ProgressBar, Static
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
+
+from core.matrix import SORT_KEYS, Cell, MatrixSpec, get_matrix, list_matrices, plan_matrix
+from tui.widgets.text import clean, money, short
+
+if TYPE_CHECKING:
+    from core.matrix import Matrix, MatrixRow, MatrixTable
+
+COLUMNS = [
+    ("status", "status"),
+    ("score", "score"),
+    ("score_delta", "Δ score"),
+    ("similarity", "sim"),
+    ("requests", "reqs"),
+    ("failed", "fail"),
+    ("tokens", "tokens"),
+    ("cost", "cost"),
+    ("latency_ms", "latency"),
+]
+STATUS_STYLE = {"done": "green", "running": "cyan", "failed": "red", "pending": "dim"}
+
+
+class MatrixEventMessage(Message):
+    """One matrix event, posted by the run worker."""
+
+    def __init__(self, event: object) -> None:
+        self.event = event
+        super().__init__()
+
+
+class MatrixCreated(Message):
+    def __init__(self, matrix_id: str) -> None:
+        self.matrix_id = matrix_id
+        super().__init__()
+
+
+def _num(value: float | None, fmt: str = "{:.2f}") -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+class MatrixScreen(Screen[None]):
+    AUTO_FOCUS = "#matrix-table"
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="matrix.back"),
+        Binding("o", "sort_next", "Sort", id="matrix.sort"),
+        Binding("O", "sort_reverse", "Reverse", id="matrix.reverse"),
+        Binding("r", "resume", "Resume", id="matrix.resume"),
+        Binding("ctrl+c", "cancel", "Cancel", show=False, id="matrix.cancel"),
+    ]
+
+    HELP = """\
+## Matrix
+One row per combination of prompt variants (the all-original cell first): its status, mean
+score and the change against the recorded sessions, mean similarity to the recorded
+responses, requests, failures, tokens, estimated cost and mean latency.
+- **Enter**: open the cell's replay in the diff screen
+- **o**: sort by the next column · **O**: reverse · click a header to sort by it
+- **Escape**: cancel a running matrix (finished cells are kept), else back
+- **r**: resume an interrupted matrix
+"""
+
+    def __init__(self, *, matrix_id: str | None = None, spec: MatrixSpec | None = None,
+                 local: bool = False, label: str = "") -> None:
+        super().__init__()
+        self.matrix_id = matrix_id
+        self.spec = spec
+        self.local = local
+        self.label = label
+        self.cells: list[Cell] = []
+        self.cell_status: dict[str, str] = {}
+        self.cell_done: Counter[str] = Counter()
+        self.calls_per_cell = 0
+        self.table: MatrixTable | None = None
+        self.sort_key = "cell_key"
+        self.descending = False
+        self.run_worker_: Worker[Any] | None = None
+        self._matrix_status = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="matrix-title", markup=False)
+        with Horizontal(id="matrix-progress"):
+            yield Static("", id="matrix-label", markup=False)
+            yield ProgressBar(total=1, show_eta=False, id="matrix-bar")
+            yield Static("", id="matrix-counts", markup=False)
+        yield DataTable(id="matrix-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="matrix-variants")
+        yield Static("Enter: open the cell's diff · o/O: sort · Esc: back", id="matrix-hint",
+                     classes="status-line", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        store = self.app.store
+        if self.matrix_id is not None:
+            matrix = get_matrix(store, self.matrix_id)
+            if matrix is None:
+                self.notify(f"no matrix {self.matrix_id}", severity="error")
+                self.app.pop_screen()
+                return
+            self.spec = matrix.spec
+            self._load_runs(matrix)
+        assert self.spec is not None
+        try:
+            self.cells = self.spec.cells()
+            self.calls_per_cell = plan_matrix(store, self.spec).calls_per_cell
+        except ValueError as exc:
+            self.app.report_error("matrix", exc)
+            self.cells = []
+        self._columns()
+        self._render_rows()
+        self._title()
+        if self.matrix_id is None:
+            self.start()
+        else:
+            self.refresh_table()
+
+    def _load_runs(self, matrix: Matrix) -> None:
+        statuses: dict[str, set[str]] = {}
+        for run in matrix.runs:
+            statuses.setdefault(run.cell_key, set()).add(run.status)
+        for key, values in statuses.items():
+            self.cell_status[key] = ("done" if values <= {"done"} else "failed"
+                                     if "failed" in values else "running" if "running" in
+                                     values else "pending")
+        self._matrix_status = matrix.status
+
+    # -- layout ----------------------------------------------------------------------------
+    def _title(self) -> None:
+        assert self.spec is not None
+        names = []
+        for sid in self.spec.session_ids:
+            summary = self.app.store.get_session(sid)
+            names.append(clean(summary.name) if summary and summary.name else sid[:8])
+        ident = f"matrix {self.matrix_id[:8]} · " if self.matrix_id else "matrix · "
+        via = self.label or self.spec.via
+        self.sub_title = ident.rstrip(" ·")
+        self.query_one("#matrix-title", Static).update(
+            f"{ident}{', '.join(names)} · {len(self.cells)} cells × {self.calls_per_cell} calls"
+            f" · → {clean(via)}"
+        )
+        self._progress()
+
+    def _columns(self) -> None:
+        table = self.query_one("#matrix-table", DataTable)
+        table.clear(columns=True)
+        assert self.spec is not None
+        for pid in sorted(self.spec.variants):
+            table.add_column(short(clean(pid), 20), key=f"pid:{pid}")
+        for key, label in COLUMNS:
+            arrow = ""
+            if key == self.sort_key:
+                arrow = " ▼" if self.descending else " ▲"
+            table.add_column(label + arrow, key=key)
+
+    def _rows(self) -> list[tuple[Cell, MatrixRow | None]]:
+        by_key = {row.cell_key: row for row in self.table.rows} if self.table else {}
+        if self.table is not None and self.sort_key in SORT_KEYS:
+            order = [r.cell_key for r in self.table.sorted(self.sort_key,
+                                                            descending=self.descending)]
+            cells = {c.key: c for c in self.cells}
+            return [(cells[k], by_key.get(k)) for k in order if k in cells]
+        return [(cell, by_key.get(cell.key)) for cell in self.cells]
+
+    def _render_rows(self) -> None:
+        table = self.query_one("#matrix-table", DataTable)
+        current = self._current_key()
+        table.clear()
+        for cell, row in self._rows():
+            table.add_row(*self._row_values(cell, row), key=cell.key)
+        if current is not None:
+            keys = [cell.key for cell, _ in self._rows()]
+            if current in keys:
+                table.move_cursor(row=keys.index(current))
+        self._show_variants()
+
+    def _status_text(self, cell: Cell, row: MatrixRow | None) -> Text:
+        status = self.cell_status.get(cell.key) or (row.status if row else "pending")
+        if status == "running" and self.calls_per_cell:
+            return Text(f"▶ {self.cell_done[cell.key]}/{self.calls_per_cell}", style="cyan")
+        badge = {"done": "✓", "failed": "✗", "pending": "…", "running": "▶"}.get(status, "?")
+        return Text(f"{badge} {status}", style=STATUS_STYLE.get(status, ""))
+
+    def _row_values(self, cell: Cell, row: MatrixRow | None) -> list[Any]:
+        assert self.spec is not None
+        values: list[Any] = []
+        for pid in sorted(self.spec.variants):
+            label = cell.variants.get(pid, "original")
+            values.append(Text(clean(label), style="dim" if label == "original" else "bold"))
+        values.append(self._status_text(cell, row))
+        if row is None:
+            return values + ["–"] * (len(COLUMNS) - 1)
+        delta = row.score_delta
+        values += [
+            Text(_num(row.score), style="bold"),
+            Text(_num(delta, "{:+.2f}"),
+                 style="green" if delta and delta > 0 else "red" if delta and delta < 0 else ""),
+            _num(row.similarity, "{:.0%}"),
+            str(row.requests),
+            Text(str(row.failed), style="red" if row.failed else ""),
+            f"{row.tokens:,}",
+            money(row.cost),
+            "–" if row.latency_ms is None else f"{row.latency_ms / 1000:.1f}s",
+        ]
+        return values
+
+    def _update_status_cell(self, cell_key: str) -> None:
+        table = self.query_one("#matrix-table", DataTable)
+        cell = next((c for c in self.cells if c.key == cell_key), None)
+        if cell is None or cell_key not in table.rows:
+            return
+        row = next((r for r in self.table.rows if r.cell_key == cell_key), None) \
+            if self.table else None
+        table.update_cell(cell_key, "status", self._status_text(cell, row))
+
+    def _progress(self) -> None:
+        counts = Counter(self.cell_status.get(c.key, "pending") for c in self.cells)
+        finished = counts["done"] + counts["failed"]
+        self.query_one("#matrix-bar", ProgressBar).update(total=max(1, len(self.cells)),
+                                                          progress=finished)
+        parts = [f"{counts[s]} {s}" for s in ("running", "done", "failed", "pending")
+                 if counts.get(s)]
+        self.query_one("#matrix-counts", Static).update(
+            f"{finished}/{len(self.cells)} cells  " + " · ".join(parts))
+        running = self.run_worker_ is not None and self.run_worker_.is_running
+        label = "running" if running else self._matrix_status or "starting"
+        self.query_one("#matrix-label", Static).update(f"matrix {label}")
+
+    def _current_key(self) -> str | None:
+        table = self.query_one("#matrix-table", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return str(key.value) if key.value is not None else None
+
+    def _show_variants(self) -> None:
+        key = self._current_key()
+        widget = self.query_one("#matrix-variants", Static)
+        cell = next((c for c in self.cells if c.key == key), None)
+        if cell is None or self.spec is None:
+            widget.update("")
+            return
+        text = Text()
+        for pid in sorted(cell.variants):
+            label = cell.variants[pid]
+            variant = self.spec.variant(pid, label)
+            if text.plain:
+                text.append("\n")
+            text.append(f"{clean(pid)} ", style="bold cyan")
+            text.append(f"{clean(label)}: ", style="bold")
+            text.append(short(clean(variant.description), 90))
+        widget.update(text)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._show_variants()
+
+    # -- running ---------------------------------------------------------------------------
+    def start(self, resume: bool = False) -> None:
+        self.run_worker_ = self.run_matrix(resume)
+        self._progress()
+
+    @work(exclusive=True, group="matrix", exit_on_error=False)
+    async def run_matrix(self, resume: bool) -> Matrix:
+        from core.matrix import create_matrix, run_matrix
+
+        store = self.app.store
+        if not resume:
+            assert self.spec is not None
+            spec = self.spec
+            if self.local:
+                import asyncio
+
+                from core.local_model import ensure_local_server_sync
+
+                server = await asyncio.to_thread(ensure_local_server_sync)
+                spec = spec.model_copy(update={"via": server.base_url})
+            matrix = create_matrix(store, spec)
+            self.post_message(MatrixCreated(matrix.id))
+            matrix_id = matrix.id
+        else:
+            assert self.matrix_id is not None
+            matrix_id = self.matrix_id
+
+        def on_event(event: object) -> None:
+            self.post_message(MatrixEventMessage(event))
+
+        return await run_matrix(store, resume_id=matrix_id, on_event=on_event)
+
+    def on_matrix_created(self, message: MatrixCreated) -> None:
+        self.matrix_id = message.matrix_id
+        self._matrix_status = "running"
+        self._title()
+
+    def on_matrix_event_message(self, message: MatrixEventMessage) -> None:
+        event: Any = message.event
+        key = event.cell_key
+        if event.kind == "cell_started" and key:
+            self.cell_status[key] = "running"
+            self.cell_done[key] = 0
+        elif event.kind == "replay" and key and event.event is not None:
+            if event.event.result is not None and event.event.request_id:
+                self.cell_done[key] += 1
+        elif event.kind == "cell_finished" and key:
+            self.cell_status[key] = "done"
+            self.refresh_table()
+        elif event.kind == "cell_failed" and key:
+            self.cell_status[key] = "failed"
+            self.notify(f"cell {key} failed: {clean(event.message)[:120]}", title="matrix",
+                        severity="error")
+            self.refresh_table()
+        if key:
+            self._update_status_cell(key)
+        self._progress()
+
+    @work(exclusive=True, group="matrix-table", exit_on_error=False)
+    async def refresh_table(self) -> MatrixTable:
+        from core.matrix import matrix_table
+
+        assert self.matrix_id is not None
+        return await matrix_table(self.app.store, self.matrix_id)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "matrix-table":
+            if event.state == WorkerState.SUCCESS:
+                self.table = event.worker.result
+                self._render_rows()
+            elif event.state == WorkerState.ERROR:
+                self.app.report_error("matrix results", event.worker.error or RuntimeError())
+            return
+        if event.worker is not self.run_worker_:
+            return
+        if event.state == WorkerState.SUCCESS:
+            matrix = event.worker.result
+            self._load_runs(matrix)
+            self.notify(f"matrix finished: {matrix.finished}/{len(matrix.runs)} cells",
+                        title="matrix")
+            self.refresh_table()
+        elif event.state == WorkerState.CANCELLED:
+            self._matrix_status = "interrupted"
+            for key, status in list(self.cell_status.items()):
+                if status == "running":
+                    self.cell_status[key] = "pending"
+                    self._update_status_cell(key)
+            self.notify("matrix cancelled; finished cells are kept (r resumes)",
+                        title="matrix", severity="warning")
+            if self.matrix_id:
+                self.refresh_table()
+        elif event.state == WorkerState.ERROR:
+            self._matrix_status = "interrupted"
+            self.app.report_error("matrix failed", event.worker.error or RuntimeError())
+        self._progress()
+
+    # -- actions ---------------------------------------------------------------------------
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.open_cell(str(event.row_key.value))
+
+    def open_cell(self, cell_key: str) -> None:
+        from tui.screens.diff import DiffScreen
+
+        row = next((r for r in self.table.rows if r.cell_key == cell_key), None) \
+            if self.table else None
+        replay = None
+        if row is not None:
+            replay = next((r for rid in row.replay_ids
+                           if (r := self.app.store.get_replay(rid)) is not None), None)
+        if replay is None or not self.app.store.replay_results(replay.id):
+            self.notify("this cell has no replayed requests yet", severity="warning")
+            return
+        self.app.push_screen(DiffScreen(replay.session_id, replay.id, [], None))
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        if key.startswith("pid:"):
+            key = "cell_key"
+        if key == "status" or key == "requests":
+            self.notify(f"cannot sort by {key}", severity="warning")
+            return
+        self.set_sort(key)
+
+    def set_sort(self, key: str, descending: bool | None = None) -> None:
+        if descending is None:
+            descending = not self.descending if key == self.sort_key else key in (
+                "score", "score_delta", "similarity")
+        self.sort_key, self.descending = key, descending
+        if self.table is None:
+            self.notify("results are not loaded yet", severity="warning")
+        self._columns()
+        self._render_rows()
+
+    def action_sort_next(self) -> None:
+        keys = list(SORT_KEYS)
+        index = keys.index(self.sort_key) if self.sort_key in keys else -1
+        self.set_sort(keys[(index + 1) % len(keys)])
+
+    def action_sort_reverse(self) -> None:
+        self.set_sort(self.sort_key, not self.descending)
+
+    def action_resume(self) -> None:
+        if self.run_worker_ is not None and self.run_worker_.is_running:
+            self.notify("the matrix is running", severity="warning")
+            return
+        if self.matrix_id is None:
+            return
+        matrix = get_matrix(self.app.store, self.matrix_id)
+        if matrix is None or all(r.status in ("done", "failed") for r in matrix.runs):
+            self.notify("nothing left to run in this matrix")
+            return
+        self.start(resume=True)
+
+    def action_cancel(self) -> bool:
+        if self.run_worker_ is not None and self.run_worker_.is_running:
+            self.run_worker_.cancel()
+            return True
+        return False
+
+    def action_back(self) -> None:
+        if self.action_cancel():
+            return
+        self.app.pop_screen()
+
+    def copy_text(self) -> str:
+        if self.table is None:
+            return ""
+        import json
+
+        return json.dumps(self.table.to_json_dict(), indent=2)
+
+    def palette_commands(self) -> list[SystemCommand]:
+        return [
+            SystemCommand("Sort matrix", "Sort by the next column", self.action_sort_next),
+            SystemCommand("Reverse matrix order", "Reverse the sort", self.action_sort_reverse),
+            SystemCommand("Resume matrix", "Run the unfinished cells", self.action_resume),
+            SystemCommand("Cancel matrix", "Stop the running matrix", self.action_cancel),
+        ]
+
+
+class MatricesScreen(ModalScreen[str | None]):
+    """Every matrix in the store, newest first; Enter reopens one."""
+
+    HELP = """\
+## Matrices
+- **Enter**: open the highlighted matrix · **Escape**: close
+"""
+
+    BINDINGS = [Binding("escape", "close", "Close", id="matrices.close")]
+
+    def compose(self) -> ComposeResult:
+        from textual.containers import Vertical
+
+        with Vertical(id="matrices-box", classes="form"):
+            yield Static("Prompt-version matrices", classes="form-title")
+            yield OptionList(id="matrices-list")
+
+    def on_mount(self) -> None:
+        store = self.app.store
+        listing = self.query_one(OptionList)
+        matrices = list_matrices(store) if store is not None else []
+        if not matrices:
+            listing.add_option(Option("no matrices yet: press M on a session", disabled=True))
+            return
+        for matrix in matrices:
+            names = []
+            for sid in matrix.spec.session_ids:
+                summary = store.get_session(sid)
+                names.append(clean(summary.name) if summary and summary.name else sid[:8])
+            label = Text(f"{matrix.created_at:%Y-%m-%d %H:%M}  ", style="dim")
+            label.append(f"{matrix.id[:8]}  ", style="bold")
+            label.append(f"{matrix.status:<11} {matrix.finished}/{len(matrix.runs)} cells  ")
+            label.append(short(", ".join(names), 40), style="dim")
+            listing.add_option(Option(label, id=matrix.id))
+        listing.highlighted = 0
+        listing.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.dismiss(event.option.id)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,226 @@
+"""Matrix setup: prompt variants and scorers per prompt id, the target, and the plan.
+
+Variants are written one per line: plain text replaces the system prompt, `+ text` appends
+to it, `model:NAME temperature:X` changes parameters; `\\n` inside a line is a line break. The
+original prompt is always part of the matrix. The plan (cells, calls, estimated cost) is
+recomputed on every change and shown before anything is sent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from core.edits import EditSet
+from core.evals import ExtractScorer, recorded_output
+from core.matrix import MatrixSpec, parse_variant, plan_matrix
+from core.models import LoggedRequest
+from tui.config import Config
+from tui.screens.replay_form import NOTHING_FREE, base_targets
+from tui.widgets.text import clean
+
+DEFAULT_SCORE = r"Score:\s*(\d+(?:\.\d+)?)"
+SYNTAX = (
+    "One variant per line: text replaces the system prompt · `+ text` appends ·"
+    " `model:NAME temperature:X` changes parameters · `\\n` is a line break."
+    " The original prompt is always included."
+)
+
+
+def prompt_ids(requests: list[LoggedRequest]) -> list[str]:
+    """The session's prompt ids in order of first use."""
+    return list(dict.fromkeys(r.prompt_id for r in requests if r.prompt_id))
+
+
+def pending_variants(edits: EditSet, prompt_id: str) -> list[str]:
+    """The pending edits of a prompt id written as variant lines."""
+    lines: list[str] = []
+    for edit in edits.system:
+        if edit.scope == "prompt" and edit.target == prompt_id:
+            text = edit.text.replace("\n", "\\n")
+            lines.append("+ " + text.lstrip() if edit.mode == "append" else text)
+    for param in edits.params:
+        if param.scope == "prompt" and param.target == prompt_id:
+            values = {"model": param.model, "temperature": param.temperature,
+                      "top_p": param.top_p, "max_tokens": param.max_tokens}
+            tokens = [f"{k}:{v}" for k, v in values.items() if v is not None]
+            if tokens:
+                lines.append(" ".join(tokens))
+    return lines
+
+
+def default_scorer(requests: list[LoggedRequest], prompt_id: str) -> str:
+    """`DEFAULT_SCORE` when the prompt id's recorded outputs carry a score, else empty."""
+    pattern = re.compile(DEFAULT_SCORE)
+    for request in requests:
+        if request.prompt_id == prompt_id and pattern.search(recorded_output(request)):
+            return DEFAULT_SCORE
+    return ""
+
+
+class MatrixSetup(ModalScreen[dict[str, Any] | None]):
+    HELP = f"""\
+## Prompt-version matrix
+Every combination of the variants below is replayed (one replay per cell) and scored.
+{SYNTAX}
+- **Score regex**: a number pulled out of each response of that prompt id (one group).
+- **ctrl+s**: start · **Escape**: cancel
+"""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="matrix_setup.cancel"),
+        Binding("ctrl+s,f2", "start", "Start matrix", priority=True, id="matrix_setup.start"),
+    ]
+
+    def __init__(self, config: Config, session_id: str, requests: list[LoggedRequest],
+                 edits: EditSet) -> None:
+        super().__init__()
+        self.config = config
+        self.session_id = session_id
+        self.requests = requests
+        self.edits = edits
+        self.prompt_ids = prompt_ids(requests)
+        self.targets = base_targets(config)
+
+    def compose(self) -> ComposeResult:
+        with_bodies = self.app.store.session_requests(self.session_id, bodies=True)
+        with Vertical(id="matrix-setup", classes="form"):
+            yield Static(f"Prompt-version matrix · {len(self.requests)} requests",
+                         classes="form-title")
+            with VerticalScroll(id="matrix-setup-body"):
+                yield Static(SYNTAX, id="matrix-syntax", markup=False)
+                if not self.prompt_ids:
+                    yield Static("This session has no prompt ids: only the original can run.",
+                                 markup=False)
+                for index, pid in enumerate(self.prompt_ids):
+                    count = sum(1 for r in self.requests if r.prompt_id == pid)
+                    yield Label(Text(f"{clean(pid)} · {count} requests", style="bold"),
+                                classes="matrix-prompt")
+                    area = TextArea("\n".join(pending_variants(self.edits, pid)),
+                                    id=f"variants-{index}", classes="matrix-variants",
+                                    soft_wrap=True, show_line_numbers=True)
+                    area.border_title = "variants"
+                    yield area
+                    yield Input(default_scorer(with_bodies, pid), id=f"score-{index}",
+                                placeholder="score regex (optional), e.g. Score:\\s*(\\d+)",
+                                classes="matrix-score")
+            with Horizontal(id="matrix-numbers"):
+                with Vertical(id="matrix-target-box"):
+                    yield Label("Target")
+                    yield Select([(t["label"], t["key"]) for t in self.targets],
+                                 value=self._default_key(), allow_blank=False,
+                                 id="matrix-target")
+                with Vertical(classes="matrix-number"):
+                    yield Label("Concurrency")
+                    yield Input(str(self.config.replay.concurrency), type="integer",
+                                id="matrix-concurrency")
+                with Vertical(classes="matrix-number"):
+                    yield Label("Cells at once")
+                    yield Input("2", type="integer", id="matrix-parallel")
+            yield Static("", id="matrix-plan")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Start matrix", variant="primary", id="start")
+                yield Button("Cancel", id="cancel")
+
+    def _default_key(self) -> str:
+        keys = [t["key"] for t in self.targets]
+        wanted = self.config.replay.target
+        return wanted if wanted in keys else keys[0]
+
+    def on_mount(self) -> None:
+        self._update_plan()
+        areas = self.query(".matrix-variants")
+        if areas:
+            areas.first().focus()
+
+    def on_text_area_changed(self) -> None:
+        self._update_plan()
+
+    def on_input_changed(self) -> None:
+        self._update_plan()
+
+    def on_select_changed(self) -> None:
+        self._update_plan()
+
+    def _target(self) -> dict[str, Any]:
+        key = self.query_one("#matrix-target", Select).value
+        return next((t for t in self.targets if t["key"] == key), self.targets[-1])
+
+    def _number(self, widget_id: str, default: int, low: int, high: int, what: str) -> int:
+        raw = self.query_one(widget_id, Input).value.strip()
+        try:
+            value = int(raw) if raw else default
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise ValueError(f"{what} must be between {low} and {high}")
+        return value
+
+    def build_spec(self) -> MatrixSpec:
+        """The spec the form describes; ValueError with a readable message when invalid."""
+        target = self._target()
+        scorers: list[ExtractScorer] = []
+        for index, pid in enumerate(self.prompt_ids):
+            pattern = self.query_one(f"#score-{index}", Input).value.strip()
+            if pattern:
+                try:
+                    scorers.append(ExtractScorer(prompt_id=pid, pattern=pattern))
+                except ValueError as exc:
+                    errors = getattr(exc, "errors", None)
+                    detail = errors()[0]["msg"] if callable(errors) else str(exc)
+                    raise ValueError(f"{pid}: {detail.removeprefix('Value error, ')}") from None
+        spec = MatrixSpec(
+            session_ids=[self.session_id], scorers=scorers, via=target["via"],
+            model=None, api_key_env=target.get("api_key_env"),
+            allow_hosts=list(target.get("allow_hosts", [])),
+            concurrency=self._number("#matrix-concurrency", 8, 1, 64, "concurrency"),
+            parallel_cells=self._number("#matrix-parallel", 2, 1, 16, "cells at once"),
+        )
+        for index, pid in enumerate(self.prompt_ids):
+            area = self.query_one(f"#variants-{index}", TextArea)
+            lines = [line for line in area.text.splitlines() if line.strip()]
+            for number, line in enumerate(lines, 1):
+                spec = spec.add_variant(parse_variant(pid, line.replace("\\n", "\n"),
+                                                      f"v{number}"))
+        return spec
+
+    def _update_plan(self) -> None:
+        plan_line = self.query_one("#matrix-plan", Static)
+        target = self._target()
+        note = Text(f"→ requests go to: {target['label']}\n", style="")
+        if not any(t["key"] in ("local", "base_url") for t in self.targets):
+            note.append(NOTHING_FREE + "\n", style="yellow")
+        try:
+            plan = plan_matrix(self.app.store, self.build_spec())
+        except ValueError as exc:
+            note.append(clean(str(exc)), style="bold red")
+        else:
+            note.append("plan: " + plan.describe(), style="bold")
+        plan_line.update(note)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self.action_start()
+        else:
+            self.action_cancel()
+
+    def action_start(self) -> None:
+        try:
+            spec = self.build_spec()
+            plan = plan_matrix(self.app.store, spec)
+        except ValueError as exc:
+            self.notify(clean(str(exc)), title="matrix", severity="error")
+            return
+        target = self._target()
+        self.dismiss({"spec": spec, "local": bool(target.get("local")),
+                      "label": target["label"], "plan": plan})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
