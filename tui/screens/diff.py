@@ -5,15 +5,18 @@ Compares the recorded responses with a replay, or two replays of the same sessio
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
 
 from core.diff import DiffResult, diff_json, diff_texts
 from core.formats import detect_format
@@ -43,6 +46,7 @@ class DiffScreen(Screen[None]):
         Binding("s", "toggle_side", "Side by side", id="diff.side_by_side"),
         Binding("n,right_square_bracket", "jump(1)", "Next change", id="diff.next"),
         Binding("p,left_square_bracket", "jump(-1)", "Prev change", id="diff.previous"),
+        Binding("x", "export('html')", "Export", id="diff.export"),
         Binding("tab", "focus_next", "Switch pane", show=False, id="diff.focus"),
     ]
 
@@ -53,6 +57,8 @@ original (or first replay's) response against the replayed one, word by word —
 words struck through in red, inserted words in green; tool calls are compared as JSON.
 - **s**: inline / side by side · **n/p**: next/previous changed request
 - **↑/↓** in the list: any request · **y**: copy the replayed response · **Escape**: back
+- **x**: export the replay (word diffs, scores, stats, edits) to `./reprise-<replay>.html`;
+  Markdown and JSON from the command palette
 """
 
     def __init__(self, session_id: str, replay_id: str, order: list[str],
@@ -231,6 +237,34 @@ words struck through in red, inserted words in green; tool calls are compared as
     def action_back(self) -> None:
         self.app.pop_screen()
 
+    # -- export ----------------------------------------------------------------------------
+    def export_path(self, fmt: str) -> Path:
+        return Path.cwd() / f"reprise-{self.replay_id[:8]}.{fmt}"
+
+    def action_export(self, fmt: str = "html") -> None:
+        self.export_report(fmt, self.export_path(fmt))
+
+    @work(group="export", exit_on_error=False)
+    async def export_report(self, fmt: str, path: Path) -> Path:
+        import asyncio
+
+        from core.evals import score_replay
+        from core.report import export_replay
+
+        store = self.app.store
+        scores = await score_replay(store, self.replay_id)
+        text = export_replay(store, self.replay_id, fmt, scores)
+        await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+        return path
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "export":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.notify(f"exported to {event.worker.result}", title="export")
+        elif event.state == WorkerState.ERROR:
+            self.app.report_error("export failed", event.worker.error or RuntimeError())
+
     def copy_text(self) -> str:
         return self.replayed_text
 
@@ -242,4 +276,10 @@ words struck through in red, inserted words in green; tool calls are compared as
                           lambda: self.action_jump(1)),
             SystemCommand("Previous change", "Jump to the previous changed request",
                           lambda: self.action_jump(-1)),
+            SystemCommand("Export report (HTML)", "Self-contained HTML report of this replay",
+                          lambda: self.action_export("html")),
+            SystemCommand("Export report (Markdown)", "Markdown report of this replay",
+                          lambda: self.action_export("md")),
+            SystemCommand("Export report (JSON)", "JSON report of this replay",
+                          lambda: self.action_export("json")),
         ]
