@@ -32,4 +32,12 @@ def demo() -> None:
         from core.demo import demo_store_copy
     except ImportError:
         raise click.ClickException("the demo sessions are not available in this build") from None
-    _run(demo_store_copy())
+    import tempfile
+
+    # The copy (and anything written next to it) is removed when the app exits.
+    with tempfile.TemporaryDirectory(prefix="reprise-demo-", ignore_cleanup_errors=True) as directory:
+        try:
+            path = demo_store_copy(Path(directory))
+        except FileNotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+        _run(path)
