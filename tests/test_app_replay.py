@@ -129,3 +129,28 @@ async def test_replays_list_reopens_and_compares(store: Store) -> None:
             diff = app.screen
             assert isinstance(diff, DiffScreen)
             assert diff.base_id == replays[0].id and diff.replay_id == replays[1].id
+
+
+async def test_detail_shows_the_replayed_response(store: Store) -> None:
+    with FakeProvider() as server:
+        app = RepriseApp(store, config_for(server), start_session="s-debate")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            await pilot.press("r")
+            await pilot.pause()
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: screen.replay_worker is not None
+                           and screen.replay_worker.is_finished)
+            await pilot.pause()
+            await pilot.press("j", "k")
+            await pilot.pause()
+            from tui.widgets.request_detail import MessageBlock
+
+            blocks = screen.query(MessageBlock).filter(".replayed")
+            assert len(blocks) == 1
+            block = blocks.first()
+            result = screen.results[screen.query_one(RequestTree).current_request.id]
+            assert block.text == result.output_text
+            assert block.text.startswith("reply(")
+            assert "similarity" in str(block.border_title)

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from core.replay.models import Replay, ReplayResult, ReplaySpec
 
 
+SHOWN_RESULTS = {"done", "diverged"}  # results whose replayed response is shown
+
+
 class SessionScreen(Screen[None]):
     AUTO_FOCUS = "RequestTree"
 
@@ -107,8 +110,14 @@ class SessionScreen(Screen[None]):
         if request is None:
             return
         override, label = self._system_override(request)
+        result = self.results.get(request.id)
+        replayed = result if result is not None and result.status in SHOWN_RESULTS else None
+        title = "replayed"
+        if replayed is not None and replayed.similarity is not None:
+            title += f" · similarity {replayed.similarity:.0%}"
         self.query_one(RequestDetail).show(
-            request, system_override=override, edit_label=label, replay_note=self._replay_note(request)
+            request, system_override=override, edit_label=label,
+            replay_note=self._replay_note(request), replayed=replayed, replayed_title=title,
         )
 
     def _system_override(self, request: LoggedRequest) -> tuple[str | None, str]:

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from core.formats import Message, Output, detect_format, not_replayable_reason
+from core.formats import Output, detect_format, not_replayable_reason
 from core.models import LoggedRequest
 from tui.widgets.text import clean, duration, literal, money
 
@@ -27,7 +27,8 @@ class MessageBlock(Static):
         self.text = body.plain
 
 
-def _tool_calls_text(message: Message | Output, body: Text) -> None:
+def _tool_calls_text(message: Any, body: Text) -> None:
+    """Append the tool calls of a message, an output or a replay result."""
     for call in message.tool_calls:
         if body.plain:
             body.append("\n")
@@ -64,7 +65,10 @@ logged: markup and escape sequences are not interpreted.
         system_override: str | None = None,
         edit_label: str = "",
         replay_note: Text | None = None,
+        replayed: Any = None,
+        replayed_title: str = "replayed",
     ) -> None:
+        """`replayed` (a replay result) is shown under the original response, literally."""
         self.request = request
         widgets: list[Static] = [Static(self._meta(request), classes="detail-meta")]
         body = request.request_body if isinstance(request.request_body, dict) else None
@@ -110,6 +114,12 @@ logged: markup and escape sequences are not interpreted.
                 )
             output = fmt.output(request.response_body)
         widgets.append(self._response_block(request, output))
+        if replayed is not None:
+            body_text = literal(replayed.output_text)
+            _tool_calls_text(replayed, body_text)
+            if not body_text.plain:
+                body_text = Text("(empty response)", style="dim")
+            widgets.append(MessageBlock(replayed_title, body_text, "replayed", "replayed"))
         if replay_note is not None:
             widgets.append(Static(replay_note, classes="message role-replay"))
         self.remove_children()
