@@ -24,7 +24,7 @@ from core.parsing import format_time, parse_time
 if TYPE_CHECKING:
     from core.replay.models import Replay, ReplayResult, ReplaySpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE requests (
@@ -90,7 +90,10 @@ CREATE TABLE replay_results (
 );
 """
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+# v2: the process running a replay, so a replay whose process died shows as interrupted.
+_SCHEMA_V2 = "ALTER TABLE replays ADD COLUMN owner_pid INTEGER"
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
 
 _REQUEST_COLUMNS = (
     "id, session_id, created_at, response_at, session_name, session_path, prompt_id, provider,"
@@ -383,8 +386,8 @@ class Store:
         )
         with self._lock:
             self._db.execute(
-                "INSERT INTO replays (id, session_id, created_at, finished_at, status, mode, spec)"
-                " VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO replays (id, session_id, created_at, finished_at, status, mode, spec,"
+                " owner_pid) VALUES (?,?,?,?,?,?,?,?)",
                 (
                     replay.id,
                     replay.session_id,
@@ -393,6 +396,7 @@ class Store:
                     replay.status,
                     replay.mode,
                     spec.model_dump_json(),
+                    os.getpid(),
                 ),
             )
         return replay
@@ -417,10 +421,12 @@ class Store:
         from datetime import UTC, datetime
 
         finished = None if status == "running" else format_time(datetime.now(UTC))
+        # A replay set running (again, on resume) belongs to this process from now on.
         with self._lock:
             self._db.execute(
-                "UPDATE replays SET status = ?, finished_at = ? WHERE id = ?",
-                (status, finished, replay_id),
+                "UPDATE replays SET status = ?, finished_at = ?,"
+                " owner_pid = CASE WHEN ? = 'running' THEN ? ELSE owner_pid END WHERE id = ?",
+                (status, finished, status, os.getpid(), replay_id),
             )
 
     def get_replay(self, replay_id: str) -> Replay | None:
@@ -547,7 +553,7 @@ def _session_from_row(row: sqlite3.Row) -> SessionSummary:
 
 
 _REPLAY_COLUMNS = (
-    "id, session_id, created_at, finished_at, status, mode, spec,"
+    "id, session_id, created_at, finished_at, status, mode, spec, owner_pid,"
     " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id) AS total,"
     " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id"
     "  AND x.status = 'failed') AS failed,"
@@ -564,10 +570,23 @@ def _replay_from_row(row: sqlite3.Row) -> Replay:
         session_id=row["session_id"],
         created_at=parse_time(row["created_at"]),
         finished_at=parse_time(row["finished_at"]),
-        status=row["status"],
+        status=_live_status(row["status"], row["owner_pid"]),
         mode=row["mode"],
         spec=ReplaySpec.model_validate_json(row["spec"] or "{}"),
         total=row["total"],
         failed=row["failed"],
         done=row["done"],
     )
+
+
+def _live_status(status: str, owner_pid: int | None) -> str:
+    """A replay still marked running whose process is gone (kill -9, crash) was interrupted."""
+    if status != "running" or not owner_pid or owner_pid == os.getpid():
+        return status
+    try:
+        os.kill(owner_pid, 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:  # alive, owned by another user
+        return status
+    return status

@@ -85,7 +85,7 @@ def test_resume_after_sigkill(tmp_path):
         assert 3 <= done < 8
         with Store(db) as store:
             (replay,) = store.list_replays("s1")
-            assert replay.status == "running"  # killed: never got to finish
+            assert replay.status == "interrupted"  # killed: its process is gone
             finished = {k for k, r in store.replay_results(replay.id).items()
                         if r.status == "done"}
         resumed = subprocess.run([*base, "--resume", replay.id, "--json"], cwd=ROOT, env=env,

@@ -158,3 +158,22 @@ def test_session_source_is_kept_across_imports(store: Store) -> None:
     assert store.list_sessions()[0].source == "helicone"
     store.upsert_requests([LoggedRequest.from_helicone_row(rows[1])])
     assert store.list_sessions()[0].source == "helicone"
+
+
+def test_schema_v1_store_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    from core.store import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for statement in MIGRATIONS[1].split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.execute("PRAGMA user_version")[0][0] == SCHEMA_VERSION
+        columns = {row[1] for row in store.execute("PRAGMA table_info(replays)")}
+        assert "owner_pid" in columns
