@@ -177,3 +177,32 @@ def test_schema_v1_store_is_migrated(tmp_path: Path) -> None:
         assert store.execute("PRAGMA user_version")[0][0] == SCHEMA_VERSION
         columns = {row[1] for row in store.execute("PRAGMA table_info(replays)")}
         assert "owner_pid" in columns
+
+
+def test_fifty_megabyte_export_imports_with_one_bad_line(store: Store, tmp_path: Path) -> None:
+    template = load_fixture("request-query-clickhouse.page.json")["data"][0]
+    padding = "x" * 4000
+    path = tmp_path / "big.jsonl"
+    bad_line = 6001
+    with path.open("w") as handle:
+        for index in range(1, 12_001):
+            if index == bad_line:
+                handle.write('{"request_id": "broken",\n')
+                continue
+            row = {
+                **template,
+                "request_id": f"req-{index}",
+                "request_properties": {
+                    **template["request_properties"],
+                    "Helicone-Session-Id": f"s-{index % 100}",
+                },
+                "response_body": {**template["response_body"], "padding": padding},
+            }
+            handle.write(json.dumps(row) + "\n")
+    assert path.stat().st_size > 50_000_000
+    counts = import_files(store, [path])
+    assert counts.imported == 11_999
+    assert counts.errors == [
+        f"{path}:{bad_line}: invalid JSON (Expecting property name enclosed in double quotes)"
+    ]
+    assert store.count_sessions() == 100
