@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-FIXTURES = Path("/work/shared/helicone/fixtures")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "helicone"
 TEST_KEY = "sk-helicone-test-7f3a9c1e5b2d4f60"
 _CH_ALLOWED = {
     "filter",
@@ -454,6 +454,8 @@ class FakeHelicone(_Base):
                 return self._request_query(record.body, legacy=True)
             if record.method == "POST" and record.path == "/v1/request/query-ids":
                 return self._query_ids(record.body)
+            if record.method == "POST" and record.path.endswith("/score"):
+                return self._json(201, {"data": None, "error": None})
             if record.method == "GET" and record.path.startswith("/v1/request/"):
                 return self._get_request(record.path.rsplit("/", 1)[-1], record.query)
         except _BadRequest as exc:

@@ -51,6 +51,7 @@ class Fault:
 
 def system_and_last_user(body: dict[str, Any]) -> tuple[str, str]:
     """The system prompt and the last user message's text, for OpenAI or Anthropic bodies."""
+
     def text(content: Any) -> str:
         if isinstance(content, str):
             return content
@@ -84,12 +85,20 @@ class _Server(ThreadingHTTPServer):
 class FakeProvider:
     """A threaded HTTP server posing as OpenAI and Anthropic. Use as a context manager."""
 
-    def __init__(self, *, latency: float = 0.0, reply: Reply | None = None,
-                 chunk_delay: float = 0.0, record_bodies: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        reply: Reply | None = None,
+        chunk_delay: float = 0.0,
+        record_bodies: bool = True,
+    ) -> None:
         self.latency = latency
         self.chunk_delay = chunk_delay
         self.reply = reply or default_reply
         self.record_bodies = record_bodies
+        # Extra response headers per request body, e.g. a proxy's `Helicone-Id`.
+        self.response_headers: Callable[[Any], dict[str, str]] | None = None
         self.received: list[Received] = []
         self.faults: list[Fault] = []
         self.rules: list[tuple[Callable[[Any], bool], Fault]] = []
@@ -97,8 +106,9 @@ class FakeProvider:
         self.active = 0
         self.max_active = 0
         self._server = _Server(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        kwargs={"poll_interval": 0.05})
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, kwargs={"poll_interval": 0.05}
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
@@ -124,8 +134,9 @@ class FakeProvider:
         self.stop()
 
     # -- programming ------------------------------------------------------------------------
-    def fail_next(self, n: int, *, status: int = 500, retry_after: str | None = None,
-                  body: Any = None) -> None:
+    def fail_next(
+        self, n: int, *, status: int = 500, retry_after: str | None = None, body: Any = None
+    ) -> None:
         """The next `n` requests get `status` (with `Retry-After` when given)."""
         with self.lock:
             self.faults.extend(Fault("status", status, retry_after, body) for _ in range(n))
@@ -135,8 +146,9 @@ class FakeProvider:
         with self.lock:
             self.faults.extend(Fault("drop") for _ in range(n))
 
-    def fail_if(self, predicate: Callable[[Any], bool], *, status: int = 500,
-                body: Any = None) -> None:
+    def fail_if(
+        self, predicate: Callable[[Any], bool], *, status: int = 500, body: Any = None
+    ) -> None:
         """Every request whose parsed body satisfies `predicate` gets `status`."""
         with self.lock:
             self.rules.append((predicate, Fault("status", status, None, body)))
@@ -188,8 +200,9 @@ class FakeProvider:
                         self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 if fault is not None:
-                    payload = fault.body or {"error": {"message": f"fake {fault.status}",
-                                                       "type": "fake_error"}}
+                    payload = fault.body or {
+                        "error": {"message": f"fake {fault.status}", "type": "fake_error"}
+                    }
                     extra = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                     self._json(fault.status, payload, extra)
                     return
@@ -203,14 +216,15 @@ class FakeProvider:
                 model = str(body.get("model") or "fake")
                 if body.get("stream"):
                     events = (_anthropic_events if anthropic else _openai_events)(
-                        model, text, calls)
+                        model, text, calls
+                    )
                     self._sse(events, done=not anthropic)
                 else:
                     builder = _anthropic_message if anthropic else _openai_completion
-                    self._json(200, builder(model, text, calls))
+                    extra = provider.response_headers(body) if provider.response_headers else None
+                    self._json(200, builder(model, text, calls), extra)
 
-            def _json(self, status: int, payload: Any, extra: dict[str, str] | None = None
-                      ) -> None:
+            def _json(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -249,69 +263,173 @@ def _openai_completion(model: str, text: str, calls: list[dict[str, Any]]) -> di
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
     if calls:
         message["tool_calls"] = [
-            {"id": c.get("id", f"call_{i}"), "type": "function",
-             "function": {"name": c["name"], "arguments": c.get("arguments", "{}")}}
+            {
+                "id": c.get("id", f"call_{i}"),
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c.get("arguments", "{}")},
+            }
             for i, c in enumerate(calls)
         ]
     return {
-        "id": "chatcmpl-fake", "object": "chat.completion", "model": model,
-        "choices": [{"index": 0, "message": message,
-                     "finish_reason": "tool_calls" if calls else "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split()),
-                  "total_tokens": 10 + len(text.split())},
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": 10,
+            "completion_tokens": len(text.split()),
+            "total_tokens": 10 + len(text.split()),
+        },
     }
 
 
 def _openai_events(model: str, text: str, calls: list[dict[str, Any]]) -> list[Any]:
     base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model}
     events: list[Any] = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}]
-    events += [{**base, "choices": [{"index": 0, "delta": {"content": w}}]} for w in _words(text)
-               if w]
+    events += [
+        {**base, "choices": [{"index": 0, "delta": {"content": w}}]} for w in _words(text) if w
+    ]
     for i, call in enumerate(calls):
         args = call.get("arguments", "{}")
-        events.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [
-            {"index": i, "id": call.get("id", f"call_{i}"), "type": "function",
-             "function": {"name": call["name"], "arguments": args[: len(args) // 2]}}]}}]})
-        events.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [
-            {"index": i, "function": {"arguments": args[len(args) // 2:]}}]}}]})
-    events.append({**base, "choices": [{"index": 0, "delta": {},
-                                        "finish_reason": "tool_calls" if calls else "stop"}]})
-    events.append({**base, "choices": [], "usage": {"prompt_tokens": 10,
-                                                    "completion_tokens": len(text.split())}})
+        events.append(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [
+                                {
+                                    "index": i,
+                                    "id": call.get("id", f"call_{i}"),
+                                    "type": "function",
+                                    "function": {
+                                        "name": call["name"],
+                                        "arguments": args[: len(args) // 2],
+                                    },
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        )
+        events.append(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [
+                                {"index": i, "function": {"arguments": args[len(args) // 2 :]}}
+                            ]
+                        },
+                    }
+                ],
+            }
+        )
+    events.append(
+        {
+            **base,
+            "choices": [
+                {"index": 0, "delta": {}, "finish_reason": "tool_calls" if calls else "stop"}
+            ],
+        }
+    )
+    events.append(
+        {
+            **base,
+            "choices": [],
+            "usage": {"prompt_tokens": 10, "completion_tokens": len(text.split())},
+        }
+    )
     return events
 
 
 def _anthropic_message(model: str, text: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
     content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
-    content += [{"type": "tool_use", "id": c.get("id", f"toolu_{i}"), "name": c["name"],
-                 "input": json.loads(c.get("arguments", "{}"))} for i, c in enumerate(calls)]
-    return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-            "content": content, "stop_reason": "tool_use" if calls else "end_turn",
-            "usage": {"input_tokens": 10, "output_tokens": len(text.split())}}
+    content += [
+        {
+            "type": "tool_use",
+            "id": c.get("id", f"toolu_{i}"),
+            "name": c["name"],
+            "input": json.loads(c.get("arguments", "{}")),
+        }
+        for i, c in enumerate(calls)
+    ]
+    return {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": "tool_use" if calls else "end_turn",
+        "usage": {"input_tokens": 10, "output_tokens": len(text.split())},
+    }
 
 
 def _anthropic_events(model: str, text: str, calls: list[dict[str, Any]]) -> list[Any]:
-    events: list[Any] = [{"type": "message_start", "message": {
-        "id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": [],
-        "usage": {"input_tokens": 10, "output_tokens": 0}}}]
+    events: list[Any] = [
+        {
+            "type": "message_start",
+            "message": {
+                "id": "msg_fake",
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [],
+                "usage": {"input_tokens": 10, "output_tokens": 0},
+            },
+        }
+    ]
     index = 0
     if text:
-        events.append({"type": "content_block_start", "index": 0,
-                       "content_block": {"type": "text", "text": ""}})
-        events += [{"type": "content_block_delta", "index": 0,
-                    "delta": {"type": "text_delta", "text": w}} for w in _words(text) if w]
+        events.append(
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            }
+        )
+        events += [
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
+            for w in _words(text)
+            if w
+        ]
         events.append({"type": "content_block_stop", "index": 0})
         index = 1
     for i, call in enumerate(calls):
         args = call.get("arguments", "{}")
-        events.append({"type": "content_block_start", "index": index + i, "content_block": {
-            "type": "tool_use", "id": call.get("id", f"toolu_{i}"), "name": call["name"],
-            "input": {}}})
-        events.append({"type": "content_block_delta", "index": index + i,
-                       "delta": {"type": "input_json_delta", "partial_json": args}})
+        events.append(
+            {
+                "type": "content_block_start",
+                "index": index + i,
+                "content_block": {
+                    "type": "tool_use",
+                    "id": call.get("id", f"toolu_{i}"),
+                    "name": call["name"],
+                    "input": {},
+                },
+            }
+        )
+        events.append(
+            {
+                "type": "content_block_delta",
+                "index": index + i,
+                "delta": {"type": "input_json_delta", "partial_json": args},
+            }
+        )
         events.append({"type": "content_block_stop", "index": index + i})
-    events.append({"type": "message_delta", "delta": {"stop_reason": "end_turn"},
-                   "usage": {"output_tokens": len(text.split())}})
+    events.append(
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn"},
+            "usage": {"output_tokens": len(text.split())},
+        }
+    )
     events.append({"type": "message_stop"})
     return events
 
@@ -349,11 +467,19 @@ def recorded_request(
     response = (_anthropic_message if anthropic else _openai_completion)(model, text, calls)
     created = datetime(2025, 3, 14, 17, 0, tzinfo=UTC) + timedelta(seconds=at)
     return LoggedRequest(
-        id=request_id, created_at=created, response_at=created + timedelta(seconds=0.5),
-        session_id=session_id, session_name="Debate", session_path=path, prompt_id=prompt_id,
-        provider="anthropic" if anthropic else "openai", model=model,
+        id=request_id,
+        created_at=created,
+        response_at=created + timedelta(seconds=0.5),
+        session_id=session_id,
+        session_name="Debate",
+        session_path=path,
+        prompt_id=prompt_id,
+        provider="anthropic" if anthropic else "openai",
+        model=model,
         target_url=ANTHROPIC_URL if anthropic else OPENAI_URL,
-        request_body=body, response_body=response, status=200,
+        request_body=body,
+        response_body=response,
+        status=200,
     )
 
 

@@ -23,7 +23,7 @@ from core.sources.files import import_files
 from core.store import Store
 from tests.servers import recorded_request
 
-FIXTURES = Path("/work/shared/helicone/fixtures")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "helicone"
 ENV = {"OPENAI_API_KEY": "sk-o", "ANTHROPIC_API_KEY": "sk-a", "HELICONE_API_KEY": "sk-h",
        "CUSTOM": "sk-c"}
 LONG = "This is a long enough recorded answer to link."

@@ -96,8 +96,15 @@ class AdaptiveLimiter:
 class _Attempt(Exception):
     """A failed attempt: what to record, and whether it may be retried."""
 
-    def __init__(self, message: str, *, status: int | None = None, body: Any = None,
-                 retryable: bool = False, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: Any = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
@@ -179,8 +186,9 @@ def make_client(concurrency: int = 8) -> httpx.AsyncClient:
     """The shared client: generous read timeout (long generations), pooled connections."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=None),
-        limits=httpx.Limits(max_connections=max(concurrency * 2, 10),
-                            max_keepalive_connections=max(concurrency, 10)),
+        limits=httpx.Limits(
+            max_connections=max(concurrency * 2, 10), max_keepalive_connections=max(concurrency, 10)
+        ),
         follow_redirects=False,
     )
 
@@ -197,9 +205,17 @@ def similarity(a: str, b: str) -> float:
 
 
 class _Runner:
-    def __init__(self, store: Store, spec: ReplaySpec, plan: ReplayPlan, replay_id: str,
-                 client: httpx.AsyncClient, env: Mapping[str, str],
-                 on_event: EventCallback | None, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        store: Store,
+        spec: ReplaySpec,
+        plan: ReplayPlan,
+        replay_id: str,
+        client: httpx.AsyncClient,
+        env: Mapping[str, str],
+        on_event: EventCallback | None,
+        retry: RetryPolicy,
+    ) -> None:
         self.store = store
         self.spec = spec
         self.plan = plan
@@ -245,12 +261,21 @@ class _Runner:
             result = await self._replay(item)
         except asyncio.CancelledError:
             if item.id in self.running:
-                cancelled = ReplayResult(request_id=item.id, status="cancelled",
-                                         depends_on=item.depends_on,
-                                         finished_at=datetime.now(UTC))
+                cancelled = ReplayResult(
+                    request_id=item.id,
+                    status="cancelled",
+                    depends_on=item.depends_on,
+                    finished_at=datetime.now(UTC),
+                )
                 self.store.save_result(self.replay_id, cancelled)
-                self.emit(ReplayEvent(kind="cancelled", replay_id=self.replay_id,
-                                      request_id=item.id, result=cancelled))
+                self.emit(
+                    ReplayEvent(
+                        kind="cancelled",
+                        replay_id=self.replay_id,
+                        request_id=item.id,
+                        result=cancelled,
+                    )
+                )
             raise
         self._finish(result)
 
@@ -258,11 +283,23 @@ class _Runner:
         result.finished_at = datetime.now(UTC)
         self.results[result.request_id] = result
         self.store.save_result(self.replay_id, result)
-        kind = {"done": "finished", "diverged": "finished", "failed": "failed",
-                "skipped": "skipped", "blocked": "blocked"}.get(result.status, "finished")
-        self.emit(ReplayEvent(kind=kind, replay_id=self.replay_id, request_id=result.request_id,
-                              result=result, attempt=result.attempts,
-                              message=result.error or result.diverged_reason or ""))
+        kind = {
+            "done": "finished",
+            "diverged": "finished",
+            "failed": "failed",
+            "skipped": "skipped",
+            "blocked": "blocked",
+        }.get(result.status, "finished")
+        self.emit(
+            ReplayEvent(
+                kind=kind,
+                replay_id=self.replay_id,
+                request_id=result.request_id,
+                result=result,
+                attempt=result.attempts,
+                message=result.error or result.diverged_reason or "",
+            )
+        )
         self.done[result.request_id].set()
 
     async def _replay(self, item: PlannedRequest) -> ReplayResult:
@@ -273,9 +310,13 @@ class _Runner:
             await self.done[dep].wait()
         for dep in item.depends_on:
             if self.results[dep].status not in ("done", "diverged"):
-                return base.model_copy(update={
-                    "status": "blocked", "blocked": True,
-                    "error": f"depends on {dep}, which {self.results[dep].status}"})
+                return base.model_copy(
+                    update={
+                        "status": "blocked",
+                        "blocked": True,
+                        "error": f"depends on {dep}, which {self.results[dep].status}",
+                    }
+                )
         request = item.request
         fmt = item.fmt
         assert fmt is not None
@@ -283,10 +324,12 @@ class _Runner:
         try:
             url = target_url(request, fmt.name, self.spec)
         except TargetRefused as exc:
-            return base.model_copy(update={"status": "failed", "error": str(exc),
-                                           "sent_body": None})
-        headers = request_headers(request, fmt.name, url, self.spec, self.env,
-                                  replay_id=self.replay_id)
+            return base.model_copy(
+                update={"status": "failed", "error": str(exc), "sent_body": None}
+            )
+        headers = request_headers(
+            request, fmt.name, url, self.spec, self.env, replay_id=self.replay_id
+        )
         secrets = secrets_in(headers)
         stream = bool(body.get("stream"))
         base.sent_body = body
@@ -300,11 +343,19 @@ class _Runner:
             await self.limiter.acquire()
             self.running.add(item.id)
             if attempt == 1:
-                self.emit(ReplayEvent(kind="started", replay_id=self.replay_id,
-                                      request_id=item.id, attempt=attempt))
+                self.emit(
+                    ReplayEvent(
+                        kind="started",
+                        replay_id=self.replay_id,
+                        request_id=item.id,
+                        attempt=attempt,
+                    )
+                )
             started = time.perf_counter()
             try:
-                response, ttft = await self._send(fmt, url, headers, payload, stream, started)
+                response, ttft, helicone_id = await self._send(
+                    fmt, url, headers, payload, stream, started
+                )
             except _Attempt as failure:
                 failure_error = redact(str(failure), secrets)
                 if failure.status == 429:
@@ -313,17 +364,29 @@ class _Runner:
                     await self.limiter.release()
                     self.running.discard(item.id)
                     delay = self.retry.delay(attempt, failure.retry_after)
-                    self.emit(ReplayEvent(kind="retried", replay_id=self.replay_id,
-                                          request_id=item.id, attempt=attempt,
-                                          message=f"{failure_error}; retrying in {delay:.1f}s"))
+                    self.emit(
+                        ReplayEvent(
+                            kind="retried",
+                            replay_id=self.replay_id,
+                            request_id=item.id,
+                            attempt=attempt,
+                            message=f"{failure_error}; retrying in {delay:.1f}s",
+                        )
+                    )
                     await asyncio.sleep(delay)
                     continue
                 await self.limiter.release()
                 self.running.discard(item.id)
-                return base.model_copy(update={
-                    "status": "failed", "error": failure_error, "http_status": failure.status,
-                    "response_body": redact(failure.body, secrets), "attempts": attempt,
-                    "latency_ms": (time.perf_counter() - started) * 1000})
+                return base.model_copy(
+                    update={
+                        "status": "failed",
+                        "error": failure_error,
+                        "http_status": failure.status,
+                        "response_body": redact(failure.body, secrets),
+                        "attempts": attempt,
+                        "latency_ms": (time.perf_counter() - started) * 1000,
+                    }
+                )
             except BaseException:  # cancelled mid-send: `_one` records it as cancelled
                 await self.limiter.release()
                 raise
@@ -337,13 +400,25 @@ class _Runner:
         status = "diverged" if base.diverged else "done"
         if output.error is not None:
             status = "failed"
-        return base.model_copy(update={
-            "status": status, "response_body": response, "output_text": output.text,
-            "tool_calls": output.tool_calls, "error": output.error, "http_status": 200,
-            "latency_ms": latency, "ttft_ms": ttft, "prompt_tokens": output.prompt_tokens,
-            "completion_tokens": output.completion_tokens, "attempts": attempt,
-            "similarity": None if output.error else similarity(
-                fmt.output(request.response_body).text, output.text)})
+        return base.model_copy(
+            update={
+                "status": status,
+                "response_body": response,
+                "output_text": output.text,
+                "tool_calls": output.tool_calls,
+                "error": output.error,
+                "http_status": 200,
+                "latency_ms": latency,
+                "ttft_ms": ttft,
+                "prompt_tokens": output.prompt_tokens,
+                "completion_tokens": output.completion_tokens,
+                "attempts": attempt,
+                "helicone_id": helicone_id,
+                "similarity": None
+                if output.error
+                else similarity(fmt.output(request.response_body).text, output.text),
+            }
+        )
 
     def _body(self, item: PlannedRequest) -> tuple[dict[str, Any], list[str]]:
         """The body to send: recorded outputs swapped for replayed ones, then the edits."""
@@ -352,8 +427,7 @@ class _Runner:
         assert fmt is not None
         body: dict[str, Any] = request.request_body
         diverged: list[str] = []
-        deps = sorted(item.depends_on, key=lambda d: len(self.items[d].recorded_text),
-                      reverse=True)
+        deps = sorted(item.depends_on, key=lambda d: len(self.items[d].recorded_text), reverse=True)
         for dep_id in deps:
             dep = self.items[dep_id]
             replayed = self.results[dep_id]
@@ -378,8 +452,15 @@ class _Runner:
                 body.pop("stream_options", None)
         return body, diverged
 
-    async def _send(self, fmt: Any, url: str, headers: dict[str, str], payload: bytes,
-                    stream: bool, started: float) -> tuple[Any, float | None]:
+    async def _send(
+        self,
+        fmt: Any,
+        url: str,
+        headers: dict[str, str],
+        payload: bytes,
+        stream: bool,
+        started: float,
+    ) -> tuple[Any, float | None, str | None]:
         try:
             if not stream:
                 response = await self.client.post(url, content=payload, headers=headers)
@@ -387,13 +468,16 @@ class _Runner:
                     raise _failure(response, response.content)
                 ttft = (time.perf_counter() - started) * 1000
                 try:
-                    return response.json(), ttft
+                    return response.json(), ttft, response.headers.get("helicone-id")
                 except ValueError:
-                    raise _Attempt(f"HTTP {response.status_code}: response is not JSON",
-                                   status=response.status_code,
-                                   body=response.text[:MAX_ERROR_BODY]) from None
-            async with self.client.stream("POST", url, content=payload,
-                                          headers=headers) as response:
+                    raise _Attempt(
+                        f"HTTP {response.status_code}: response is not JSON",
+                        status=response.status_code,
+                        body=response.text[:MAX_ERROR_BODY],
+                    ) from None
+            async with self.client.stream(
+                "POST", url, content=payload, headers=headers
+            ) as response:
                 if response.status_code >= 400:
                     raise _failure(response, await response.aread())
                 if "text/event-stream" not in response.headers.get("content-type", ""):
@@ -401,10 +485,16 @@ class _Runner:
                     try:
                         data = json.loads(raw)
                     except ValueError:
-                        raise _Attempt("expected an event stream", status=response.status_code,
-                                       body=raw.decode(errors="replace")[:MAX_ERROR_BODY]
-                                       ) from None
-                    return data, (time.perf_counter() - started) * 1000
+                        raise _Attempt(
+                            "expected an event stream",
+                            status=response.status_code,
+                            body=raw.decode(errors="replace")[:MAX_ERROR_BODY],
+                        ) from None
+                    return (
+                        data,
+                        (time.perf_counter() - started) * 1000,
+                        response.headers.get("helicone-id"),
+                    )
                 assembler = fmt.stream_assembler()
                 ttft: float | None = None
                 async for data in _sse_data(response):
@@ -416,12 +506,13 @@ class _Runner:
                         continue
                     if assembler.feed(event) and ttft is None:
                         ttft = (time.perf_counter() - started) * 1000
-                return assembler.body(), ttft
+                return assembler.body(), ttft, response.headers.get("helicone-id")
         except httpx.TimeoutException as exc:
             raise _Attempt(f"timed out: {type(exc).__name__}", retryable=True) from None
         except httpx.TransportError as exc:
-            raise _Attempt(f"connection error: {type(exc).__name__}: {exc}",
-                           retryable=True) from None
+            raise _Attempt(
+                f"connection error: {type(exc).__name__}: {exc}", retryable=True
+            ) from None
 
 
 async def _sse_data(response: httpx.Response) -> AsyncIterator[str]:

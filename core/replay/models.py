@@ -16,12 +16,26 @@ from core.formats import ToolCall
 
 ReplayMode = Literal["chained", "isolated"]
 RequestStatus = Literal[
-    "queued", "running", "retrying", "done", "failed", "diverged", "blocked", "skipped",
+    "queued",
+    "running",
+    "retrying",
+    "done",
+    "failed",
+    "diverged",
+    "blocked",
+    "skipped",
     "cancelled",
 ]
 ReplayStatus = Literal["running", "done", "failed", "cancelled", "interrupted"]
 EventKind = Literal[
-    "queued", "started", "retried", "finished", "failed", "skipped", "blocked", "cancelled",
+    "queued",
+    "started",
+    "retried",
+    "finished",
+    "failed",
+    "skipped",
+    "blocked",
+    "cancelled",
     "replay_finished",
 ]
 # Statuses a resumed replay never sends again.
@@ -63,6 +77,8 @@ class ReplayResult(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     similarity: float | None = None
     attempts: int = 0
+    # The id Helicone logged the replayed call under (`Helicone-Id`), when sent through it.
+    helicone_id: str | None = None
     finished_at: datetime | None = None
 
 

@@ -18,23 +18,41 @@ if TYPE_CHECKING:
 
 
 def _judge_options(func: Any) -> Any:
-    for option in reversed([
-        click.option("--judge", "judges", multiple=True, metavar="PROMPT_ID=PATH",
-                     help="LLM-as-judge for a prompt id: a template file with {input} and"
-                          " {output} (or a JSON scorer definition)."),
-        click.option("--judge-model", default="gpt-4o-mini", show_default=True),
-        click.option("--judge-via", default="https://api.openai.com", show_default=True,
-                     help="OpenAI-compatible base URL the judge is sent to."),
-        click.option("--judge-key-env", default=None,
-                     help="Env var holding the judge's key (default: the provider's own)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--judge",
+                "judges",
+                multiple=True,
+                metavar="PROMPT_ID=PATH",
+                help="LLM-as-judge for a prompt id: a template file with {input} and"
+                " {output} (or a JSON scorer definition).",
+            ),
+            click.option("--judge-model", default="gpt-4o-mini", show_default=True),
+            click.option(
+                "--judge-via",
+                default="https://api.openai.com",
+                show_default=True,
+                help="OpenAI-compatible base URL the judge is sent to.",
+            ),
+            click.option(
+                "--judge-key-env",
+                default=None,
+                help="Env var holding the judge's key (default: the provider's own).",
+            ),
+        ]
+    ):
         func = option(func)
     return func
 
 
-def _scorers(scores: tuple[str, ...], judges: tuple[str, ...], judge_model: str,
-             judge_via: str, judge_key_env: str | None
-             ) -> list[ExtractScorer | JudgeScorer]:
+def _scorers(
+    scores: tuple[str, ...],
+    judges: tuple[str, ...],
+    judge_model: str,
+    judge_via: str,
+    judge_key_env: str | None,
+) -> list[ExtractScorer | JudgeScorer]:
     from pydantic import ValidationError
 
     from core.evals import JudgeScorer, parse_score_option
@@ -53,8 +71,12 @@ def _scorers(scores: tuple[str, ...], judges: tuple[str, ...], judge_model: str,
             text = Path(path).expanduser().read_text(encoding="utf-8")
         except OSError as exc:
             fail(f"cannot read {path}: {exc.strerror or exc}")
-        fields: dict[str, Any] = {"model": judge_model, "via": judge_via,
-                                  "api_key_env": judge_key_env, "template": text}
+        fields: dict[str, Any] = {
+            "model": judge_model,
+            "via": judge_via,
+            "api_key_env": judge_key_env,
+            "template": text,
+        }
         if path.endswith(".json"):
             try:
                 fields.update(json.loads(text))
@@ -89,13 +111,39 @@ def _signed(value: float | None) -> str:
 
 @click.command()
 @click.argument("replay_id")
-@click.option("--score", "scores", multiple=True, metavar="PROMPT_ID=REGEX",
-              help="Pull a number out of each response of PROMPT_ID with a one-group regex.")
+@click.option(
+    "--score",
+    "scores",
+    multiple=True,
+    metavar="PROMPT_ID=REGEX",
+    help="Pull a number out of each response of PROMPT_ID with a one-group regex.",
+)
 @_judge_options
+@click.option(
+    "--write-helicone",
+    is_flag=True,
+    help="Also write the replay scores to Helicone (replays sent --via helicone).",
+)
+@click.option(
+    "--helicone-url",
+    default=None,
+    metavar="URL",
+    help="Helicone API base URL (default: from the key's region).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def score(ctx: click.Context, replay_id: str, scores: tuple[str, ...], judges: tuple[str, ...],
-          judge_model: str, judge_via: str, judge_key_env: str | None, as_json: bool) -> None:
+def score(
+    ctx: click.Context,
+    replay_id: str,
+    scores: tuple[str, ...],
+    judges: tuple[str, ...],
+    judge_model: str,
+    judge_via: str,
+    judge_key_env: str | None,
+    write_helicone: bool,
+    helicone_url: str | None,
+    as_json: bool,
+) -> None:
     """Score REPLAY_ID against the recorded session: original, replay and delta per request.
 
     Scorers given here are kept with the replay; without any, the ones kept before are used.
@@ -109,32 +157,71 @@ def score(ctx: click.Context, replay_id: str, scores: tuple[str, ...], judges: t
     if scorers:
         attach_scorers(store, replay_id, scorers)
     result = asyncio.run(score_replay(store, replay_id, scorers or None))
+    written = _write_to_helicone(store, replay_id, result, helicone_url) if write_helicone else None
     if as_json:
-        print_json(result.to_json_dict())
+        payload = result.to_json_dict()
+        if written is not None:
+            payload["helicone_writes"] = [w.model_dump() for w in written]
+        print_json(payload)
         return
     _print_scores(result)
+    if written is not None:
+        ok = sum(1 for w in written if w.ok)
+        click.echo(f"wrote scores for {ok} of {len(written)} replayed requests to Helicone")
+        for write in written:
+            if not write.ok:
+                click.echo(f"  {write.helicone_request_id}: {write.error}", err=True)
+
+
+def _write_to_helicone(
+    store: Any, replay_id: str, result: ReplayScores, helicone_url: str | None
+) -> list[Any]:
+    """POST the replay's scores to the Helicone requests its calls were logged as."""
+    import os
+
+    from core.evals import score_writes, write_scores_to_helicone
+    from core.sources.helicone import REGION_URLS, resolve_region
+
+    key = os.environ.get("HELICONE_API_KEY")
+    if not key:
+        fail("--write-helicone needs HELICONE_API_KEY in the environment")
+    ids = {
+        rid: r.helicone_id for rid, r in store.replay_results(replay_id).items() if r.helicone_id
+    }
+    if not ids:
+        fail("this replay has no Helicone request ids: replay with --via helicone to log it there")
+    api_url = helicone_url or REGION_URLS[resolve_region(key)]
+    writes = score_writes(result, ids)
+    return asyncio.run(write_scores_to_helicone(writes, api_key=key, api_url=api_url))
 
 
 def _print_scores(result: ReplayScores) -> None:
     if not result.scorers:
-        click.echo("No scorers kept with this replay; pass --score PROMPT_ID=REGEX or --judge."
-                   " Helicone scores of the recorded requests are shown below.")
+        click.echo(
+            "No scorers kept with this replay; pass --score PROMPT_ID=REGEX or --judge."
+            " Helicone scores of the recorded requests are shown below."
+        )
     header = f"{'request':<10} {'path':<28} {'scorer':<26} {'orig':>6} {'replay':>6} {'Δ':>6}"
     click.echo(header)
     for row in result.rows:
         helicone = " ".join(f"{k}={v:g}" for k, v in row.helicone.items())
-        line = (f"{row.request_id[:8]:<10} {row.session_path[-28:]:<28}"
-                f" {(row.scorer or '(helicone)')[:26]:<26} {_n(row.original, '.1f'):>6}"
-                f" {_n(row.replay, '.1f'):>6} {_signed(row.delta):>6}")
+        line = (
+            f"{row.request_id[:8]:<10} {row.session_path[-28:]:<28}"
+            f" {(row.scorer or '(helicone)')[:26]:<26} {_n(row.original, '.1f'):>6}"
+            f" {_n(row.replay, '.1f'):>6} {_signed(row.delta):>6}"
+        )
         extras = [x for x in (row.note, helicone and f"helicone {helicone}") if x]
         click.echo(line + ("  " + "; ".join(extras) if extras else ""))
     s = result.summary
-    click.echo(f"session: {_n(s.mean_original)} → {_n(s.mean_replay)} (Δ {_signed(s.mean_delta)},"
-               f" min {_n(s.min_replay)}); {s.improved} improved, {s.worse} worse,"
-               f" {s.unchanged} unchanged, {s.missing} without a score")
+    click.echo(
+        f"session: {_n(s.mean_original)} → {_n(s.mean_replay)} (Δ {_signed(s.mean_delta)},"
+        f" min {_n(s.min_replay)}); {s.improved} improved, {s.worse} worse,"
+        f" {s.unchanged} unchanged, {s.missing} without a score"
+    )
     if result.judge_calls:
-        click.echo(f"{result.judge_calls} judge call(s) sent; repeats come from the cache",
-                   err=True)
+        click.echo(
+            f"{result.judge_calls} judge call(s) sent; repeats come from the cache", err=True
+        )
 
 
 # -- matrix ------------------------------------------------------------------------------------
@@ -142,42 +229,105 @@ def _print_scores(result: ReplayScores) -> None:
 
 @click.command()
 @click.argument("session_ids", nargs=-1)
-@click.option("--variant", "variants", multiple=True, metavar="PROMPT_ID=TEXT",
-              help="A variant of PROMPT_ID: '+ TEXT' appends to its system prompt,"
-                   " 'model:NAME' / 'temperature:X' change parameters, other text replaces it."
-                   " The original is always included.")
-@click.option("--variant-file", "variant_files", multiple=True, metavar="PROMPT_ID=PATH",
-              help="A variant read from a file (same syntax), labelled by the file name.")
-@click.option("--score", "scores", multiple=True, metavar="PROMPT_ID=REGEX",
-              help="Score responses of PROMPT_ID with a one-group regex.")
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    metavar="PROMPT_ID=TEXT",
+    help="A variant of PROMPT_ID: '+ TEXT' appends to its system prompt,"
+    " 'model:NAME' / 'temperature:X' change parameters, other text replaces it."
+    " The original is always included.",
+)
+@click.option(
+    "--variant-file",
+    "variant_files",
+    multiple=True,
+    metavar="PROMPT_ID=PATH",
+    help="A variant read from a file (same syntax), labelled by the file name.",
+)
+@click.option(
+    "--score",
+    "scores",
+    multiple=True,
+    metavar="PROMPT_ID=REGEX",
+    help="Score responses of PROMPT_ID with a one-group regex.",
+)
 @_judge_options
-@click.option("--max-cells", type=click.IntRange(1, 10_000), default=50, show_default=True,
-              help="Refuse matrices with more combinations than this.")
-@click.option("--mode", type=click.Choice(["chained", "isolated"]), default="chained",
-              show_default=True)
-@click.option("--via", default="original", show_default=True,
-              help="original, helicone, or an OpenAI-compatible base URL.")
-@click.option("--api-key-env", default=None,
-              help="Env var holding the key for a custom --via base URL.")
+@click.option(
+    "--max-cells",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="Refuse matrices with more combinations than this.",
+)
+@click.option(
+    "--mode", type=click.Choice(["chained", "isolated"]), default="chained", show_default=True
+)
+@click.option(
+    "--via",
+    default="original",
+    show_default=True,
+    help="original, helicone, or an OpenAI-compatible base URL.",
+)
+@click.option(
+    "--api-key-env", default=None, help="Env var holding the key for a custom --via base URL."
+)
 @click.option("--allow-host", multiple=True, help="Allow sending to this recorded host.")
-@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="Requests in flight per replay.")
-@click.option("--parallel-cells", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="Replays in flight at once.")
-@click.option("--sort", "sort_key", default="score", show_default=True,
-              type=click.Choice(["score", "score_delta", "similarity", "failed", "tokens",
-                                 "cost", "latency_ms", "cell_key"]))
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Requests in flight per replay.",
+)
+@click.option(
+    "--parallel-cells",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Replays in flight at once.",
+)
+@click.option(
+    "--sort",
+    "sort_key",
+    default="score",
+    show_default=True,
+    type=click.Choice(
+        ["score", "score_delta", "similarity", "failed", "tokens", "cost", "latency_ms", "cell_key"]
+    ),
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan (cells, calls, cost) and stop.")
-@click.option("--resume", "resume_id", default=None, metavar="MATRIX_ID",
-              help="Resume an interrupted matrix: finished cells are skipped.")
+@click.option(
+    "--resume",
+    "resume_id",
+    default=None,
+    metavar="MATRIX_ID",
+    help="Resume an interrupted matrix: finished cells are skipped.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def matrix(ctx: click.Context, session_ids: tuple[str, ...], variants: tuple[str, ...],
-           variant_files: tuple[str, ...], scores: tuple[str, ...], judges: tuple[str, ...],
-           judge_model: str, judge_via: str, judge_key_env: str | None, max_cells: int,
-           mode: str, via: str, api_key_env: str | None, allow_host: tuple[str, ...],
-           concurrency: int, parallel_cells: int, sort_key: str, dry_run: bool,
-           resume_id: str | None, as_json: bool) -> None:
+def matrix(
+    ctx: click.Context,
+    session_ids: tuple[str, ...],
+    variants: tuple[str, ...],
+    variant_files: tuple[str, ...],
+    scores: tuple[str, ...],
+    judges: tuple[str, ...],
+    judge_model: str,
+    judge_via: str,
+    judge_key_env: str | None,
+    max_cells: int,
+    mode: str,
+    via: str,
+    api_key_env: str | None,
+    allow_host: tuple[str, ...],
+    concurrency: int,
+    parallel_cells: int,
+    sort_key: str,
+    dry_run: bool,
+    resume_id: str | None,
+    as_json: bool,
+) -> None:
     """Replay SESSION_IDS under every combination of prompt variants and compare them."""
     from core.matrix import (
         MatrixSpec,
@@ -204,10 +354,16 @@ def matrix(ctx: click.Context, session_ids: tuple[str, ...], variants: tuple[str
             if store.get_session(sid) is None:
                 fail(f"no session {sid!r} in {store.path}; import or pull it first")
         spec = MatrixSpec(
-            session_ids=list(session_ids), max_cells=max_cells, parallel_cells=parallel_cells,
-            mode=mode, via=via, api_key_env=api_key_env, allow_hosts=list(allow_host),
+            session_ids=list(session_ids),
+            max_cells=max_cells,
+            parallel_cells=parallel_cells,
+            mode=mode,
+            via=via,
+            api_key_env=api_key_env,
+            allow_hosts=list(allow_host),
             concurrency=concurrency,
-            scorers=_scorers(scores, judges, judge_model, judge_via, judge_key_env))
+            scorers=_scorers(scores, judges, judge_model, judge_via, judge_key_env),
+        )
         try:
             for value in variants:
                 spec = spec.add_variant(parse_variant_option(value, spec.variants))
@@ -234,8 +390,11 @@ def matrix(ctx: click.Context, session_ids: tuple[str, ...], variants: tuple[str
 
     def progress(event: Any) -> None:
         if event.kind in ("cell_finished", "cell_failed"):
-            click.echo(f"  {event.kind.replace('_', ' ')}: {event.cell_key}"
-                       f" [{event.session_id[:8]}] {event.message}", err=True)
+            click.echo(
+                f"  {event.kind.replace('_', ' ')}: {event.cell_key}"
+                f" [{event.session_id[:8]}] {event.message}",
+                err=True,
+            )
 
     try:
         matrix_id = resume_id or create_matrix(store, spec).id
@@ -262,16 +421,20 @@ def matrix(ctx: click.Context, session_ids: tuple[str, ...], variants: tuple[str
     click.echo(f"matrix {matrix_id}; recorded score {_n(table.baseline_score)}")
     prompt_ids = table.prompt_ids
     widths = {p: min(max(len(p), 8), 30) for p in prompt_ids}
-    head = " ".join(f"{p[:widths[p]]:<{widths[p]}}" for p in prompt_ids)
-    click.echo(f"{head} {'score':>6} {'Δ':>6} {'sim':>6} {'fail':>4} {'tokens':>7}"
-               f" {'cost':>10} {'ms':>7}")
+    head = " ".join(f"{p[: widths[p]]:<{widths[p]}}" for p in prompt_ids)
+    click.echo(
+        f"{head} {'score':>6} {'Δ':>6} {'sim':>6} {'fail':>4} {'tokens':>7} {'cost':>10} {'ms':>7}"
+    )
     for row in table.sorted(sort_key):
-        labels = " ".join(f"{row.variants.get(p, '')[:widths[p]]:<{widths[p]}}"
-                          for p in prompt_ids)
-        click.echo(f"{labels} {_n(row.score):>6} {_signed(row.score_delta):>6}"
-                   f" {_n(row.similarity, '.0%') if row.similarity is not None else '–':>6}"
-                   f" {row.failed:>4} {row.tokens:>7} {_n(row.cost, '.6f'):>10}"
-                   f" {_n(row.latency_ms, '.0f'):>7}")
+        labels = " ".join(
+            f"{row.variants.get(p, '')[: widths[p]]:<{widths[p]}}" for p in prompt_ids
+        )
+        click.echo(
+            f"{labels} {_n(row.score):>6} {_signed(row.score_delta):>6}"
+            f" {_n(row.similarity, '.0%') if row.similarity is not None else '–':>6}"
+            f" {row.failed:>4} {row.tokens:>7} {_n(row.cost, '.6f'):>10}"
+            f" {_n(row.latency_ms, '.0f'):>7}"
+        )
     for pid in prompt_ids:
         for variant in spec.variants.get(pid, []):
             click.echo(f"  {pid} {variant.label}: {variant.description}")
@@ -282,15 +445,31 @@ def matrix(ctx: click.Context, session_ids: tuple[str, ...], variants: tuple[str
 
 @click.command()
 @click.argument("replay_id")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default=None,
-              help="Default: from the -o file's extension, else md.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write to FILE instead of standard output.")
-@click.option("--score", "scores", multiple=True, metavar="PROMPT_ID=REGEX",
-              help="Score with these instead of the scorers kept with the replay.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json"]),
+    default=None,
+    help="Default: from the -o file's extension, else md.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+@click.option(
+    "--score",
+    "scores",
+    multiple=True,
+    metavar="PROMPT_ID=REGEX",
+    help="Score with these instead of the scorers kept with the replay.",
+)
 @click.pass_context
-def export(ctx: click.Context, replay_id: str, fmt: str | None, output: str | None,
-           scores: tuple[str, ...]) -> None:
+def export(
+    ctx: click.Context, replay_id: str, fmt: str | None, output: str | None, scores: tuple[str, ...]
+) -> None:
     """Export REPLAY_ID: per-request word diffs, scores, stats and the edits applied."""
     from core.evals import attached_scorers, score_replay
     from core.report import export_replay
