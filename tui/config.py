@@ -20,10 +20,19 @@ class ReplayDefaults(BaseModel):
     concurrency: int = 8
 
 
+class HeliconeDefaults(BaseModel):
+    """The Helicone source of the sessions screen; the key is read from HELICONE_API_KEY."""
+
+    base_url: str | None = None  # a self-hosted Helicone API (overrides the region)
+    region: str | None = None  # us | eu (default: from the key)
+    since: str = "7d"  # how far back the session list goes
+
+
 class Config(BaseModel):
     theme: str | None = None
     keymap: dict[str, str] = Field(default_factory=dict)  # binding id -> "key1,key2"
     replay: ReplayDefaults = Field(default_factory=ReplayDefaults)
+    helicone: HeliconeDefaults = Field(default_factory=HeliconeDefaults)
 
 
 def config_path() -> Path:

@@ -1,14 +1,49 @@
-"""Sessions screen: filter + the paged sessions table, or how to get sessions when empty."""
+"""Sessions screen: filter + the paged sessions table, or how to get sessions when empty.
+
+Two sources: the local store (paged SQL) and Helicone (the session list paged from the API
+lazily: the next page is requested only when the table needs rows beyond the loaded ones).
+Opening a Helicone session pulls its requests into the local store first, in a worker.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
 
 from tui.widgets.session_list import SessionList
+
+if TYPE_CHECKING:
+    from core.models import SessionSummary
+
+SORT_VALUES = {
+    "name": lambda s: (s.name or "").lower(),
+    "id": lambda s: s.id,
+    "started_at": lambda s: s.started_at,
+    "requests": lambda s: s.requests,
+    "duration": lambda s: s.duration_s,
+    "cost": lambda s: s.cost,
+    "replays": lambda s: s.replays,
+}
+
+
+class RemotePage(Message):
+    """A page of Helicone sessions (or the end of the listing), posted by the list worker."""
+
+    def __init__(self, sessions: list[SessionSummary], search: str, done: bool = False) -> None:
+        self.sessions = sessions
+        self.search = search
+        self.done = done
+        super().__init__()
 
 EMPTY_HELP = """\
 No sessions in this store yet.
@@ -18,6 +53,7 @@ Import exported Helicone requests (JSON / JSONL):
 
 Pull sessions from Helicone (needs HELICONE_API_KEY):
     reprise pull --since 7d
+or browse them here: ctrl+o (S) switches the source to Helicone.
 
 Or try the built-in demo sessions:
     reprise demo
@@ -31,12 +67,28 @@ class SessionsScreen(Screen[None]):
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="sessions.filter"),
+        Binding("S,ctrl+o", "source", "Source", id="sessions.source"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="sessions.clear"),
     ]
+
+    HELP = """\
+## Sessions
+- **/**: filter · **Enter**: open · **o/O**: sort · click a header to sort
+- **S** / **ctrl+o**: switch the source between the local store and Helicone (needs `HELICONE_API_KEY`;
+  `[helicone] base_url`, `region` and `since` in config.toml). Helicone sessions are listed
+  page by page as you scroll; opening one pulls its requests into the local store.
+"""
 
     def __init__(self) -> None:
         super().__init__()
         self.sub_title = "sessions"
+        self.source = "local"
+        self.remote: list[SessionSummary] = []
+        self.remote_done = False
+        self.remote_search = ""
+        self.helicone_config: Any = None
+        self._more = asyncio.Event()
+        self.list_worker: Worker[Any] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sessions-body"):
@@ -52,12 +104,21 @@ class SessionsScreen(Screen[None]):
             self.store_ready()
 
     def _fetch(self, search: str, limit: int, offset: int, sort: str, desc: bool) -> list:
+        if self.source == "helicone":
+            if offset + limit > len(self.remote) and not self.remote_done:
+                self._more.set()  # the table wants rows beyond the loaded pages
+            rows = sorted(self.remote, key=SORT_VALUES.get(sort, SORT_VALUES["started_at"]),
+                          reverse=desc)
+            return rows[offset:offset + limit]
         store = self.app.store
         if store is None:
             return []
         return store.list_sessions(search, limit=limit, offset=offset, sort=sort, descending=desc)
 
     def _count(self, search: str) -> int:
+        if self.source == "helicone":
+            # One row past the loaded ones while more exist: reaching it loads the next page.
+            return len(self.remote) + (0 if self.remote_done else 1)
         store = self.app.store
         return 0 if store is None else store.count_sessions(search)
 
@@ -75,7 +136,11 @@ class SessionsScreen(Screen[None]):
             self.query_one(SessionList).reload()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter" and self.app.store is not None:
+        if event.input.id != "filter" or self.app.store is None:
+            return
+        if self.source == "helicone":
+            self._list_remote(event.value)
+        else:
             self.query_one(SessionList).reload(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -89,6 +154,17 @@ class SessionsScreen(Screen[None]):
             return
         table = self.query_one(SessionList)
         filtering = bool(table.search.strip())
+        if self.source == "helicone":
+            self.query_one("#empty").display = False
+            table.display = True
+            direction = "descending" if event.descending else "ascending"
+            more = "all loaded" if self.remote_done else "more load as you scroll"
+            since = self.app.config.helicone.since if self.app.config else "7d"
+            self.query_one("#sessions-status", Static).update(
+                f"Helicone · last {since} · {len(self.remote):,} sessions ({more})"
+                f" · sorted by {event.sort} {direction} · S: local store"
+            )
+            return
         empty = event.total == 0 and not filtering
         self.query_one("#empty").display = empty
         table.display = not empty
@@ -100,7 +176,111 @@ class SessionsScreen(Screen[None]):
         )
 
     def on_session_list_opened(self, event: SessionList.Opened) -> None:
+        if self.source == "helicone":
+            self._pull(event.session)
+            return
         self.app.open_session(event.session.id)
+
+    # -- Helicone ----------------------------------------------------------------------------
+    def action_source(self) -> None:
+        if self.app.store is None:
+            return
+        table = self.query_one(SessionList)
+        if self.source == "helicone":
+            self.source = "local"
+            self.sub_title = "sessions"
+            self.workers.cancel_group(self, "helicone-list")
+            table.reload(self.query_one("#filter", Input).value)
+            self.notify("sessions from the local store", title="source")
+            return
+        from core.sources.helicone import HeliconeConfig, HeliconeError
+
+        settings = self.app.config.helicone if self.app.config else None
+        try:
+            self.helicone_config = HeliconeConfig.from_env(
+                region=settings.region if settings else None,
+                base_url=settings.base_url if settings else None,
+            )
+        except HeliconeError as exc:
+            self.notify(f"{exc}. Staying on the local store.", title="Helicone",
+                        severity="warning", timeout=10)
+            return
+        self.source = "helicone"
+        self.sub_title = "sessions · Helicone"
+        self._list_remote(self.query_one("#filter", Input).value)
+        table.focus()
+
+    def _list_remote(self, search: str) -> None:
+        self.remote = []
+        self.remote_done = False
+        self.remote_search = search
+        self._more = asyncio.Event()
+        self.query_one(SessionList).reload(search)
+        self.query_one("#sessions-status", Static).update("Helicone · loading sessions…")
+        self.list_worker = self.list_remote(search, self._more)
+
+    @work(exclusive=True, group="helicone-list", exit_on_error=False)
+    async def list_remote(self, search: str, more: asyncio.Event) -> None:
+        from core.sources.helicone import HeliconeClient, parse_since
+
+        settings = self.app.config.helicone if self.app.config else None
+        since = parse_since(settings.since if settings else "7d")
+        async with HeliconeClient(self.helicone_config) as client:
+            async for page in client.iter_sessions(search=search, since=since):
+                more.clear()
+                self.post_message(RemotePage(page, search))
+                await more.wait()
+        self.post_message(RemotePage([], search, done=True))
+
+    def on_remote_page(self, message: RemotePage) -> None:
+        if self.source != "helicone" or message.search != self.remote_search:
+            return  # a page of a listing that was replaced
+        known = {s.id for s in self.remote}
+        self.remote.extend(s for s in message.sessions if s.id not in known)
+        self.remote_done = self.remote_done or message.done
+        self.query_one(SessionList).reload()
+
+    def _pull(self, summary: SessionSummary) -> None:
+        name = summary.name or summary.id
+        self.notify(f"pulling {name} ({summary.requests} requests) from Helicone…",
+                    title="Helicone")
+        self.pull_session(summary)
+
+    @work(group="helicone-pull", exit_on_error=False)
+    async def pull_session(self, summary: SessionSummary) -> tuple[str, Any]:
+        from core.sources.helicone import HeliconeClient, pull
+
+        async with HeliconeClient(self.helicone_config) as client:
+            report = await pull(self.app.store, client, session_ids=[summary.id],
+                                since=summary.started_at - timedelta(hours=1))
+        return summary.id, report
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        group = event.worker.group
+        if group == "helicone-list" and event.state == WorkerState.ERROR:
+            if event.worker is self.list_worker:
+                self.remote_done = True
+                self.query_one("#sessions-status", Static).update(
+                    "Helicone · listing failed · S: local store")
+                self.app.report_error("Helicone", event.worker.error or RuntimeError())
+        elif group == "helicone-pull":
+            if event.state == WorkerState.ERROR:
+                self.app.report_error("pull failed", event.worker.error or RuntimeError())
+            elif event.state == WorkerState.SUCCESS:
+                session_id, report = event.worker.result
+                if report.errors:
+                    self.notify(f"{len(report.errors)} problem(s): {report.errors[0]}",
+                                title="Helicone", severity="warning", timeout=10)
+                if self.app.store.get_session(session_id) is None:
+                    return
+                self.notify(f"pulled {report.requests} requests into the local store",
+                            title="Helicone")
+                self.app.open_session(session_id)
+
+    def palette_commands(self) -> list[SystemCommand]:
+        other = "local store" if self.source == "helicone" else "Helicone"
+        return [SystemCommand(f"Sessions from {other}", "Switch the sessions source (S)",
+                              self.action_source)]
 
     def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()
