@@ -4,14 +4,20 @@
     python scripts/screenshots.py --seeded   # use a stored deterministic replay instead
 
 Screens: sessions, session tree, editing, replay in progress, inline diff, side-by-side diff,
-help. The terminal is 120×36, as in the snapshot tests.
+the exported report (the app with the export notification, plus `report.md` and
+`report.html`, the report itself), help, the matrix setup and the matrix results (a real
+matrix through the local model when installed, else a stored deterministic one). The
+terminal is 120×36, as in the snapshot tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,12 +50,14 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
     app = RepriseApp(store, Config())
 
     def save(name: str) -> None:
+        if name != "report":  # only the export screenshot shows its notification
+            app.clear_notifications()
         path = out / f"{name}.svg"
         app.save_screenshot(str(path))
         written.append(path)
         print(f"wrote {path}")
 
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
         save("sessions")
         await pilot.press("slash", *"debate", "enter")
@@ -88,13 +96,70 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
         await pilot.press("s")
         await pilot.pause()
         save("diff-side-by-side")
+        await pilot.press("s")
+        diff = app.screen
+        with tempfile.TemporaryDirectory() as scratch:
+            here = Path.cwd()
+            os.chdir(scratch)
+            try:
+                await pilot.press("x")
+                html = diff.export_path("html")
+                await wait_until(pilot, lambda: any(
+                    "exported" in n.message for n in app._notifications), 60)
+                await pilot.pause(0.5)
+                save("report")
+                diff.action_export("md")
+                md = diff.export_path("md")
+                await wait_until(pilot, md.exists, 60)
+                await pilot.pause(0.3)
+                for source, name in ((html, "report.html"), (md, "report.md")):
+                    shutil.copyfile(source, out / name)
+                    written.append(out / name)
+                    print(f"wrote {out / name}")
+            finally:
+                os.chdir(here)
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("f1")
         await pilot.pause()
         save("help")
+        await pilot.press("escape")
+        await pilot.pause()
+        await capture_matrix(pilot, app, session, seeded, save)
     store.close()
     return written
+
+
+async def capture_matrix(pilot, app: RepriseApp, session, seeded: bool, save) -> None:
+    """The matrix setup (pending edit as a variant), then the results of a matrix."""
+    from tui.screens.matrix import MatrixScreen
+
+    await pilot.press("M")
+    await pilot.pause()
+    setup = app.screen
+    await pilot.pause(0.3)
+    save("matrix-setup")
+    if seeded:
+        from tests.test_app_matrix import seed_matrix
+
+        await pilot.press("escape")
+        await pilot.pause()
+        app.push_screen(MatrixScreen(matrix_id=seed_matrix(app.store)))
+        await pilot.pause()
+    else:
+        setup.query_one("#matrix-parallel").value = "1"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.run_worker_ is not None, 10)
+        done = await wait_until(pilot, lambda: screen.run_worker_.is_finished, 1800)
+        if not done:
+            raise SystemExit("the matrix did not finish in time")
+    screen = app.screen
+    await wait_until(pilot, lambda: screen.table is not None
+                     and all(r.status in ("done", "failed") for r in screen.table.rows), 120)
+    await pilot.pause(0.5)
+    save("matrix")
 
 
 def main() -> None:
