@@ -62,13 +62,15 @@ def main() -> None:
         for run in range(1, args.runs + 1):
             wall, rate, tokens = asyncio.run(one_run(server))
             walls.append(wall)
+            rates.append(tokens / wall)
             print(
                 f"run {run}: debate (9 requests, chained) {wall:.1f} s,"
-                f" {tokens} completion tokens, {rate:.0f} tokens/s per request"
+                f" {tokens} completion tokens, {tokens / wall:.0f} tokens/s overall"
+                f" ({rate:.0f} tokens/s per request, queueing at the one model included)"
             )
         print(
             f"median: {statistics.median(walls):.1f} s wall, "
-            f"{statistics.median(rates):.0f} tokens/s"
+            f"{statistics.median(rates):.0f} tokens/s overall"
         )
 
 

@@ -188,6 +188,7 @@ def debate_session(start: datetime) -> list[dict]:
                 {"role": "user", "content": f'Evaluate this argument ({label}):\n\n"{text}"'},
             ],
             "temperature": 0,
+            "max_tokens": 120,
         }
         answer = f"Score: {score}/10. {feedback}"
         rows.append(
@@ -213,6 +214,7 @@ def debate_session(start: datetime) -> list[dict]:
             "model": "gpt-4o-mini",
             "messages": [dict(m) for m in conversation],
             "temperature": 0.7,
+            "max_tokens": 160,
         }
         rows.append(
             row(
