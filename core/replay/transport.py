@@ -124,7 +124,9 @@ def target_url(request: LoggedRequest, format_name: str, spec: ReplaySpec) -> st
             "/v1/messages" if format_name == "anthropic" else "/v1/chat/completions"
         )
     if not spec.via.lower().startswith(("http://", "https://")):
-        raise TargetRefused(f"--via must be original, helicone or a base URL, not {spec.via!r}")
+        raise TargetRefused(
+            f"--via must be original, helicone, local or a base URL, not {spec.via!r}"
+        )
     return join_base(spec.via, format_name)
 
 

@@ -267,7 +267,7 @@ def _print_scores(result: ReplayScores) -> None:
     "--via",
     default="original",
     show_default=True,
-    help="original, helicone, or an OpenAI-compatible base URL.",
+    help="original, helicone, local (the bundled local model), or an OpenAI-compatible base URL.",
 )
 @click.option(
     "--api-key-env", default=None, help="Env var holding the key for a custom --via base URL."

@@ -36,7 +36,8 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
 @click.option("--mode", type=click.Choice(["chained", "isolated"]), default="chained",
               show_default=True)
 @click.option("--via", default="original", show_default=True,
-              help="original, helicone, or an OpenAI-compatible base URL.")
+              help="original, helicone, local (the bundled local model), or an"
+                   " OpenAI-compatible base URL.")
 @click.option("--api-key-env", default=None,
               help="Env var holding the key for a custom --via base URL.")
 @click.option("--allow-host", multiple=True, help="Allow sending to this recorded host.")
@@ -86,8 +87,10 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         spec = ReplaySpec(session_id=session_id, edits=edits, mode=mode, via=via, model=model,
                           api_key_env=api_key_env, allow_hosts=list(allow_host),
                           concurrency=concurrency)
-        if via not in ("original", "helicone") and not via.startswith(("http://", "https://")):
-            fail(f"--via must be original, helicone or an http(s) base URL, not {via!r}")
+        if via not in ("original", "helicone", "local") and not via.startswith(
+            ("http://", "https://")
+        ):
+            fail(f"--via must be original, helicone, local or an http(s) base URL, not {via!r}")
 
     total = len(store.session_requests(spec.session_id))
     progress: Any = None

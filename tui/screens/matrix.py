@@ -291,12 +291,8 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             assert self.spec is not None
             spec = self.spec
             if self.local:
-                import asyncio
-
-                from core.local_model import ensure_local_server_sync
-
-                server = await asyncio.to_thread(ensure_local_server_sync)
-                spec = spec.model_copy(update={"via": server.base_url})
+                # The engine starts (or reuses) the local model; "local" survives a resume.
+                spec = spec.model_copy(update={"via": "local"})
             matrix = create_matrix(store, spec)
             self.post_message(MatrixCreated(matrix.id))
             matrix_id = matrix.id

@@ -292,12 +292,8 @@ class SessionScreen(Screen[None]):
         from core.replay.engine import run_replay
 
         if local:
-            import asyncio
-
-            from core.local_model import ensure_local_server_sync
-
-            server = await asyncio.to_thread(ensure_local_server_sync)
-            spec = spec.model_copy(update={"via": server.base_url})
+            # The engine starts (or reuses) the local model; "local" survives a resume.
+            spec = spec.model_copy(update={"via": "local"})
 
         def on_event(event: object) -> None:
             self.post_message(ReplayEventMessage(event))
