@@ -62,6 +62,8 @@ async def test_edit_replay_and_diff(store: Store) -> None:
             assert set(tree.states.values()) <= {"done", "diverged"}
             assert screen.replay is not None and screen.replay.status == "done"
             assert "5/5" in str(screen.query_one("#replay-counts").render())
+            label = str(screen.query_one("#replay-label").render())
+            assert "replay done: 5 done, 0 failed" in label and "tok/s" in label
             sent = [b for b in server.bodies() if isinstance(b, dict)]
             systems = [m["content"] for b in sent for m in b["messages"] if m["role"] == "system"]
             assert systems.count("You judge arguments. Answer in French.") == 2

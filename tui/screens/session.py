@@ -330,8 +330,11 @@ class SessionScreen(Screen[None]):
         if event.state == WorkerState.SUCCESS:
             replay = event.worker.result
             self.load_replay(replay.id, quiet=True)
-            status.finish(f"replay {replay.status}: {replay.done} done, {replay.failed} failed")
-            self.notify(f"replay {replay.status}", title="replay")
+            speed = replay_speed(replay, self.results.values())
+            status.finish(
+                f"replay {replay.status}: {replay.done} done, {replay.failed} failed{speed}"
+            )
+            self.notify(f"replay {replay.status}{speed}", title="replay")
         elif event.state == WorkerState.CANCELLED:
             if self.replay is not None:
                 self.load_replay(self.replay.id, quiet=True)
@@ -438,3 +441,15 @@ class SessionScreen(Screen[None]):
 
     def copy_text(self) -> str:
         return self.query_one(RequestDetail).copy_text()
+
+
+def replay_speed(replay: Any, results: Any) -> str:
+    """` · 16.6 s · 72 tok/s`: the replay's wall time and the target's measured throughput."""
+    if replay.finished_at is None:
+        return ""
+    wall = (replay.finished_at - replay.created_at).total_seconds()
+    tokens = sum(getattr(r, "completion_tokens", None) or 0 for r in results)
+    if wall <= 0:
+        return ""
+    rate = f" · {tokens / wall:.0f} tok/s" if tokens else ""
+    return f" · {wall:.1f} s{rate}"
