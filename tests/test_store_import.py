@@ -137,10 +137,10 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         Store(path)
 
 
-def test_session_list_search_and_sort() -> None:
+def test_session_list_search_and_sort(tmp_path: Path) -> None:
     from core.demo import demo_store_copy
 
-    with Store(demo_store_copy()) as store:
+    with Store(demo_store_copy(tmp_path)) as store:
         names = [s.name for s in store.list_sessions()]
         assert names[0] == "AI Debate" and len(names) == 5
         assert [s.name for s in store.list_sessions("climate")] == ["AI Debate"]
