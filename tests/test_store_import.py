@@ -206,3 +206,29 @@ def test_fifty_megabyte_export_imports_with_one_bad_line(store: Store, tmp_path:
         f"{path}:{bad_line}: invalid JSON (Expecting property name enclosed in double quotes)"
     ]
     assert store.count_sessions() == 100
+
+
+def test_out_of_range_numbers_are_row_errors(tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    good = load_fixture("request-query-clickhouse.page.json")["data"][0]
+    bad_rows = [
+        {**good, "request_id": "tokens-inf", "prompt_tokens": "inf"},
+        {**good, "request_id": "cost-inf", "cost": "1e999"},
+        {**good, "request_id": "latency-nan", "delay_ms": "nan"},
+        {**good, "request_id": "tokens-wide", "total_tokens": 10**30},
+        {**good, "request_id": "time-huge", "request_created_at": 1e30},
+        {**good, "request_id": "time-edge", "request_created_at": "0001-01-01T00:00:00+14:00"},
+    ]
+    path = tmp_path / "numbers.json"
+    path.write_text(json.dumps([good, *bad_rows]))
+    db = tmp_path / "numbers.db"
+    code, out, err = run(db, "import", str(path), "--json")
+    assert code == 2 and "Traceback" not in err
+    report = json.loads(out)
+    assert report["imported"] == 1
+    assert [e.split(":")[1].strip() for e in report["errors"]] == [
+        f"row {n}" for n in range(2, 8)
+    ]
+    code, out, _ = run(db, "sessions", "--json")
+    assert code == 0 and json.loads(out)[0]["cost"] == good["cost"]
