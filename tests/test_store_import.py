@@ -232,3 +232,18 @@ def test_out_of_range_numbers_are_row_errors(tmp_path: Path) -> None:
     ]
     code, out, _ = run(db, "sessions", "--json")
     assert code == 0 and json.loads(out)[0]["cost"] == good["cost"]
+
+
+def test_json_nested_too_deeply_is_reported_not_raised(store: Store, tmp_path: Path) -> None:
+    good = load_fixture("request-query-clickhouse.page.json")["data"][0]
+    deep = "[" * 100_000 + "]" * 100_000
+    array = tmp_path / "deep.json"
+    array.write_text(deep)
+    lines = tmp_path / "deep.jsonl"
+    lines.write_text(json.dumps(good) + "\n" + '{"request_id": ' + deep + "}\n")
+    counts = import_files(store, [array, lines])
+    assert counts.imported == 1
+    assert counts.errors == [
+        f"{array}: invalid JSON (nested too deeply)",
+        f"{lines}:2: invalid JSON (nested too deeply)",
+    ]

@@ -21,6 +21,7 @@ from core.models import LoggedRequest, RowError
 from core.store import ImportCounts, Store
 
 MAX_FILE_BYTES = 1 << 30  # refuse anything over 1 GiB with a clear message
+_TOO_DEEP = "invalid JSON (nested too deeply)"
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
@@ -77,6 +78,10 @@ def parse_file(path: Path) -> ParsedFile:
         raise ImportFileError(
             f"{path}:{whole_error.lineno}:{whole_error.colno}: invalid JSON ({whole_error.msg})"
         ) from None
+    except RecursionError:
+        if "\n" in stripped and stripped[0] == "{":
+            return _parse_jsonl(path, text)
+        raise ImportFileError(f"{path}: {_TOO_DEEP}") from None
     return _parse_document(path, document)
 
 
@@ -89,6 +94,9 @@ def _parse_jsonl(path: Path, text: str) -> ParsedFile:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             parsed.errors.append(f"{path}:{number}: invalid JSON ({exc.msg})")
+            continue
+        except RecursionError:
+            parsed.errors.append(f"{path}:{number}: {_TOO_DEEP}")
             continue
         _take_item(parsed, item, f"{path}:{number}", path)
     return parsed
