@@ -92,3 +92,41 @@ def test_core_never_imports_textual() -> None:
 def test_cli_help_does_not_import_textual() -> None:
     code = "from tui.cli import cli; import sys; assert 'textual' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_untrusted_text_never_reaches_the_terminal_raw(tmp_path: Path) -> None:
+    from core.replay.models import ReplaySpec
+    from core.store import Store
+    from tests.conftest import load_fixture
+
+    evil = "\x1b[31mred\x1b]0;title\x07 [bold red]loud[/] \r\x9bover"
+    good = load_fixture("request-query-clickhouse.page.json")["data"][0]
+    properties = {
+        **good["request_properties"],
+        "Helicone-Session-Id": "sess-\x1b[2J",
+        "Helicone-Session-Name": evil,
+        "Helicone-Session-Path": "/a/\x1b[2J/[b]x",
+    }
+    row = {**good, "request_id": "req-\x1b[5m", "request_properties": properties,
+           "model": "gpt\x1b[5m"}
+    lonely_body = {"request_id": "ghost-\x1b]0;t\x07", "request": {}, "response": {}}
+    export = tmp_path / "evil.json"
+    export.write_text(json.dumps([row, lonely_body]))
+    db = tmp_path / "evil.db"
+    with Store(db) as store:
+        store.create_replay(ReplaySpec(session_id="sess-\x1b[2J", via="http://h/\x1b[31m"))
+
+    outputs = [run(db, "import", str(export))]
+    outputs.append(run(db, "sessions"))
+    outputs.append(run(db, "tree", "sess-\x1b[2J"))
+    outputs.append(run(db, "show", "req-\x1b[5m"))
+    outputs.append(run(db, "replays"))
+    outputs.append(run(db, "show", "missing-\x1b[5m"))
+    for _code, out, err in outputs:
+        for raw in ("\x1b", "\x07", "\r", "\x9b"):
+            assert raw not in out and raw not in err, (raw, out, err)
+    assert "[bold red]loud[/]" in outputs[1][1]
+    assert "␛[2J" in outputs[2][1] and "[b]x" in outputs[2][1]
+    assert "gpt␛[5m" in outputs[3][1]
+    assert "http://h/␛[31m" in outputs[4][1]
+    assert outputs[5][0] == 1 and len(outputs[5][2].splitlines()) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from core.parsing import format_time
+from core.text import literal
 from tui.commands.common import fail, open_store, print_json
 
 
@@ -38,6 +39,7 @@ def sessions(ctx: click.Context, search: str | None, limit: int | None, as_json:
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, header_style="bold")
     for column in ("started", "name", "id", "requests", "duration", "cost", "replays"):
@@ -49,8 +51,8 @@ def sessions(ctx: click.Context, search: str | None, limit: int | None, as_json:
     for s in found:
         table.add_row(
             s.started_at.strftime("%Y-%m-%d %H:%M"),
-            s.name or "—",
-            s.id,
+            Text(literal(s.name) or "—"),  # imported text: never markup, never raw escapes
+            Text(literal(s.id)),
             str(s.requests),
             f"{s.duration_s:.1f}s",
             f"${s.cost:.4f}",
@@ -86,7 +88,7 @@ def tree(ctx: click.Context, session_id: str, as_json: bool) -> None:
 
     def label_folder(folder) -> Text:  # type: ignore[no-untyped-def]
         return Text.assemble(
-            (folder.name or "/", "bold"), (f"  {folder.count} req · {folder.latency_s:.2f}s", "dim")
+            (literal(folder.name) or "/", "bold"), (f"  {folder.count} req · {folder.latency_s:.2f}s", "dim")
         )
 
     def add(node: Tree, folder) -> None:  # type: ignore[no-untyped-def]
@@ -96,9 +98,9 @@ def tree(ctx: click.Context, session_id: str, as_json: bool) -> None:
             else:
                 node.add(
                     Text.assemble(
-                        (entry.id[:8], "cyan"),
-                        f"  {entry.model}",
-                        (f"  {entry.prompt_id}" if entry.prompt_id else "", "magenta"),
+                        (literal(entry.id[:8]), "cyan"),
+                        f"  {literal(entry.model)}",
+                        (f"  {literal(entry.prompt_id)}" if entry.prompt_id else "", "magenta"),
                         (f"  {entry.status}" if entry.status else "", "dim"),
                     )
                 )
@@ -126,17 +128,15 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from core.text import literal
-
     console = Console(highlight=False)
     console.print(
         Text.assemble(
             ("request ", "bold"),
-            request.id,
+            literal(request.id),
             "  ",
-            (request.model, "cyan"),
+            (literal(request.model), "cyan"),
             "  ",
-            (request.session_path, "magenta"),
+            (literal(request.session_path), "magenta"),
         )
     )
     fmt = detect_format(request.request_body, request.provider, request.target_url)
@@ -144,18 +144,18 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
         request.request_body, request.provider, request.target_url, request.body_state
     )
     if fmt is None:
-        console.print(Text(f"not replayable: {reason}", style="yellow"))
+        console.print(Text(literal(f"not replayable: {reason}"), style="yellow"))
         console.print(Text(literal(str(request.request_body)), style="dim"))
         return
     for message in fmt.messages(request.request_body):
-        console.print(Text(f"[{message.role}]", style="bold"))
+        console.print(Text(f"[{literal(message.role)}]", style="bold"))
         console.print(Text(literal(message.text)))
         for call in message.tool_calls:
-            console.print(Text(f"→ {call.name}({literal(call.arguments)})", style="yellow"))
+            console.print(Text(literal(f"→ {call.name}({call.arguments})"), style="yellow"))
     output = fmt.output(request.response_body)
     console.print(Text("[response]", style="bold green"))
     if output.error:
         console.print(Text(literal(output.error), style="red"))
     console.print(Text(literal(output.text)))
     for call in output.tool_calls:
-        console.print(Text(f"→ {call.name}({literal(call.arguments)})", style="yellow"))
+        console.print(Text(literal(f"→ {call.name}({call.arguments})"), style="yellow"))

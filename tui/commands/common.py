@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import click
 
 from core.store import Store, default_db_path
+from core.text import literal
 
 
 def store_path(ctx: click.Context) -> Path:
@@ -28,8 +29,13 @@ def open_store(ctx: click.Context) -> Store:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Exit non-zero with a one-line message on stderr (never a traceback)."""
-    click.echo(f"reprise: {' '.join(message.split())}", err=True)
+    click.echo(f"reprise: {literal(' '.join(message.split()))}", err=True)
     sys.exit(code)
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print a line that may carry text from imported data or servers, control codes shown."""
+    click.echo(literal(text), err=err)
 
 
 def print_json(value: Any) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tui.commands.common import fail, open_store, print_json
+from tui.commands.common import fail, open_store, print_json, say
 
 if TYPE_CHECKING:
     from core.evals import ExtractScorer, JudgeScorer, ReplayScores
@@ -170,7 +170,7 @@ def score(
         click.echo(f"wrote scores for {ok} of {len(written)} replayed requests to Helicone")
         for write in written:
             if not write.ok:
-                click.echo(f"  {write.helicone_request_id}: {write.error}", err=True)
+                say(f"  {write.helicone_request_id}: {write.error}", err=True)
 
 
 def _write_to_helicone(
@@ -211,7 +211,7 @@ def _print_scores(result: ReplayScores) -> None:
             f" {_n(row.replay, '.1f'):>6} {_signed(row.delta):>6}"
         )
         extras = [x for x in (row.note, helicone and f"helicone {helicone}") if x]
-        click.echo(line + ("  " + "; ".join(extras) if extras else ""))
+        say(line + ("  " + "; ".join(extras) if extras else ""))
     s = result.summary
     click.echo(
         f"session: {_n(s.mean_original)} → {_n(s.mean_replay)} (Δ {_signed(s.mean_delta)},"
@@ -382,15 +382,15 @@ def matrix(
         if as_json:
             print_json(plan.model_dump(mode="json"))
         else:
-            click.echo(plan.describe())
+            say(plan.describe())
             for key in plan.cell_keys:
-                click.echo(f"  {key}")
+                say(f"  {key}")
         return
-    click.echo(plan.describe(), err=True)
+    say(plan.describe(), err=True)
 
     def progress(event: Any) -> None:
         if event.kind in ("cell_finished", "cell_failed"):
-            click.echo(
+            say(
                 f"  {event.kind.replace('_', ' ')}: {event.cell_key}"
                 f" [{event.session_id[:8]}] {event.message}",
                 err=True,
@@ -422,14 +422,14 @@ def matrix(
     prompt_ids = table.prompt_ids
     widths = {p: min(max(len(p), 8), 30) for p in prompt_ids}
     head = " ".join(f"{p[: widths[p]]:<{widths[p]}}" for p in prompt_ids)
-    click.echo(
+    say(
         f"{head} {'score':>6} {'Δ':>6} {'sim':>6} {'fail':>4} {'tokens':>7} {'cost':>10} {'ms':>7}"
     )
     for row in table.sorted(sort_key):
         labels = " ".join(
             f"{row.variants.get(p, '')[: widths[p]]:<{widths[p]}}" for p in prompt_ids
         )
-        click.echo(
+        say(
             f"{labels} {_n(row.score):>6} {_signed(row.score_delta):>6}"
             f" {_n(row.similarity, '.0%') if row.similarity is not None else '–':>6}"
             f" {row.failed:>4} {row.tokens:>7} {_n(row.cost, '.6f'):>10}"
@@ -437,7 +437,7 @@ def matrix(
         )
     for pid in prompt_ids:
         for variant in spec.variants.get(pid, []):
-            click.echo(f"  {pid} {variant.label}: {variant.description}")
+            say(f"  {pid} {variant.label}: {variant.description}")
 
 
 # -- export ------------------------------------------------------------------------------------

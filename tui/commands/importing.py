@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from tui.commands.common import open_store, print_json
+from tui.commands.common import open_store, print_json, say
 
 
 @click.command("import")
@@ -27,7 +27,7 @@ def import_files(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> 
             f", errors {len(counts.errors)}"
         )
         for error in counts.errors:
-            click.echo(f"  {error}", err=True)
+            say(f"  {error}", err=True)
     if counts.errors:
         # 1: nothing could be imported; 2: good rows imported, some rows rejected.
         ctx.exit(2 if counts.imported or counts.updated else 1)

@@ -132,6 +132,7 @@ async def _run(
 def _finish(report: PullReport, as_json: bool) -> None:
     """Print the report; exit 1 when anything went wrong (what was pulled stays stored)."""
     from core.sources.helicone import report_json
+    from tui.commands.common import say
 
     if as_json:
         click.echo(report_json(report))
@@ -142,7 +143,7 @@ def _finish(report: PullReport, as_json: bool) -> None:
             f"{report.bodies_fetched} bodies fetched"
         )
         for error in report.errors[:20]:
-            click.echo(f"error: {error}", err=True)
+            say(f"error: {error}", err=True)
         if len(report.errors) > 20:
             click.echo(f"… and {len(report.errors) - 20} more errors", err=True)
     if report.errors:

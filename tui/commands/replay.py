@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tui.commands.common import fail, open_store, print_json
+from tui.commands.common import fail, open_store, print_json, say
 
 
 def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
@@ -110,7 +110,7 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         if not announced:
             announced.append(event.replay_id)
             if not as_json:
-                click.echo(f"replay {event.replay_id} of session {spec.session_id}", err=True)
+                say(f"replay {event.replay_id} of session {spec.session_id}", err=True)
         if progress is not None:
             if event.kind in ("finished", "failed", "skipped", "blocked"):
                 progress.advance(task_id)
@@ -162,7 +162,7 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
             sim = "" if r.similarity is None else f"{r.similarity:.2f}"
             deps = f" after {','.join(d[:8] for d in r.depends_on)}" if r.depends_on else ""
             note = r.error or r.diverged_reason or ""
-            click.echo(f"{r.request_id[:12]:12} {r.status:9} {sim:>5}{deps} {note}".rstrip())
+            say(f"{r.request_id[:12]:12} {r.status:9} {sim:>5}{deps} {note}".rstrip())
         click.echo(f"replay {result.id}: {result.status}, {len(rows)} requests, {failed} failed,"
                    f" {wall:.1f}s")
     if failed or result.status != "done":
@@ -191,6 +191,6 @@ def replays(ctx: click.Context, session_id: str | None, as_json: bool) -> None:
         click.echo("no replays")
         return
     for r in items:
-        click.echo(f"{r.id}  {r.session_id}  {r.status:11} {r.mode:8} via {r.spec.via}"
+        say(f"{r.id}  {r.session_id}  {r.status:11} {r.mode:8} via {r.spec.via}"
                    f"  {r.done}/{r.total} done, {r.failed} failed"
                    f"  {r.created_at:%Y-%m-%d %H:%M}")
