@@ -130,3 +130,29 @@ def test_untrusted_text_never_reaches_the_terminal_raw(tmp_path: Path) -> None:
     assert "gpt␛[5m" in outputs[3][1]
     assert "http://h/␛[31m" in outputs[4][1]
     assert outputs[5][0] == 1 and len(outputs[5][2].splitlines()) == 1
+
+
+def test_store_is_closed_when_a_command_fails(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "closed.db"
+    result = CliRunner().invoke(cli, ["--db", str(db), "replay", "--resume", "nope"])
+    assert result.exit_code == 1 and "no replay 'nope'" in result.stderr
+    # Switching out of WAL needs every other connection gone; `result` still holds the
+    # command's frames, so a store left open by the command would make this fail.
+    other = sqlite3.connect(db)
+    try:
+        assert other.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    finally:
+        other.close()
+
+
+def test_pull_into_a_file_that_is_not_a_store_fails_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "not-a-store.db"
+    db.write_bytes(b"this is not SQLite" * 100)
+    result = CliRunner(env={"HELICONE_API_KEY": "sk-helicone-test"}).invoke(
+        cli, ["--db", str(db), "pull", "--session", "s1"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"reprise: cannot open store {db}: file is not a database"]
+    assert db.read_bytes() == b"this is not SQLite" * 100

@@ -20,11 +20,14 @@ def store_path(ctx: click.Context) -> Path:
 
 
 def open_store(ctx: click.Context) -> Store:
+    """The store, closed when the command ends however it ends (return, fail, Ctrl-C)."""
     path = store_path(ctx)
     try:
-        return Store(path)
+        store = Store(path)
     except Exception as exc:  # sqlite3.DatabaseError, permission errors, newer schema
         fail(f"cannot open store {path}: {exc}")
+    ctx.call_on_close(store.close)
+    return store
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

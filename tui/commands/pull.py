@@ -6,7 +6,6 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -61,7 +60,7 @@ def pull(
 ) -> None:
     """Pull sessions from Helicone (key from HELICONE_API_KEY) into the local store."""
     from core.sources import helicone
-    from core.store import Store, default_db_path
+    from tui.commands.common import open_store
 
     try:
         since_at = helicone.parse_since(since)
@@ -73,8 +72,7 @@ def pull(
         _finish(helicone.PullReport(errors=[str(exc)]), as_json)
         return
 
-    db = (ctx.obj or {}).get("db")
-    store = Store(Path(db) if db else default_db_path())
+    store = open_store(ctx)
     try:
         report = asyncio.run(_run(store, config, since_at, session_ids, search, as_json))
     except KeyboardInterrupt:
