@@ -43,7 +43,8 @@ class DiffScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="diff.back"),
-        Binding("s", "toggle_side", "Side by side", id="diff.side_by_side"),
+        # Priority: the focused diff view has its own `s`, which would toggle only itself.
+        Binding("s", "toggle_side", "Side by side", id="diff.side_by_side", priority=True),
         Binding("n,right_square_bracket", "jump(1)", "Next change", id="diff.next"),
         Binding("p,left_square_bracket", "jump(-1)", "Prev change", id="diff.previous"),
         Binding("x", "export('html')", "Export", id="diff.export"),

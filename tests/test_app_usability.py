@@ -1,0 +1,55 @@
+"""Keys, layouts and messages found by using the app the way a newcomer does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.store import Store
+from tests.servers import FakeProvider
+from tests.test_app import SIZE, debate_requests
+from tests.test_app_replay import config_for, wait_for
+from tui.app import RepriseApp
+from tui.screens.diff import DiffScreen
+from tui.widgets.diff_view import DiffView
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store(tmp_path / "usability.db")
+    opened.upsert_requests(debate_requests())
+    yield opened
+    opened.close()
+
+
+async def replay_once(pilot, screen) -> None:
+    await pilot.press("r")
+    await pilot.pause()
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: screen.replay_worker is not None
+                   and screen.replay_worker.is_finished)
+    await pilot.pause()
+
+
+async def test_side_by_side_key_toggles_every_view_and_the_stats(store: Store) -> None:
+    with FakeProvider() as server:
+        app = RepriseApp(store, config_for(server), start_session="s-debate")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await replay_once(pilot, app.screen)
+            await pilot.press("d")
+            await pilot.pause()
+            diff = app.screen
+            assert isinstance(diff, DiffScreen)
+            text = diff.query_one("#diff-text", DiffView)
+            assert app.focused is text  # the view has its own `s` binding
+            await pilot.press("s")
+            await pilot.pause()
+            assert diff.side_by_side
+            assert all(view.side_by_side for view in diff.query(DiffView))
+            assert "side by side" in str(diff.query_one("#diff-stats").render())
+            await pilot.press("n", "s")
+            await pilot.pause()
+            assert not diff.side_by_side and not text.side_by_side
+            assert "inline" in str(diff.query_one("#diff-stats").render())
