@@ -53,3 +53,22 @@ async def test_side_by_side_key_toggles_every_view_and_the_stats(store: Store) -
             await pilot.pause()
             assert not diff.side_by_side and not text.side_by_side
             assert "inline" in str(diff.query_one("#diff-stats").render())
+
+
+async def test_enter_starts_the_replay_and_arrows_choose_the_mode(store: Store) -> None:
+    with FakeProvider() as server:
+        app = RepriseApp(store, config_for(server), start_session="s-debate")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            for keys, mode in ((["enter"], "chained"), (["down", "enter"], "isolated")):
+                await pilot.press("r")
+                await pilot.pause()
+                assert app.focused is not None and app.focused.id == "mode"
+                await pilot.press(*keys)
+                await pilot.pause()
+                assert app.screen is screen, "Enter did not start the replay"
+                await wait_for(pilot, lambda: screen.replay_worker is not None
+                               and screen.replay_worker.is_finished)
+                await pilot.pause()
+                assert store.list_replays("s-debate")[0].mode == mode

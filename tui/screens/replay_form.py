@@ -55,18 +55,37 @@ def base_targets(config: Config) -> list[dict[str, Any]]:
     return targets
 
 
+class ModeSet(RadioSet, inherit_bindings=False):
+    """Arrows choose the mode at once; Enter is left to the form, which starts the replay."""
+
+    BINDINGS = [
+        Binding("down,right", "next_button", "Next mode", show=False),
+        Binding("up,left", "previous_button", "Previous mode", show=False),
+        Binding("space", "toggle_button", "Choose", show=False),
+    ]
+
+    def action_next_button(self) -> None:
+        super().action_next_button()
+        self.action_toggle_button()
+
+    def action_previous_button(self) -> None:
+        super().action_previous_button()
+        self.action_toggle_button()
+
+
 class ReplayForm(ModalScreen[dict[str, Any] | None]):
     HELP = """\
 ## Replay
-- **Mode**: chained replays sends each request with the replayed outputs of the requests it
+- **Mode**: chained sends each request with the replayed outputs of the requests it
   quotes; isolated sends every request as recorded (with the edits).
 - **Target**: where the requests go. Keys are read from the environment, never stored.
-- **Enter** / **ctrl+s**: start · **Escape**: cancel
+- **↑/↓** on the mode: choose it · **Enter** / **ctrl+s**: start · **Escape**: cancel
 """
 
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="replay.form_cancel"),
         Binding("ctrl+s,f2", "start", "Start", priority=True, id="replay.form_start"),
+        Binding("enter", "start", "Start", show=False, id="replay.form_enter"),
     ]
 
     def __init__(self, config: Config, requests: int) -> None:
@@ -80,7 +99,7 @@ class ReplayForm(ModalScreen[dict[str, Any] | None]):
         with Vertical(id="replay-form", classes="form"):
             yield Static(f"Replay {self.requests} requests", classes="form-title")
             yield Label("Mode")
-            with RadioSet(id="mode"):
+            with ModeSet(id="mode"):
                 yield RadioButton("chained (use replayed outputs downstream)", value=True,
                                   id="mode-chained")
                 yield RadioButton("isolated (each request on its own)", id="mode-isolated")
