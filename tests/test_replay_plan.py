@@ -157,3 +157,24 @@ def test_helicone_headers_and_redaction():
     secrets = secrets_in({"Authorization": "Bearer sk-o-123", "Content-Type": "json"})
     assert secrets == ["Bearer sk-o-123", "sk-o-123"]
     assert redact({"e": ["key sk-o-123!"]}, secrets) == {"e": ["key ***!"]}
+
+
+def test_long_conversation_plans_without_rescanning_its_history():
+    """2,000 requests each carrying the last 400 turns: each message is searched once."""
+    import time
+
+    reqs, history = [], []
+    for k in range(2000):
+        history.append({"role": "user", "content": f"question {k}, please answer it"})
+        output = f"answer {k}: " + "lorem ipsum dolor sit amet " * 7
+        reqs.append(recorded_request(
+            f"r{k:04d}", {"model": "m", "messages": history[-400:]}, output, at=k))
+        history.append({"role": "assistant", "content": output})
+    started = time.perf_counter()
+    plan = plan_replay(reqs, ReplaySpec(session_id="s1"))
+    elapsed = time.perf_counter() - started
+    ids = [r.id for r in reqs]
+    assert plan.get("r1999").depends_on == ids[1799:1999]
+    assert plan.get("r0001").depends_on == ["r0000"]
+    assert plan.depth() == 2000
+    assert elapsed < 6.0, f"planning took {elapsed:.1f} s"

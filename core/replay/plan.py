@@ -107,6 +107,11 @@ def plan_replay(requests: Iterable[LoggedRequest], spec: ReplaySpec) -> ReplayPl
 def _link(items: list[PlannedRequest]) -> None:
     # Sources seen so far: recorded text -> latest request that produced it.
     by_text: dict[str, str] = {}
+    texts: list[str] = []  # the keys of by_text, in the order they first appeared
+    # Message text -> (how many of `texts` it was searched for, those it contains). A long
+    # conversation repeats its history in every request; each message is searched once per
+    # recorded text, not once per request, so planning stays near-quadratic, not cubic.
+    found_in: dict[str, tuple[int, list[str]]] = {}
     by_call: dict[str, str] = {}
     order = {item.id: n for n, item in enumerate(items)}
     for item in items:
@@ -116,11 +121,16 @@ def _link(items: list[PlannedRequest]) -> None:
                 m for m in fmt.messages(item.request.request_body) if m.role not in
                 ("system", "developer")
             ]
-            haystack = "\n".join(m.text for m in messages)
-            deps: list[str] = []
-            for text, source in by_text.items():
-                if text in haystack and source not in deps:
-                    deps.append(source)
+            deps: set[str] = set()
+            for message in messages:
+                searched, contained = found_in.get(message.text, (0, []))
+                if searched < len(texts):
+                    haystack = message.text
+                    contained = contained + [
+                        t for t in texts[searched:] if len(t) <= len(haystack) and t in haystack
+                    ]
+                    found_in[message.text] = (len(texts), contained)
+                deps.update(by_text[t] for t in contained)
             tool_deps: list[str] = []
             for message in messages:
                 for call in message.tool_calls:
@@ -131,6 +141,8 @@ def _link(items: list[PlannedRequest]) -> None:
             item.tool_depends_on = sorted(tool_deps, key=order.__getitem__)
         if item.skip_reason is None:
             if len(item.recorded_text) >= MIN_LINK_CHARS:
+                if item.recorded_text not in by_text:
+                    texts.append(item.recorded_text)
                 by_text[item.recorded_text] = item.id
             for call in item.recorded_tool_calls:
                 by_call[call_key(call)] = item.id
