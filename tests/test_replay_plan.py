@@ -178,3 +178,13 @@ def test_long_conversation_plans_without_rescanning_its_history():
     assert plan.get("r0001").depends_on == ["r0000"]
     assert plan.depth() == 2000
     assert elapsed < 6.0, f"planning took {elapsed:.1f} s"
+
+
+def test_base_url_of_a_known_provider_without_a_key_variable_gets_its_own_key():
+    url = "https://api.openai.com/v1/chat/completions"
+    assert credentials_for(url, ENV, custom_base="https://api.openai.com/v1") == {
+        "Authorization": "Bearer sk-o"}
+    assert credentials_for(url, ENV, custom_base="https://api.openai.com/v1",
+                           custom_key_env="CUSTOM") == {"Authorization": "Bearer sk-c"}
+    assert credentials_for("http://127.0.0.1:11434/v1/chat/completions", ENV,
+                           custom_base="http://127.0.0.1:11434/v1") == {}

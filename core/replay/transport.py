@@ -68,11 +68,13 @@ def credentials_for(
     """The auth headers that may be sent to `url`, and only those."""
     headers: dict[str, str] = {}
     scheme, host, _ = origin(url)
-    if custom_base and origin(custom_base) == origin(url):
-        key = env.get(custom_key_env) if custom_key_env else None
+    if custom_base and custom_key_env and origin(custom_base) == origin(url):
+        key = env.get(custom_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
+    # Without a named variable a base URL gets what its host is owed: `--via
+    # https://api.openai.com/v1` still carries the OpenAI key, and nothing else does.
     if scheme != "https":
         return headers  # provider keys never travel in clear text
     if host in OPENAI_HOSTS and env.get("OPENAI_API_KEY"):
