@@ -101,3 +101,20 @@ def test_resume_after_sigkill(tmp_path):
                    for r in server.received)
     for path in tmp_path.glob("k.db*"):
         assert b"SECRET" not in path.read_bytes()
+
+
+def test_missing_key_variable_fails_before_anything_is_sent(tmp_path):
+    db = tmp_path / "k.db"
+    seed(db, 2)
+    with FakeProvider() as server:
+        result = CliRunner(env={"REPRISE_TEST_UNSET_KEY": None}).invoke(
+            cli, ["--db", str(db), "replay", "s1", "--via", server.base_url,
+                  "--api-key-env", "REPRISE_TEST_UNSET_KEY"])
+        assert result.exit_code == 1
+        assert result.stderr.splitlines() == [
+            "reprise: --api-key-env REPRISE_TEST_UNSET_KEY: that variable is not set in the"
+            " environment"
+        ]
+        assert server.received == []
+    with Store(db) as store:
+        assert store.list_replays() == []

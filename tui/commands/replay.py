@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -91,6 +92,8 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
             ("http://", "https://")
         ):
             fail(f"--via must be original, helicone, local or an http(s) base URL, not {via!r}")
+        if api_key_env and not os.environ.get(api_key_env):
+            fail(f"--api-key-env {api_key_env}: that variable is not set in the environment")
 
     total = len(store.session_requests(spec.session_id))
     progress: Any = None
