@@ -11,6 +11,7 @@ from tests.servers import FakeProvider
 from tests.test_app import SIZE, debate_requests
 from tests.test_app_replay import config_for, wait_for
 from tui.app import RepriseApp
+from tui.config import Config
 from tui.screens.diff import DiffScreen
 from tui.widgets.diff_view import DiffView
 
@@ -72,3 +73,18 @@ async def test_enter_starts_the_replay_and_arrows_choose_the_mode(store: Store) 
                                and screen.replay_worker.is_finished)
                 await pilot.pause()
                 assert store.list_replays("s-debate")[0].mode == mode
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_forms_fit_small_terminals(store: Store, size: tuple[int, int]) -> None:
+    app = RepriseApp(store, Config(), start_session="s-debate")
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        screen_region = app.screen.region
+        for key in ("r", "m", "R", "M"):
+            await pilot.press(key)
+            await pilot.pause()
+            form = app.screen.query_one(".form")
+            assert screen_region.contains_region(form.region), (key, form.region)
+            await pilot.press("escape")
+            await pilot.pause()
