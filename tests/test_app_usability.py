@@ -14,6 +14,7 @@ from tui.app import RepriseApp
 from tui.config import Config
 from tui.screens.diff import DiffScreen
 from tui.widgets.diff_view import DiffView
+from tui.widgets.session_list import SessionList
 
 
 @pytest.fixture
@@ -88,3 +89,25 @@ async def test_forms_fit_small_terminals(store: Store, size: tuple[int, int]) ->
             assert screen_region.contains_region(form.region), (key, form.region)
             await pilot.press("escape")
             await pilot.pause()
+
+
+@pytest.mark.parametrize("width", [120, 80, 60])
+async def test_sessions_table_keeps_names_readable_when_narrow(
+    store: Store, width: int
+) -> None:
+    store.upsert_requests(debate_requests("s-long", "Research Agent tools"))
+    app = RepriseApp(store, Config())
+    async with app.run_test(size=(width, 20)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(SessionList)
+        header = table.render_line(0).text
+        rows = [table.render_line(y).text for y in (1, 2)]
+        assert len(header) == table.size.width
+        assert any("Research Agent tools" in row for row in rows)
+        for title in ("Name", "Started", "Requests", "Cost"):
+            assert title in header
+        assert ("Id" in header.split()) == (width >= 100)
+        # A click on a header sorts by the column drawn there.
+        await pilot.click(SessionList, offset=(header.index("Requests") + 2, 0))
+        await pilot.pause()
+        assert table.sort == "requests"

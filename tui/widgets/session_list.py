@@ -47,6 +47,10 @@ COLUMNS = [
     Column("replays", "Replays", 8, True),
 ]
 
+# Columns dropped, in this order, while the name would be narrower than MIN_NAME.
+DROP_ORDER = ("id", "duration", "replays", "cost", "started_at")
+MIN_NAME = 20
+
 # (search, limit, offset, sort, descending) -> rows
 Fetch = Callable[[str, int, int, str, bool], "list[SessionSummary]"]
 Count = Callable[[str], int]
@@ -198,16 +202,24 @@ class SessionList(ScrollView, can_focus=True):
             self.cursor = index
 
     # -- rendering -------------------------------------------------------------------------
-    def _widths(self, width: int) -> list[int]:
-        fixed = sum(c.width + 1 for c in COLUMNS if c.width)
+    def _layout(self, width: int) -> list[tuple[int, int]]:
+        """(column index, width) of the columns shown: narrow terminals drop the least
+        useful columns first so the name stays readable."""
+        shown = list(range(len(COLUMNS)))
+        for key in DROP_ORDER:
+            fixed = sum(COLUMNS[i].width + 1 for i in shown if COLUMNS[i].width)
+            if width - fixed - 1 >= MIN_NAME:
+                break
+            shown.remove(next(i for i in shown if COLUMNS[i].key == key))
+        fixed = sum(COLUMNS[i].width + 1 for i in shown if COLUMNS[i].width)
         name = max(8, width - fixed - 1)
-        return [c.width or name for c in COLUMNS]
+        return [(i, COLUMNS[i].width or name) for i in shown]
 
     def _column_at(self, x: int) -> str | None:
         left = 1
-        for column, width in zip(COLUMNS, self._widths(self.size.width), strict=True):
+        for index, width in self._layout(self.size.width):
             if left <= x < left + width + 1:
-                return column.key
+                return COLUMNS[index].key
             left += width + 1
         return None
 
@@ -224,8 +236,8 @@ class SessionList(ScrollView, can_focus=True):
 
     def _line(self, cells: list[str], width: int, style: Style) -> Strip:
         parts = [" "]
-        for column, cell, size in zip(COLUMNS, cells, self._widths(width), strict=True):
-            text = short(cell, size)
+        for index, size in self._layout(width):
+            column, text = COLUMNS[index], short(cells[index], size)
             parts.append((text.rjust(size) if column.right else text.ljust(size)) + " ")
         line = "".join(parts)
         return Strip([Segment(line[:width].ljust(width), style)], width)
