@@ -111,3 +111,17 @@ async def test_sessions_table_keeps_names_readable_when_narrow(
         await pilot.click(SessionList, offset=(header.index("Requests") + 2, 0))
         await pilot.pause()
         assert table.sort == "requests"
+
+
+async def test_help_shows_no_empty_code_for_bindings_without_id(store: Store) -> None:
+    from tui.screens.help import HelpScreen
+
+    app = RepriseApp(store, Config(), start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        assert "``" not in help_screen.text
+        assert "`session.replay`" in help_screen.text

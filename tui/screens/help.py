@@ -40,7 +40,8 @@ class HelpScreen(ModalScreen[None]):
             if not binding.description and not binding.id:
                 continue
             display = binding.key_display or screen.app.get_key_display(binding)
-            rows.append(f"| `{display or key}` | {binding.description} | `{binding.id or ''}` |")
+            binding_id = f"`{binding.id}`" if binding.id else "–"
+            rows.append(f"| `{display or key}` | {binding.description} | {binding_id} |")
         body = "\n".join([*sections, GENERAL, "## Keys active here", *rows])
         return cls(body)
 
