@@ -156,3 +156,16 @@ def test_pull_into_a_file_that_is_not_a_store_fails_in_one_line(tmp_path: Path) 
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [f"reprise: cannot open store {db}: file is not a database"]
     assert db.read_bytes() == b"this is not SQLite" * 100
+
+
+def test_json_output_never_carries_raw_terminal_controls(tmp_path: Path) -> None:
+    a = tmp_path / "a.txt"
+    b = tmp_path / "b.txt"
+    a.write_text("plain \x9b31m text\u202e end\x7f\n", encoding="utf-8", newline="")
+    b.write_text("plain \x9b32m text end\n", encoding="utf-8", newline="")
+    result = CliRunner().invoke(cli, ["diff", str(a), str(b), "--json"])
+    assert result.exit_code == 0
+    assert not any(ch in result.stdout for ch in "\x7f\x9b\u202e")
+    data = json.loads(result.stdout)
+    assert "".join(op[1] for op in data["ops"]) == a.read_text(encoding="utf-8")
+    assert "".join(op[2] for op in data["ops"]) == b.read_text(encoding="utf-8")

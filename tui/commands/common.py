@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -10,7 +9,7 @@ from typing import Any, NoReturn
 import click
 
 from core.store import Store, default_db_path
-from core.text import literal
+from core.text import dumps_json, literal
 
 
 def store_path(ctx: click.Context) -> Path:
@@ -42,4 +41,4 @@ def say(text: str, *, err: bool = False) -> None:
 
 
 def print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    click.echo(dumps_json(value))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from core.diff import DiffResult, diff_texts
+from core.text import dumps_json
 
 
 def _read(path: str) -> str:
@@ -47,7 +47,7 @@ def diff(file_a: str, file_b: str, side_by_side: bool, changes_only: bool, as_js
         click.echo(f"reprise diff: {err.message}", err=True)
         sys.exit(2)
     if as_json:
-        click.echo(json.dumps(result.to_json_dict(), ensure_ascii=False))
+        click.echo(dumps_json(result.to_json_dict(), indent=None))
         return
     from rich.console import Console
     from rich.text import Text
