@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from core.text import literal
 from tui.commands.common import fail, open_store, print_json, say
 
 if TYPE_CHECKING:
@@ -484,7 +485,8 @@ def export(
     result = asyncio.run(score_replay(store, replay_id, scorers))
     text = export_replay(store, replay_id, fmt, result)
     if output is None:
-        click.echo(text, nl=False)
+        # On a terminal, control codes from responses are shown, never acted on.
+        click.echo(literal(text) if sys.stdout.isatty() else text, nl=False)
         return
     try:
         Path(output).expanduser().write_text(text, encoding="utf-8")
