@@ -60,7 +60,7 @@ def pull(
 ) -> None:
     """Pull sessions from Helicone (key from HELICONE_API_KEY) into the local store."""
     from core.sources import helicone
-    from tui.commands.common import open_store
+    from tui.commands.common import fail, open_store
 
     try:
         since_at = helicone.parse_since(since)
@@ -69,8 +69,10 @@ def pull(
     try:
         config = helicone.HeliconeConfig.from_env(region=region, base_url=helicone_url)
     except helicone.HeliconeError as exc:
-        _finish(helicone.PullReport(errors=[str(exc)]), as_json)
-        return
+        if as_json:  # the documented shape, with the reason in `errors`
+            _finish(helicone.PullReport(errors=[str(exc)]), as_json)
+            return
+        fail(str(exc))
 
     store = open_store(ctx)
     try:
