@@ -125,3 +125,28 @@ async def test_help_shows_no_empty_code_for_bindings_without_id(store: Store) ->
         assert isinstance(help_screen, HelpScreen)
         assert "``" not in help_screen.text
         assert "`session.replay`" in help_screen.text
+
+
+@pytest.mark.parametrize("width", [120, 80, 60])
+async def test_replay_progress_line_is_never_cut(store: Store, width: int) -> None:
+    from textual.widgets import Static
+
+    from tui.widgets.replay_status import ReplayStatus
+
+    with FakeProvider() as server:
+        app = RepriseApp(store, config_for(server), start_session="s-debate")
+        async with app.run_test(size=(width, 24)) as pilot:
+            await pilot.pause()
+            await replay_once(pilot, app.screen)
+            status = app.screen.query_one(ReplayStatus)
+            status.set_state("s-debate-r0", "failed")  # one more count: a longer line
+            await pilot.pause()
+            for name in ("#replay-label", "#replay-counts"):
+                widget = status.query_one(name, Static)
+                full = " ".join(str(widget.render()).split())
+                shown = " ".join(
+                    " ".join(strip.text for strip in widget.render_lines(widget.region.reset_offset))
+                    .split()
+                )
+                assert shown == full, (name, shown, full)
+            assert app.screen.region.contains_region(status.region)
