@@ -150,3 +150,50 @@ async def test_replay_progress_line_is_never_cut(store: Store, width: int) -> No
                 )
                 assert shown == full, (name, shown, full)
             assert app.screen.region.contains_region(status.region)
+
+
+async def test_cancelled_replay_resumes_from_the_replays_list(store: Store) -> None:
+    from tui.widgets.request_tree import RequestTree
+
+    with FakeProvider(latency=0.3) as server:
+        config = config_for(server)
+        config.replay.concurrency = 1  # one request at a time: cancel lands mid-way
+        app = RepriseApp(store, config, start_session="s-debate")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            await pilot.press("r")
+            await pilot.pause()
+            await pilot.press("ctrl+s")
+            tree = screen.query_one(RequestTree)
+            await wait_for(pilot, lambda: "done" in tree.states.values())
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: screen.replay_worker.is_finished)
+            await pilot.pause()
+            replay = store.list_replays("s-debate")[0]
+            assert replay.status == "cancelled"
+            kept = {rid for rid, r in store.replay_results(replay.id).items()
+                    if r.status == "done"}
+            assert kept and len(kept) < 5
+            sent_before = len(server.received)
+
+            await pilot.press("R")
+            await pilot.pause()
+            await pilot.press("r")
+            await pilot.pause()
+            assert app.screen is screen
+            await wait_for(pilot, lambda: screen.replay_worker.is_finished)
+            await pilot.pause()
+            resumed = store.get_replay(replay.id)
+            assert resumed is not None and resumed.status == "done"
+            assert len(store.list_replays("s-debate")) == 1  # the same replay, finished
+            assert len(store.replay_results(replay.id)) == 5
+            assert len(server.received) - sent_before <= 5 - len(kept)
+            assert "5/5" in str(screen.query_one("#replay-counts").render())
+
+            await pilot.press("R")
+            await pilot.pause()
+            await pilot.press("r")  # a finished replay has nothing to resume
+            await pilot.pause()
+            assert app.screen is not screen
+            await pilot.press("escape")

@@ -288,7 +288,8 @@ class SessionScreen(Screen[None]):
         self.replay_worker = self.run_replay(spec, choice.get("local", False))
 
     @work(exclusive=True, group="replay", exit_on_error=False)
-    async def run_replay(self, spec: ReplaySpec, local: bool) -> Replay:
+    async def run_replay(self, spec: ReplaySpec, local: bool,
+                         resume_id: str | None = None) -> Replay:
         from core.replay.engine import run_replay
 
         if local:
@@ -298,7 +299,7 @@ class SessionScreen(Screen[None]):
         def on_event(event: object) -> None:
             self.post_message(ReplayEventMessage(event))
 
-        return await run_replay(self.app.store, spec, on_event=on_event)
+        return await run_replay(self.app.store, spec, on_event=on_event, resume_id=resume_id)
 
     def on_replay_event_message(self, message: ReplayEventMessage) -> None:
         event: Any = message.event
@@ -339,7 +340,8 @@ class SessionScreen(Screen[None]):
             if self.replay is not None:
                 self.load_replay(self.replay.id, quiet=True)
             status.finish("replay cancelled")
-            self.notify("replay cancelled", title="replay", severity="warning")
+            self.notify("replay cancelled; finished results are kept (R, then r resumes)",
+                        title="replay", severity="warning")
         elif event.state == WorkerState.ERROR:
             error = event.worker.error
             status.finish("replay failed")
@@ -392,21 +394,41 @@ class SessionScreen(Screen[None]):
         )
 
     def action_replays(self) -> None:
-        from tui.screens.replays import ReplaysScreen
+        from tui.screens.replays import ReplayChoice, ReplaysScreen
 
-        def done(choice: tuple[str, str | None] | None) -> None:
+        def done(choice: ReplayChoice | None) -> None:
             if choice is None:
                 return
-            first, second = choice
-            if second is None:
-                self.load_replay(first)
+            if choice.resume:
+                self.resume_replay(choice.first)
+                return
+            if choice.second is None:
+                self.load_replay(choice.first)
                 return
             from tui.screens.diff import DiffScreen
 
             order = self.query_one(RequestTree).request_order()
-            self.app.push_screen(DiffScreen(self.session_id, second, order, None, base=first))
+            self.app.push_screen(
+                DiffScreen(self.session_id, choice.second, order, None, base=choice.first)
+            )
 
         self.app.push_screen(ReplaysScreen(self.session_id), done)
+
+    def resume_replay(self, replay_id: str) -> None:
+        """Run the unfinished requests of a stopped replay; its finished results are kept."""
+        if self.replay_worker is not None and self.replay_worker.is_running:
+            self.notify("a replay is already running (Escape cancels it)", severity="warning")
+            return
+        self.load_replay(replay_id)
+        if self.replay is None or self.replay.id != replay_id:
+            return
+        status = self.query_one(ReplayStatus)
+        via = self.replay.spec.via
+        target = "local SmolLM2 model" if via == "local" else clean(via)
+        status.start(len(self.requests), f"resume {replay_id[:8]} → {target}")
+        for request_id, result in self.results.items():
+            status.set_state(request_id, result.status)
+        self.replay_worker = self.run_replay(self.replay.spec, False, resume_id=replay_id)
 
     # -- matrix ----------------------------------------------------------------------------
     def action_matrix(self) -> None:
