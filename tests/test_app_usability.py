@@ -197,3 +197,23 @@ async def test_cancelled_replay_resumes_from_the_replays_list(store: Store) -> N
             await pilot.pause()
             assert app.screen is not screen
             await pilot.press("escape")
+
+
+async def test_status_line_names_the_running_replay(store: Store) -> None:
+    with FakeProvider(latency=0.5) as server:
+        app = RepriseApp(store, config_for(server), start_session="s-debate")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            await replay_once(pilot, screen)
+            first = store.list_replays("s-debate")[0].id
+            await pilot.press("r")
+            await pilot.pause()
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: len(store.list_replays("s-debate")) == 2
+                           and screen.replay is not None and screen.replay.id != first)
+            await pilot.pause()
+            line = str(screen.query_one("#session-status").render())
+            assert screen.replay.id[:8] in line and "running" in line, line
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: screen.replay_worker.is_finished)

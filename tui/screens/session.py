@@ -307,6 +307,7 @@ class SessionScreen(Screen[None]):
         status = self.query_one(ReplayStatus)
         if self.replay is None or self.replay.id != event.replay_id:
             self.replay = self.app.store.get_replay(event.replay_id)
+            self._status()  # the status line names the running replay, not the last one
         if event.request_id is None:
             return
         state = {"started": "running", "retried": "retrying", "queued": "queued"}.get(event.kind)
