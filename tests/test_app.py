@@ -241,3 +241,25 @@ async def test_store_opens_after_first_paint(app_store: Store, tmp_path: Path) -
         await pilot.press("f", *"triage")
         await pilot.pause()
         assert table.total == 1
+
+
+async def test_pending_edits_survive_leaving_the_session(app_store: Store) -> None:
+    app = RepriseApp(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"deb", "enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SessionScreen)
+        await pilot.press("e", *" Be strict.", "ctrl+s")
+        await pilot.pause()
+        assert len(screen.edits.system) == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        await pilot.press("slash", *"deb", "enter")
+        await pilot.pause()
+        again = app.screen
+        assert isinstance(again, SessionScreen) and again is not screen
+        assert [e.text for e in again.edits.system] == ["You judge arguments. Be strict."]
+        assert again.query_one(RequestTree).edited == {"s-debate-r0", "s-debate-r2"}

@@ -71,6 +71,8 @@ class RepriseApp(App[None]):
         thread after the first paint, so startup never waits for pydantic or SQLite.
         """
         super().__init__()
+        # Pending edits per session, kept while the app runs so leaving a session loses none.
+        self.pending_edits: dict[str, Any] = {}
         self.store: Any = store if hasattr(store, "list_sessions") else None
         self._store_path = None if self.store is not None else store
         self.config: Any = config

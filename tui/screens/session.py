@@ -69,6 +69,14 @@ class SessionScreen(Screen[None]):
         self.replay_worker: Worker[Any] | None = None
         self.local_server: Any = None
 
+    def on_unmount(self) -> None:
+        pending = getattr(self.app, "pending_edits", None)
+        if pending is not None:
+            if self.edits.is_empty:
+                pending.pop(self.session_id, None)
+            else:
+                pending[self.session_id] = self.edits
+
     def compose(self) -> ComposeResult:
         with Horizontal(id="session-body"):
             yield RequestTree(id="tree")
@@ -81,6 +89,7 @@ class SessionScreen(Screen[None]):
 
     def on_mount(self) -> None:
         store = self.app.store
+        self.edits = getattr(self.app, "pending_edits", {}).get(self.session_id, self.edits)
         summary = store.get_session(self.session_id)
         self.requests = store.session_requests(self.session_id)
         self.by_id = {r.id: r for r in self.requests}
@@ -92,6 +101,8 @@ class SessionScreen(Screen[None]):
         if summary:
             tree.border_subtitle = f"{duration(summary.duration_s)} · {money(summary.cost)}"
         self.query_one(EditsPanel).show_edits(self.edits)
+        if not self.edits.is_empty:  # edits kept from an earlier visit
+            tree.set_edited({r.id for r in self.requests if self.edits.touches(r)})
         self.query_one(ReplayStatus).display = False
         replays = store.list_replays(self.session_id)
         if replays:
