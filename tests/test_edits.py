@@ -37,3 +37,33 @@ def test_anthropic_blocks_and_request_scope_wins():
     assert roundtrip == edits
     other = recorded_request("r2", body, "x", prompt_id="q", anthropic=True)
     assert edits.apply(other)["system"] == body["system"]
+
+
+def test_many_substitutions_in_one_walk_match_one_at_a_time() -> None:
+    from core.formats import substitute_in_messages, substitute_many_in_messages
+
+    long_answer = "Carbon dividends return the revenue to every household equally."
+    short_answer = "Carbon dividends return the revenue"
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "Judge."},
+            {"role": "assistant", "content": long_answer},
+            {"role": "user", "content": [{"type": "text", "text": f'Rate: "{long_answer}"'}]},
+            {"role": "user", "content": f"Earlier you said: {short_answer}."},
+        ],
+    }
+    replacements = {long_answer: "NEW LONG", short_answer: "NEW SHORT"}
+    expected = body
+    for old in sorted(replacements, key=len, reverse=True):
+        expected = substitute_in_messages(expected, old, replacements[old])
+    assert substitute_many_in_messages(body, replacements) == expected
+    # With the plan's index only the strings known to be in a message are tried there.
+    known = {
+        long_answer: [long_answer],
+        f'Rate: "{long_answer}"': [long_answer],
+        f"Earlier you said: {short_answer}.": [short_answer],
+    }
+    assert substitute_many_in_messages(body, replacements, known) == expected
+    assert body["messages"][1]["content"] == long_answer  # never mutated
+    assert substitute_many_in_messages(body, {}) is body

@@ -167,3 +167,36 @@ def substitute_in_messages(body: dict[str, Any], old: str, new: str) -> dict[str
                 changed = True
         updated.append(message)
     return {**body, "messages": updated} if changed else body
+
+
+def substitute_many_in_messages(
+    body: dict[str, Any],
+    replacements: dict[str, str],
+    known: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """Apply several replacements (longest first) in one walk over the messages.
+
+    `known` maps a message's text to the strings already found in it (the replay plan's
+    index), so only those are tried there; other messages try every replacement.
+    """
+    if not replacements:
+        return body
+    ordered = sorted(replacements, key=len, reverse=True)
+    updated = []
+    changed = False
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and "content" in message:
+            content = message["content"]
+            candidates = ordered
+            hits = known.get(content_text(content)) if known is not None else None
+            if hits is not None:
+                present = set(hits)
+                candidates = [old for old in ordered if old in present]
+            new_content = content
+            for old in candidates:
+                new_content = replace_in_content(new_content, old, replacements[old])
+            if new_content is not content:
+                message = {**message, "content": new_content}
+                changed = True
+        updated.append(message)
+    return {**body, "messages": updated} if changed else body

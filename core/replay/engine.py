@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from core.formats import format_named
+from core.formats import format_named, substitute_many_in_messages
 from core.formats.convert import anthropic_to_openai
 from core.models import LoggedRequest
 from core.replay.models import (
@@ -254,6 +254,7 @@ class _Runner:
         self.results: dict[str, ReplayResult] = {}
         self.done: dict[str, asyncio.Event] = {item.id: asyncio.Event() for item in plan.items}
         self.items = {item.id: item for item in plan.items}
+        self.contained = plan.contained
         self.running: set[str] = set()
 
     def emit(self, event: ReplayEvent) -> None:
@@ -454,17 +455,15 @@ class _Runner:
     def _body(self, item: PlannedRequest) -> tuple[dict[str, Any], list[str]]:
         """The body to send: recorded outputs swapped for replayed ones, then the edits."""
         request: LoggedRequest = item.request
-        fmt = item.fmt
-        assert fmt is not None
         body: dict[str, Any] = request.request_body
         diverged: list[str] = []
-        deps = sorted(item.depends_on, key=lambda d: len(self.items[d].recorded_text), reverse=True)
-        for dep_id in deps:
+        replacements: dict[str, str] = {}
+        for dep_id in item.depends_on:
             dep = self.items[dep_id]
             replayed = self.results[dep_id]
             new_text = replayed.output_text.strip()
             if dep.recorded_text and new_text != dep.recorded_text:
-                body = fmt.substitute(body, dep.recorded_text, new_text)
+                replacements[dep.recorded_text] = new_text
             if dep_id in item.tool_depends_on and not same_tool_calls(
                 dep.recorded_tool_calls, replayed.tool_calls
             ):
@@ -474,6 +473,8 @@ class _Runner:
                     f"{dep_id} asked for different tool calls ({now}) than recorded"
                     f" ({recorded}); the recorded tool results were sent"
                 )
+        # One pass over the messages for all links, longest recorded text first.
+        body = substitute_many_in_messages(body, replacements, self.contained)
         body = self.spec.edits.apply(request, body)
         if self.spec.model:
             body["model"] = self.spec.model

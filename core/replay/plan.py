@@ -53,6 +53,9 @@ class ReplayPlan(BaseModel):
     session_id: str
     mode: str
     items: list[PlannedRequest] = Field(default_factory=list)
+    # Message text -> the recorded outputs found inside it while linking; lets the engine
+    # substitute replayed outputs in one pass instead of searching every message per link.
+    contained: dict[str, list[str]] = Field(default_factory=dict, exclude=True)
 
     def get(self, request_id: str) -> PlannedRequest:
         return self._index()[request_id]
@@ -100,11 +103,11 @@ def plan_replay(requests: Iterable[LoggedRequest], spec: ReplaySpec) -> ReplayPl
         items.append(item)
     plan = ReplayPlan(session_id=spec.session_id, mode=spec.mode, items=items)
     if spec.mode == "chained":
-        _link(items)
+        plan.contained = _link(items)
     return plan
 
 
-def _link(items: list[PlannedRequest]) -> None:
+def _link(items: list[PlannedRequest]) -> dict[str, list[str]]:
     # Sources seen so far: recorded text -> latest request that produced it.
     by_text: dict[str, str] = {}
     texts: list[str] = []  # the keys of by_text, in the order they first appeared
@@ -146,6 +149,7 @@ def _link(items: list[PlannedRequest]) -> None:
                 by_text[item.recorded_text] = item.id
             for call in item.recorded_tool_calls:
                 by_call[call_key(call)] = item.id
+    return {text: contained for text, (_, contained) in found_in.items()}
 
 
 def call_key(call: ToolCall) -> str:
