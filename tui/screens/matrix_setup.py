@@ -24,7 +24,7 @@ from core.matrix import MatrixSpec, parse_variant, plan_matrix
 from core.models import LoggedRequest
 from tui.config import Config
 from tui.screens.replay_form import NOTHING_FREE, base_targets
-from tui.widgets.text import clean
+from tui.widgets.text import clean, plural
 
 DEFAULT_SCORE = r"Score:\s*(\d+(?:\.\d+)?)"
 SYNTAX = (
@@ -92,7 +92,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
     def compose(self) -> ComposeResult:
         with_bodies = self.app.store.session_requests(self.session_id, bodies=True)
         with Vertical(id="matrix-setup", classes="form"):
-            yield Static(f"Prompt-version matrix · {len(self.requests)} requests",
+            yield Static(f"Prompt-version matrix · {plural(len(self.requests), 'request')}",
                          classes="form-title")
             with VerticalScroll(id="matrix-setup-body"):
                 yield Static(SYNTAX, id="matrix-syntax", markup=False)
@@ -101,7 +101,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                                  markup=False)
                 for index, pid in enumerate(self.prompt_ids):
                     count = sum(1 for r in self.requests if r.prompt_id == pid)
-                    yield Label(Text(f"{clean(pid)} · {count} requests", style="bold"),
+                    yield Label(Text(f"{clean(pid)} · {plural(count, 'request')}", style="bold"),
                                 classes="matrix-prompt")
                     area = TextArea("\n".join(pending_variants(self.edits, pid)),
                                     id=f"variants-{index}", classes="matrix-variants",

@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
 from tui.config import Config
+from tui.widgets.text import plural
 
 NOTHING_FREE = (
     "No local model or endpoint found: install the local model (`reprise serve-local`"
@@ -97,7 +98,7 @@ class ReplayForm(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         defaults = self.config.replay
         with Vertical(id="replay-form", classes="form"):
-            yield Static(f"Replay {self.requests} requests", classes="form-title")
+            yield Static(f"Replay {plural(self.requests, 'request')}", classes="form-title")
             yield Label("Mode")
             with ModeSet(id="mode"):
                 yield RadioButton("chained (use replayed outputs downstream)", value=True,

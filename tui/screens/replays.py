@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.widgets.text import clean
+from tui.widgets.text import clean, plural
 
 RESUMABLE = {"cancelled", "interrupted", "failed"}
 
@@ -67,7 +67,7 @@ class ReplaysScreen(ModalScreen[ReplayChoice | None]):
             label.append(f" {replay.done} done · {replay.failed} failed")
             edits = len(replay.spec.edits.system) + len(replay.spec.edits.params)
             via = replay.spec.via.split("://")[-1].split("/")[0]
-            label.append(f" · {edits} edits · {clean(via)[:24]}", style="dim")
+            label.append(f" · {plural(edits, 'edit')} · {clean(via)[:24]}", style="dim")
             listing.add_option(Option(label, id=replay.id))
         listing.highlighted = 0
         listing.focus()

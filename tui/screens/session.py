@@ -25,7 +25,7 @@ from tui.widgets.replay_status import ReplayEventMessage, ReplayStatus
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_tree import RequestTree
 from tui.widgets.system_editor import SystemEditor
-from tui.widgets.text import clean, duration, money
+from tui.widgets.text import clean, duration, money, plural
 
 if TYPE_CHECKING:
     from core.replay.models import Replay, ReplayResult, ReplaySpec
@@ -97,7 +97,7 @@ class SessionScreen(Screen[None]):
         self.sub_title = clean(name)
         tree = self.query_one(RequestTree)
         tree.load(build_tree(self.requests), name)
-        tree.border_title = f"{clean(name)} · {len(self.requests)} requests"
+        tree.border_title = f"{clean(name)} · {plural(len(self.requests), 'request')}"
         if summary:
             tree.border_subtitle = f"{duration(summary.duration_s)} · {money(summary.cost)}"
         self.query_one(EditsPanel).show_edits(self.edits)

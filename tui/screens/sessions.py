@@ -21,6 +21,7 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from tui.widgets.session_list import SessionList
+from tui.widgets.text import plural
 
 if TYPE_CHECKING:
     from core.models import SessionSummary
@@ -242,7 +243,7 @@ class SessionsScreen(Screen[None]):
 
     def _pull(self, summary: SessionSummary) -> None:
         name = summary.name or summary.id
-        self.notify(f"pulling {name} ({summary.requests} requests) from Helicone…",
+        self.notify(f"pulling {name} ({plural(summary.requests, 'request')}) from Helicone…",
                     title="Helicone")
         self.pull_session(summary)
 
@@ -273,7 +274,7 @@ class SessionsScreen(Screen[None]):
                                 title="Helicone", severity="warning", timeout=10)
                 if self.app.store.get_session(session_id) is None:
                     return
-                self.notify(f"pulled {report.requests} requests into the local store",
+                self.notify(f"pulled {plural(report.requests, 'request')} into the local store",
                             title="Helicone")
                 self.app.open_session(session_id)
 

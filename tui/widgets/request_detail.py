@@ -13,7 +13,7 @@ from textual.widgets import Static
 
 from core.formats import Output, detect_format, not_replayable_reason
 from core.models import LoggedRequest
-from tui.widgets.text import clean, duration, literal, money
+from tui.widgets.text import clean, duration, literal, money, plural
 
 PARAM_KEYS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stream")
 
@@ -164,7 +164,7 @@ logged: markup and escape sequences are not interpreted.
         params = [f"{k}={body[k]}" for k in PARAM_KEYS if k in body]
         tools = body.get("tools") if isinstance(body.get("tools"), list) else []
         if tools:
-            params.append(f"{len(tools)} tools")
+            params.append(plural(len(tools), "tool"))
         if params:
             meta.append("\n" + clean(" · ".join(params)), style="dim")
         return meta

@@ -59,3 +59,8 @@ def money(cost: float | None) -> str:
     if cost < 0.01:
         return f"${cost:.4f}"
     return f"${cost:.2f}"
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 request`, `2 requests`, `1,234 requests`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
