@@ -263,3 +263,22 @@ async def test_pending_edits_survive_leaving_the_session(app_store: Store) -> No
         assert isinstance(again, SessionScreen) and again is not screen
         assert [e.text for e in again.edits.system] == ["You judge arguments. Be strict."]
         assert again.query_one(RequestTree).edited == {"s-debate-r0", "s-debate-r2"}
+
+
+async def test_editing_on_a_folder_says_what_to_do(app_store: Store) -> None:
+    app = RepriseApp(app_store, start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("g")  # the root folder
+        await pilot.pause()
+        assert screen.query_one(RequestTree).current_request is None
+        await pilot.press("e")
+        await pilot.pause()
+        assert not screen.query("#system-editor")
+        await pilot.press("m")
+        await pilot.pause()
+        assert app.screen is screen
+        messages = [n.message for n in app._notifications]
+        assert any("not a folder" in m and "system prompt" in m for m in messages)
+        assert any("not a folder" in m and "model" in m for m in messages)

@@ -173,8 +173,14 @@ class SessionScreen(Screen[None]):
     # -- editing ---------------------------------------------------------------------------
     def action_edit(self) -> None:
         detail = self.query_one(RequestDetail)
+        if self.query(SystemEditor):
+            return
+        if self.query_one(RequestTree).current_request is None:
+            self.notify("move to a request (not a folder) to edit its system prompt",
+                        severity="warning")
+            return
         request = detail.request
-        if request is None or self.query(SystemEditor):
+        if request is None:
             return
         if not isinstance(request.request_body, dict):
             self.notify("this request has no JSON body to edit", severity="warning")
@@ -228,6 +234,8 @@ class SessionScreen(Screen[None]):
 
         request = self.query_one(RequestTree).current_request
         if request is None:
+            self.notify("move to a request (not a folder) to override its model or temperature",
+                        severity="warning")
             return
         scope, target = ("prompt", request.prompt_id) if request.prompt_id else ("request", request.id)
         current = next(
