@@ -144,6 +144,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
                                      if "failed" in values else "running" if "running" in
                                      values else "pending")
         self._matrix_status = matrix.status
+        self.refresh_bindings()
 
     # -- layout ----------------------------------------------------------------------------
     def _title(self) -> None:
@@ -308,6 +309,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
     def on_matrix_created(self, message: MatrixCreated) -> None:
         self.matrix_id = message.matrix_id
         self._matrix_status = "running"
+        self.refresh_bindings()
         self._title()
 
     def on_matrix_event_message(self, message: MatrixEventMessage) -> None:
@@ -356,6 +358,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             self.refresh_table()
         elif event.state == WorkerState.CANCELLED:
             self._matrix_status = "interrupted"
+            self.refresh_bindings()
             for key, status in list(self.cell_status.items()):
                 if status == "running":
                     self.cell_status[key] = "pending"
@@ -366,6 +369,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
                 self.refresh_table()
         elif event.state == WorkerState.ERROR:
             self._matrix_status = "interrupted"
+            self.refresh_bindings()
             self.app.report_error("matrix failed", event.worker.error or RuntimeError())
         self._progress()
 
@@ -413,6 +417,12 @@ responses, requests, failures, tokens, estimated cost and mean latency.
 
     def action_sort_reverse(self) -> None:
         self.set_sort(self.sort_key, not self.descending)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Resume is offered (not greyed out) only for a matrix that stopped early."""
+        if action == "resume":
+            return True if self._matrix_status in ("interrupted", "failed", "cancelled") else None
+        return True
 
     def action_resume(self) -> None:
         if self.run_worker_ is not None and self.run_worker_.is_running:
