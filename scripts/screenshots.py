@@ -5,9 +5,10 @@
 
 Screens: sessions, session tree, editing, replay in progress, inline diff, side-by-side diff,
 the exported report (the app with the export notification, plus `report.md` and
-`report.html`, the report itself), help, the matrix setup and the matrix results (a real
-matrix through the local model when installed, else a stored deterministic one). The
-terminal is 120×36, as in the snapshot tests.
+`report.html`, the report itself, rendered to `report-html.png` when Chromium is installed),
+help, the matrix setup and the matrix results (a real matrix through the local model when
+installed, else a stored deterministic one). The terminal is 120×36, as in the snapshot
+tests.
 """
 
 from __future__ import annotations
@@ -177,6 +178,28 @@ def main() -> None:
             seeded = True
     args.out.mkdir(parents=True, exist_ok=True)
     asyncio.run(capture(args.out, seeded))
+    render_report(args.out / "report.html", args.out / "report-html.png")
+
+
+def render_report(html: Path, png: Path) -> None:
+    """The exported HTML report as a picture, when a headless Chromium is installed."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None or not html.exists():
+        print("chromium not found: the HTML report is not rendered to PNG")
+        return
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--window-size=1200,1400", "--hide-scrollbars",
+             f"--screenshot={png}", html.resolve().as_uri()],
+            check=False, capture_output=True, timeout=60,
+        )
+    if png.exists():
+        print(f"wrote {png}")
 
 
 if __name__ == "__main__":
