@@ -450,13 +450,10 @@ async def test_pull_pipelines_sessions_and_bodies(store):
         for n in range(6):
             fake.add_session(f"pipe-{n}", 8, s3_every=2)
         async with HeliconeClient(config_for(fake)) as client:
-            started = time.monotonic()
             report = await pull(store, client, since=datetime.now(UTC) - timedelta(days=1))
-            elapsed = time.monotonic() - started
-        calls = len(fake.recorded) + len(fake.storage.recorded)
     assert report.requests == 48 and report.bodies_fetched == 24 and report.errors == []
+    # Pipelined, not one call at a time (the time it saves is measured in the benchmark).
     assert fake.max_in_flight >= 2 and fake.storage.max_in_flight >= 4
-    assert elapsed < calls * 0.05 / 3  # far from one call at a time
 
 
 def test_bad_helicone_url_is_a_clear_error():

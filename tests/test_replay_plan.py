@@ -161,8 +161,6 @@ def test_helicone_headers_and_redaction():
 
 def test_long_conversation_plans_without_rescanning_its_history():
     """2,000 requests each carrying the last 400 turns: each message is searched once."""
-    import time
-
     reqs, history = [], []
     for k in range(2000):
         history.append({"role": "user", "content": f"question {k}, please answer it"})
@@ -170,14 +168,16 @@ def test_long_conversation_plans_without_rescanning_its_history():
         reqs.append(recorded_request(
             f"r{k:04d}", {"model": "m", "messages": history[-400:]}, output, at=k))
         history.append({"role": "assistant", "content": output})
-    started = time.perf_counter()
     plan = plan_replay(reqs, ReplaySpec(session_id="s1"))
-    elapsed = time.perf_counter() - started
     ids = [r.id for r in reqs]
     assert plan.get("r1999").depends_on == ids[1799:1999]
     assert plan.get("r0001").depends_on == ["r0000"]
     assert plan.depth() == 2000
-    assert elapsed < 6.0, f"planning took {elapsed:.1f} s"
+    # One index entry per distinct message, however many requests repeat it (the time this
+    # takes is measured in bench/chain_bench.py, not asserted here).
+    assert len(plan.contained) == 2 * 2000 - 1
+    assert plan.contained[history[2]["content"]] == []
+    assert plan.contained[history[1]["content"]] == [history[1]["content"].strip()]
 
 
 def test_base_url_of_a_known_provider_without_a_key_variable_gets_its_own_key():
