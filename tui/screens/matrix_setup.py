@@ -4,11 +4,15 @@ Variants are written one per line: plain text replaces the system prompt, `+ tex
 to it, `model:NAME temperature:X` changes parameters; `\\n` inside a line is a line break. The
 original prompt is always part of the matrix. The plan (cells, calls, estimated cost) is
 recomputed on every change and shown before anything is sent.
+
+Each prompt id can be scored by a regex, by an LLM judge prompt, or both. The judge goes to the
+matrix's own target (the local model, a base URL, …) unless another model name is typed.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from rich.text import Text
@@ -19,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from core.edits import EditSet
-from core.evals import ExtractScorer, recorded_output
+from core.evals import ExtractScorer, JudgeScorer, recorded_output
 from core.matrix import MatrixSpec, parse_variant, plan_matrix
 from core.models import LoggedRequest
 from tui.config import Config
@@ -27,6 +31,9 @@ from tui.screens.replay_form import NOTHING_FREE, base_targets
 from tui.widgets.text import clean, plural
 
 DEFAULT_SCORE = r"Score:\s*(\d+(?:\.\d+)?)"
+JUDGE_PLACEHOLDER = "or judge prompt: rate {output} for {input}"
+JUDGE_DEFAULT_VIA = "https://api.openai.com"  # for targets that are not an endpoint
+JUDGE_DEFAULT_MODEL = "gpt-4o-mini"
 SYNTAX = (
     "One variant per line: text replaces the system prompt · `+ text` appends ·"
     " `model:NAME temperature:X` changes parameters · `\\n` is a line break."
@@ -71,6 +78,10 @@ class MatrixSetup(ModalScreen[dict[str, Any] | None]):
 Every combination of the variants below is replayed (one replay per cell) and scored.
 {SYNTAX}
 - **Score regex**: a number pulled out of each response of that prompt id (one group).
+- **Judge prompt**: an LLM grades each response instead (or as well); `{{output}}` is the
+  response, `{{input}}` the request's last user message, `{{system}}` its system prompt. It is
+  sent to the target below (OpenAI for the original providers) with the request's model,
+  unless a judge model is typed. The first number of the reply is the score.
 - **ctrl+s**: start · **Escape**: cancel
 """
 
@@ -108,9 +119,14 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                                     soft_wrap=True, show_line_numbers=True)
                     area.border_title = "variants"
                     yield area
-                    yield Input(default_scorer(with_bodies, pid), id=f"score-{index}",
-                                placeholder="score regex (optional), e.g. Score:\\s*(\\d+)",
-                                classes="matrix-score")
+                    with Horizontal(classes="matrix-scorers"):
+                        yield Input(default_scorer(with_bodies, pid), id=f"score-{index}",
+                                    placeholder="score regex, e.g. Score:\\s*(\\d+)",
+                                    classes="matrix-score")
+                        yield Input("", id=f"judge-{index}", placeholder=JUDGE_PLACEHOLDER,
+                                    classes="matrix-judge")
+                        yield Input("", id=f"judge-model-{index}", placeholder="judge model",
+                                    classes="matrix-judge-model")
             with Horizontal(id="matrix-numbers"):
                 with Vertical(id="matrix-target-box"):
                     yield Label("Target")
@@ -163,10 +179,36 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             raise ValueError(f"{what} must be between {low} and {high}")
         return value
 
+    def _judge_target(self, prompt_id: str, model: str) -> dict[str, Any]:
+        """Where a judge of this prompt id is sent: the matrix's target and model."""
+        target = self._target()
+        via = target["via"]
+        if via == "local":
+            return {"via": "local", "model": model or "local"}
+        if not via.lower().startswith(("http://", "https://")):
+            return {"via": JUDGE_DEFAULT_VIA, "model": model or JUDGE_DEFAULT_MODEL}
+        if not model:
+            recorded = Counter(r.model for r in self.requests
+                               if r.prompt_id == prompt_id and r.model)
+            model = self.config.replay.model or (
+                recorded.most_common(1)[0][0] if recorded else JUDGE_DEFAULT_MODEL)
+        return {"via": via, "model": model, "api_key_env": target.get("api_key_env")}
+
+    def _judge(self, index: int, prompt_id: str) -> JudgeScorer | None:
+        template = self.query_one(f"#judge-{index}", Input).value.strip()
+        if not template:
+            return None
+        if "{output}" not in template:
+            raise ValueError(f"{prompt_id}: the judge prompt needs {{output}} (the response"
+                             " to grade)")
+        model = self.query_one(f"#judge-model-{index}", Input).value.strip()
+        return JudgeScorer(prompt_id=prompt_id, template=template.replace("\\n", "\n"),
+                           **self._judge_target(prompt_id, model))
+
     def build_spec(self) -> MatrixSpec:
         """The spec the form describes; ValueError with a readable message when invalid."""
         target = self._target()
-        scorers: list[ExtractScorer] = []
+        scorers: list[ExtractScorer | JudgeScorer] = []
         for index, pid in enumerate(self.prompt_ids):
             pattern = self.query_one(f"#score-{index}", Input).value.strip()
             if pattern:
@@ -176,6 +218,9 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                     errors = getattr(exc, "errors", None)
                     detail = errors()[0]["msg"] if callable(errors) else str(exc)
                     raise ValueError(f"{pid}: {detail.removeprefix('Value error, ')}") from None
+            judge = self._judge(index, pid)
+            if judge is not None:
+                scorers.append(judge)
         spec = MatrixSpec(
             session_ids=[self.session_id], scorers=scorers, via=target["via"],
             model=None, api_key_env=target.get("api_key_env"),
@@ -198,10 +243,15 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         if not any(t["key"] in ("local", "base_url") for t in self.targets):
             note.append(NOTHING_FREE + "\n", style="yellow")
         try:
-            plan = plan_matrix(self.app.store, self.build_spec())
+            spec = self.build_spec()
+            plan = plan_matrix(self.app.store, spec)
         except ValueError as exc:
             note.append(clean(str(exc)), style="bold red")
         else:
+            judges = dict.fromkeys(f"{s.model} at {'the local model' if s.via == 'local' else s.via}"
+                                   for s in spec.scorers if isinstance(s, JudgeScorer))
+            if judges:
+                note.append(f"judge: {clean(', '.join(judges))} (cached)\n")
             note.append("plan: " + plan.describe(), style="bold")
         plan_line.update(note)
 
