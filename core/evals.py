@@ -183,10 +183,18 @@ async def judge(
     from core.replay.transport import credentials_for, join_base, redact, secrets_in
 
     env = os.environ if env is None else env
-    url = join_base(scorer.via, "openai")
+    base = scorer.via
+    if base == "local":  # the bundled local model, started (or reused) on demand
+        from core.local_model import LocalModelError, ensure_local_server
+
+        try:
+            base = (await ensure_local_server()).base_url
+        except LocalModelError as exc:
+            raise JudgeError(f"the judge needs the local model: {exc}") from None
+    url = join_base(base, "openai")
     headers = {"Content-Type": "application/json"}
     headers.update(credentials_for(
-        url, env, custom_base=scorer.via if scorer.api_key_env else None,
+        url, env, custom_base=base if scorer.api_key_env else None,
         custom_key_env=scorer.api_key_env))
     body = {"model": scorer.model, "temperature": scorer.temperature,
             "messages": [{"role": "user", "content": prompt}]}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -22,7 +21,6 @@ from textual.widgets import DataTable, Footer, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from core.evals import JudgeScorer
 from core.matrix import SORT_KEYS, Cell, MatrixSpec, get_matrix, list_matrices, plan_matrix
 from tui.widgets.text import clean, money, short
 
@@ -55,38 +53,6 @@ class MatrixCreated(Message):
     def __init__(self, matrix_id: str) -> None:
         self.matrix_id = matrix_id
         super().__init__()
-
-
-class LocalJudgeTransport(httpx.AsyncBaseTransport):
-    """Sends judge calls addressed to `local` to the running local model server."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base = httpx.URL(base_url)
-        self.inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not request.url.scheme and request.url.path.startswith("/local/"):
-            request.url = self.base.copy_with(path=request.url.path.removeprefix("/local"))
-            request.headers["Host"] = request.url.netloc.decode()
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-async def local_judge_client(spec: MatrixSpec | None) -> httpx.AsyncClient | None:
-    """A client for judges on the local model (started if needed), else None."""
-    if spec is None or not any(isinstance(s, JudgeScorer) and s.via == "local"
-                               for s in spec.scorers):
-        return None
-    from core.local_model import LocalModelError, ensure_local_server
-
-    try:
-        server = await ensure_local_server()
-    except LocalModelError as exc:
-        raise ValueError(f"the judge needs the local model: {exc}") from None
-    return httpx.AsyncClient(transport=LocalJudgeTransport(server.base_url),
-                             timeout=httpx.Timeout(120.0, connect=15.0))
 
 
 def _num(value: float | None, fmt: str = "{:.2f}") -> str:
@@ -372,12 +338,8 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         from core.matrix import matrix_table
 
         assert self.matrix_id is not None
-        client = await local_judge_client(self.spec)
-        try:
-            return await matrix_table(self.app.store, self.matrix_id, client=client)
-        finally:
-            if client is not None:
-                await client.aclose()
+        # Judges aimed at the local model start it on demand (core.evals).
+        return await matrix_table(self.app.store, self.matrix_id)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "matrix-table":
