@@ -273,3 +273,23 @@ def test_cli_matrix_score_and_export(tmp_path: Path) -> None:
     assert md.exit_code == 0 and md.stdout.startswith(f"# Replay {replay_id}")
     as_json = run_cli(db, "export", replay_id, "--format", "json")
     assert json.loads(as_json.stdout)["scores"]["summary"]["mean_replay"] == 9
+
+
+async def test_judge_on_the_local_model_starts_it_on_demand(
+    demo: Store, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replay_id = await replay_with(demo, provider, None)
+    with FakeProvider(reply=lambda body: "6") as local_model:
+        started: list[bool] = []
+
+        async def ensure() -> Any:
+            started.append(True)
+            return type("Server", (), {"base_url": local_model.base_url + "/v1"})()
+
+        monkeypatch.setattr("core.local_model.ensure_local_server", ensure)
+        scorer = JudgeScorer(prompt_id="assistant-argument", via="local", model="local")
+        scores = await score_replay(demo, replay_id, [scorer], env={})
+        assert started and len(local_model.received) == 6
+        assert {r.path for r in local_model.received} == {"/v1/chat/completions"}
+        assert "authorization" not in local_model.received[0].headers
+    assert [r.replay for r in scores.rows if r.scorer == scorer.label] == [6, 6, 6]
