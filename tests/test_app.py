@@ -282,3 +282,24 @@ async def test_editing_on_a_folder_says_what_to_do(app_store: Store) -> None:
         messages = [n.message for n in app._notifications]
         assert any("not a folder" in m and "system prompt" in m for m in messages)
         assert any("not a folder" in m and "model" in m for m in messages)
+
+
+async def test_quit_with_pending_edits_asks_for_a_second_press(app_store: Store) -> None:
+    app = RepriseApp(app_store, start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+q")  # nothing to lose: quits at once
+        await pilot.pause()
+        assert not app.is_running
+    app = RepriseApp(app_store, start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e", *" Be strict.", "ctrl+s")
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.is_running
+        assert any("pending edits would be lost" in n.message for n in app._notifications)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running

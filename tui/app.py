@@ -73,6 +73,7 @@ class RepriseApp(App[None]):
         super().__init__()
         # Pending edits per session, kept while the app runs so leaving a session loses none.
         self.pending_edits: dict[str, Any] = {}
+        self._quit_armed = False
         self.store: Any = store if hasattr(store, "list_sessions") else None
         self._store_path = None if self.store is not None else store
         self.config: Any = config
@@ -144,6 +145,31 @@ class RepriseApp(App[None]):
         self.push_screen(SessionScreen(session_id))
 
     # -- actions ---------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Quit; with unsent edits or a replay running, the first press only warns."""
+        reasons = self._unfinished_work()
+        if reasons and not self._quit_armed:
+            self._quit_armed = True
+            self.notify(f"{' and '.join(reasons)}: press again to quit", title="quit",
+                        severity="warning")
+            self.set_timer(4, self._disarm_quit)
+            return
+        self.exit()
+
+    def _disarm_quit(self) -> None:
+        self._quit_armed = False
+
+    def _unfinished_work(self) -> list[str]:
+        reasons = []
+        edits = [getattr(screen, "edits", None) for screen in self.screen_stack]
+        if any(not e.is_empty for e in self.pending_edits.values()) or any(
+            e is not None and not e.is_empty for e in edits
+        ):
+            reasons.append("pending edits would be lost")
+        if any(w.is_running and w.group in ("replay", "matrix") for w in self.workers):
+            reasons.append("a replay is running (finished results are kept)")
+        return reasons
+
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
