@@ -303,3 +303,11 @@ async def test_quit_with_pending_edits_asks_for_a_second_press(app_store: Store)
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_palette_offers_help_once(app_store: Store) -> None:
+    app = RepriseApp(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Help" in titles and "Keys" not in titles and "Theme" in titles

@@ -206,7 +206,8 @@ class RepriseApp(App[None]):
         self.push_screen(MatricesScreen(), done)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" panel duplicates F1 help, which also lists binding ids.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         yield SystemCommand("Help", "Help for the focused widget (F1)", self.action_help)
         yield SystemCommand("Sessions", "Back to the sessions list", self._to_sessions)
         if self.store is not None:
