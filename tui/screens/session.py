@@ -6,6 +6,7 @@ only posts messages, which the handlers here turn into tree states and progress.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -68,6 +69,7 @@ class SessionScreen(Screen[None]):
         self.results: dict[str, ReplayResult] = {}
         self.replay_worker: Worker[Any] | None = None
         self.local_server: Any = None
+        self.run_started: datetime | None = None  # when this screen last started a replay run
 
     def on_unmount(self) -> None:
         pending = getattr(self.app, "pending_edits", None)
@@ -304,6 +306,7 @@ class SessionScreen(Screen[None]):
         self.results = {}
         status = self.query_one(ReplayStatus)
         status.start(len(self.requests), f"replay → {choice['label']}")
+        self.run_started = datetime.now(UTC)
         self.replay_worker = self.run_replay(spec, choice.get("local", False))
 
     @work(exclusive=True, group="replay", exit_on_error=False)
@@ -351,7 +354,7 @@ class SessionScreen(Screen[None]):
         if event.state == WorkerState.SUCCESS:
             replay = event.worker.result
             self.load_replay(replay.id, quiet=True)
-            speed = replay_speed(replay, self.results.values())
+            speed = replay_speed(replay, self.results.values(), self.run_started)
             status.finish(
                 f"replay {replay.status}: {replay.done} done, {replay.failed} failed{speed}"
             )
@@ -448,6 +451,7 @@ class SessionScreen(Screen[None]):
         status.start(len(self.requests), f"resume {replay_id[:8]} → {target}")
         for request_id, result in self.results.items():
             status.set_state(request_id, result.status)
+        self.run_started = datetime.now(UTC)
         self.replay_worker = self.run_replay(self.replay.spec, False, resume_id=replay_id)
 
     # -- matrix ----------------------------------------------------------------------------
@@ -485,13 +489,22 @@ class SessionScreen(Screen[None]):
         return self.query_one(RequestDetail).copy_text()
 
 
-def replay_speed(replay: Any, results: Any) -> str:
-    """` · 16.6 s · 72 tok/s`: the replay's wall time and the target's measured throughput."""
+def replay_speed(replay: Any, results: Any, started: datetime | None = None) -> str:
+    """` · 16.6 s · 72 tok/s`: this run's wall time and the target's measured throughput.
+
+    Measured from `started` (the run this screen began, so a resumed replay does not count
+    the pause) and over the results that finished in that run.
+    """
     if replay.finished_at is None:
         return ""
-    wall = (replay.finished_at - replay.created_at).total_seconds()
-    tokens = sum(getattr(r, "completion_tokens", None) or 0 for r in results)
+    began = started or replay.created_at
+    wall = (replay.finished_at - began).total_seconds()
     if wall <= 0:
         return ""
+    tokens = sum(
+        getattr(r, "completion_tokens", None) or 0
+        for r in results
+        if getattr(r, "finished_at", None) is None or r.finished_at >= began
+    )
     rate = f" · {tokens / wall:.0f} tok/s" if tokens else ""
     return f" · {wall:.1f} s{rate}"
