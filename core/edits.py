@@ -80,15 +80,20 @@ class EditSet(BaseModel):
         if not isinstance(source, dict):
             raise ValueError(f"request {request.id} has no JSON body to edit")
         result = dict(source)
+        fmt = detect_format(result, request.provider, request.target_url)
         edit = self.system_edit_for(request)
         if edit is not None:
-            fmt = detect_format(result, request.provider, request.target_url)
             if fmt is None:
                 raise ValueError(f"request {request.id}: unknown format, cannot edit its system")
             result = fmt.with_system(result, edit.text, append=edit.mode == "append")
         for param in self.params:
             if param.applies_to(request):
-                result.update(param.values())
+                # Each format keeps sampling settings in its own fields (Gemini: generationConfig).
+                result = (
+                    fmt.with_params(result, param.values())
+                    if fmt is not None
+                    else {**result, **param.values()}
+                )
         return result
 
 

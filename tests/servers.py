@@ -1,7 +1,10 @@
 """Loopback fake LLM providers for tests: real HTTP servers on 127.0.0.1, port 0.
 
-`FakeProvider` speaks OpenAI chat completions (`…/chat/completions`) and Anthropic messages
-(`…/messages`) on one port, streaming (SSE) or not as the request body asks. It records every
+`FakeProvider` speaks OpenAI chat completions (`…/chat/completions`), the OpenAI Responses
+API (`…/responses`), Anthropic messages (`…/messages`) and Gemini (`…:generateContent`,
+`…:streamGenerateContent?alt=sse`) on one port, streaming (SSE) or not as the request asks.
+Its Responses API remembers the ids it issued: a `previous_response_id` it never issued
+gets a 400, as OpenAI answers for an unknown or unstored response. It records every
 request it receives (path, lower-cased headers, parsed body) and can be programmed to be slow,
 to fail the next N requests with 429 (+ `Retry-After`) or 500, or to drop connections.
 
@@ -50,7 +53,7 @@ class Fault:
 
 
 def system_and_last_user(body: dict[str, Any]) -> tuple[str, str]:
-    """The system prompt and the last user message's text, for OpenAI or Anthropic bodies."""
+    """The system prompt and the last user message's text, for any of the served formats."""
 
     def text(content: Any) -> str:
         if isinstance(content, str):
@@ -63,6 +66,25 @@ def system_and_last_user(body: dict[str, Any]) -> tuple[str, str]:
 
     system = text(body.get("system"))
     last_user = ""
+    if "contents" in body or "systemInstruction" in body or "system_instruction" in body:
+        instruction = body.get("systemInstruction") or body.get("system_instruction") or {}
+        system = text(instruction.get("parts")) if isinstance(instruction, dict) else ""
+        for content in body.get("contents") or []:
+            parts = [p for p in content.get("parts") or [] if "text" in p]
+            if content.get("role", "user") == "user" and parts:
+                last_user = text(parts)
+        return system, last_user
+    if "input" in body or "instructions" in body:
+        system = str(body.get("instructions") or "")
+        items = body.get("input")
+        items = [{"role": "user", "content": items}] if isinstance(items, str) else items or []
+        for item in items:
+            role = item.get("role") if isinstance(item, dict) else None
+            if role in ("system", "developer"):
+                system = text(item.get("content"))
+            elif role == "user":
+                last_user = text(item.get("content"))
+        return system, last_user
     for message in body.get("messages") or []:
         role = message.get("role")
         if role in ("system", "developer"):
@@ -103,6 +125,7 @@ class FakeProvider:
         self.faults: list[Fault] = []
         self.rules: list[tuple[Callable[[Any], bool], Fault]] = []
         self.lock = threading.Lock()
+        self.response_ids: set[str] = set()  # Responses API ids issued (and stored)
         self.active = 0
         self.max_active = 0
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -169,6 +192,8 @@ class FakeProvider:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("content-length") or 0)
+                self.query = self.path.partition("?")[2]
+                self.path = self.path.partition("?")[0]
                 raw = self.rfile.read(length)
                 try:
                     body = json.loads(raw or b"{}")
@@ -210,6 +235,12 @@ class FakeProvider:
                     self._json(400, {"error": {"message": "body is not JSON"}})
                     return
                 anthropic = self.path.rstrip("/").endswith("/messages")
+                if self.path.rstrip("/").endswith("/responses"):
+                    self._responses(body)
+                    return
+                if ":generateContent" in self.path or ":streamGenerateContent" in self.path:
+                    self._gemini(body)
+                    return
                 reply = provider.reply(body)
                 text = reply if isinstance(reply, str) else str(reply.get("text") or "")
                 calls = [] if isinstance(reply, str) else list(reply.get("tool_calls") or [])
@@ -223,6 +254,53 @@ class FakeProvider:
                     builder = _anthropic_message if anthropic else _openai_completion
                     extra = provider.response_headers(body) if provider.response_headers else None
                     self._json(200, builder(model, text, calls), extra)
+
+            def _responses(self, body: dict[str, Any]) -> None:
+                previous = body.get("previous_response_id")
+                if previous is not None and previous not in provider.response_ids:
+                    self._json(400, {"error": {
+                        "message": f"Previous response with id '{previous}' not found.",
+                        "type": "invalid_request_error", "param": "previous_response_id",
+                        "code": "previous_response_not_found"}})
+                    return
+                reply = provider.reply(body)
+                text = reply if isinstance(reply, str) else str(reply.get("text") or "")
+                calls = [] if isinstance(reply, str) else list(reply.get("tool_calls") or [])
+                with provider.lock:
+                    response_id = f"resp_fake{len(provider.response_ids) + 1:04d}"
+                    if body.get("store", True):
+                        provider.response_ids.add(response_id)
+                response = _responses_object(
+                    response_id, str(body.get("model") or "fake"), text, calls, previous
+                )
+                if body.get("stream"):
+                    self._sse(_responses_events(response), done=False)
+                else:
+                    self._json(200, response)
+
+            def _gemini(self, body: dict[str, Any]) -> None:
+                if "model" in body or "stream" in body:
+                    self._json(400, {"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                                               "message": "Invalid JSON payload received."}})
+                    return
+                reply = provider.reply(body)
+                text = reply if isinstance(reply, str) else str(reply.get("text") or "")
+                calls = [] if isinstance(reply, str) else list(reply.get("tool_calls") or [])
+                model = self.path.rsplit("/models/", 1)[-1].split(":")[0]
+                chunks = _gemini_chunks(model, text, calls)
+                if ":streamGenerateContent" in self.path and "alt=sse" in self.query:
+                    self._sse(chunks, done=False)
+                elif ":streamGenerateContent" in self.path:
+                    self._json(200, chunks)  # without alt=sse: one JSON array of chunks
+                else:
+                    parts = ([{"text": text}] if text else []) + [
+                        {"functionCall": {"name": c["name"],
+                                          "args": json.loads(c.get("arguments") or "{}")}}
+                        for c in calls
+                    ]
+                    self._json(200, {**chunks[-1], "candidates": [{
+                        "content": {"role": "model", "parts": parts},
+                        "finishReason": "STOP", "index": 0}]})
 
             def _json(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
@@ -432,6 +510,80 @@ def _anthropic_events(model: str, text: str, calls: list[dict[str, Any]]) -> lis
     )
     events.append({"type": "message_stop"})
     return events
+
+
+def _responses_object(
+    response_id: str, model: str, text: str, calls: list[dict[str, Any]], previous: Any
+) -> dict[str, Any]:
+    output: list[dict[str, Any]] = []
+    if text:
+        output.append({
+            "id": f"msg_{response_id}", "type": "message", "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        })
+    output += [
+        {"id": f"fc_{response_id}_{i}", "type": "function_call", "status": "completed",
+         "call_id": c.get("id", f"call_{i}"), "name": c["name"],
+         "arguments": c.get("arguments", "{}")}
+        for i, c in enumerate(calls)
+    ]
+    return {
+        "id": response_id, "object": "response", "created_at": 1743840000,
+        "status": "completed", "error": None, "incomplete_details": None, "model": model,
+        "output": output, "previous_response_id": previous,
+        "usage": {"input_tokens": 10, "output_tokens": len(text.split()),
+                  "total_tokens": 10 + len(text.split())},
+    }
+
+
+def _responses_events(response: dict[str, Any]) -> list[Any]:
+    events: list[Any] = [{"type": "response.created", "sequence_number": 0,
+                          "response": {**response, "status": "in_progress", "output": []}}]
+    for index, item in enumerate(response["output"]):
+        if item["type"] == "message":
+            events.append({"type": "response.output_item.added", "output_index": index,
+                           "item": {**item, "status": "in_progress", "content": []}})
+            text = item["content"][0]["text"]
+            events += [
+                {"type": "response.output_text.delta", "item_id": item["id"],
+                 "output_index": index, "content_index": 0, "delta": word}
+                for word in _words(text) if word
+            ]
+        else:
+            args = item["arguments"]
+            events.append({"type": "response.output_item.added", "output_index": index,
+                           "item": {**item, "status": "in_progress", "arguments": ""}})
+            events += [
+                {"type": "response.function_call_arguments.delta", "item_id": item["id"],
+                 "output_index": index, "delta": part}
+                for part in (args[: len(args) // 2], args[len(args) // 2:])
+            ]
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    events.append({"type": "response.completed", "response": response})
+    for number, event in enumerate(events):
+        event["sequence_number"] = number
+    return events
+
+
+def _gemini_chunks(model: str, text: str, calls: list[dict[str, Any]]) -> list[Any]:
+    words = [w for w in _words(text) if w]
+    chunks: list[Any] = [
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": w}]}, "index": 0}],
+         "modelVersion": model}
+        for w in words
+    ]
+    if calls:
+        chunks.append({"candidates": [{"content": {"role": "model", "parts": [
+            {"functionCall": {"name": c["name"], "args": json.loads(c.get("arguments") or "{}")}}
+            for c in calls]}, "index": 0}], "modelVersion": model})
+    if not chunks:
+        chunks.append({"candidates": [{"content": {"role": "model", "parts": []}, "index": 0}],
+                       "modelVersion": model})
+    chunks[-1]["candidates"][0]["finishReason"] = "STOP"
+    chunks[-1]["usageMetadata"] = {"promptTokenCount": 10, "candidatesTokenCount": len(words),
+                                   "totalTokenCount": 10 + len(words)}
+    return chunks
 
 
 def fake_provider(**kwargs: Any) -> Iterator[FakeProvider]:

@@ -24,6 +24,7 @@ class Message(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     tool_call_id: str | None = None
     name: str | None = None
+    reasoning: str = ""  # thinking / reasoning summaries shown beside the text, never replaced
 
 
 class Output(BaseModel):
@@ -32,6 +33,7 @@ class Output(BaseModel):
     text: str = ""
     tool_calls: list[ToolCall] = Field(default_factory=list)
     error: str | None = None
+    reasoning: str = ""
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
@@ -53,11 +55,41 @@ class Format(Protocol):
 
     def substitute(self, body: dict[str, Any], old: str, new: str) -> dict[str, Any]: ...
 
+    def substitute_many(
+        self, body: dict[str, Any], replacements: dict[str, str], known: Any = None
+    ) -> dict[str, Any]: ...
+
+    def notes(self, body: dict[str, Any]) -> list[str]:
+        """What the body refers to without containing it (stored prompts, earlier responses)."""
+        ...
+
+    def with_params(self, body: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+        """Sampling edits (model, temperature, top_p, max_tokens) in this format's fields."""
+        ...
+
+    def finalize(
+        self, body: dict[str, Any], *, model: str | None, stream: bool | None
+    ) -> dict[str, Any]: ...
+
+    def to_chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The same conversation as an OpenAI chat completions body (for compatible targets)."""
+        ...
+
+    def stream_assembler(self) -> Any: ...
+
+
+FORMAT_NAMES = ("openai", "anthropic", "responses", "gemini")
+
 
 def format_named(name: str) -> Format:
-    from core.formats import anthropic, openai
+    from core.formats import anthropic, gemini, openai, responses
 
-    formats: dict[str, Format] = {"openai": openai.FORMAT, "anthropic": anthropic.FORMAT}
+    formats: dict[str, Format] = {
+        "openai": openai.FORMAT,
+        "anthropic": anthropic.FORMAT,
+        "responses": responses.FORMAT,
+        "gemini": gemini.FORMAT,
+    }
     try:
         return formats[name]
     except KeyError:
@@ -66,11 +98,12 @@ def format_named(name: str) -> Format:
 
 def detect_format(body: Any, provider: str = "", url: str | None = None) -> Format | None:
     """Pick the wire format from the body's shape first, then the URL and provider."""
-    from core.formats import anthropic, openai
+    from core.formats import anthropic, gemini, openai, responses
 
     if not isinstance(body, dict):
         return None
-    url = (url or "").lower()
+    raw_url = url or ""
+    url = raw_url.lower()
     provider = provider.lower()
     if ("/messages" in url or provider == "anthropic") and "messages" in body:
         return anthropic.FORMAT
@@ -82,7 +115,18 @@ def detect_format(body: Any, provider: str = "", url: str | None = None) -> Form
         if "max_tokens" in body and "anthropic" in url:
             return anthropic.FORMAT
         return openai.FORMAT
+    if "contents" in body or "systemInstruction" in body or "system_instruction" in body:
+        return gemini.FORMAT
+    if is_embeddings(body, url):
+        return None
+    if responses.is_responses_body(body):
+        return responses.FORMAT
     return None
+
+
+def is_embeddings(body: dict[str, Any], url: str | None) -> bool:
+    lowered = (url or "").lower()
+    return "embedding" in lowered or "embedding" in str(body.get("model", "")).lower()
 
 
 def not_replayable_reason(
@@ -95,13 +139,16 @@ def not_replayable_reason(
         return "the request body was not logged"
     if not isinstance(request_body, dict):
         return "the request body is not a JSON object"
-    if "input" in request_body and "messages" not in request_body:
-        lowered = (url or "").lower()
-        if "embedding" in lowered or "embedding" in str(request_body.get("model", "")):
-            return "embeddings requests have no text output to compare"
-        return "this request format (e.g. Responses API) is not supported for replay yet"
+    if "input" in request_body and "messages" not in request_body and is_embeddings(
+        request_body, url
+    ):
+        return "embeddings requests have no text output to compare"
     if detect_format(request_body, provider, url) is None:
-        return f"unknown request format for provider {provider or 'unknown'}"
+        keys = ", ".join(sorted(map(str, request_body))[:8]) or "none"
+        return (
+            f"unknown request format for provider {provider or 'unknown'}"
+            f" (body keys: {keys}); it is shown as JSON and cannot be replayed"
+        )
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from core.formats import (
@@ -11,6 +12,7 @@ from core.formats import (
     ToolCall,
     content_text,
     substitute_in_messages,
+    substitute_many_in_messages,
 )
 
 
@@ -26,10 +28,14 @@ class AnthropicMessages:
             role = str(raw.get("role") or "user")
             content = raw.get("content")
             calls: list[ToolCall] = []
+            reasoning = ""
             if isinstance(content, list):
                 text_parts = []
+                reasoning = thinking_text(content)
                 for block in content:
                     if not isinstance(block, dict):
+                        continue
+                    if block.get("type") in THINKING_BLOCKS:
                         continue
                     if block.get("type") == "tool_use":
                         calls.append(_tool_call(block))
@@ -44,11 +50,11 @@ class AnthropicMessages:
                     else:
                         text_parts.append(block)
                 text = content_text(text_parts)
-                if not text and not calls:
+                if not text and not calls and not reasoning:
                     continue
             else:
                 text = content_text(content)
-            result.append(Message(role=role, text=text, tool_calls=calls))
+            result.append(Message(role=role, text=text, tool_calls=calls, reasoning=reasoning))
         return result
 
     def system_prompts(self, body: dict[str, Any]) -> list[str]:
@@ -63,6 +69,8 @@ class AnthropicMessages:
     def output(self, response: Any) -> Output:
         if not isinstance(response, dict):
             return Output(text="" if response is None else str(response))
+        if "choices" in response and "content" not in response:
+            return _openai_shaped_output(response)
         if response.get("type") == "error" or "error" in response:
             error = response.get("error")
             message = error.get("message") if isinstance(error, dict) else error
@@ -80,8 +88,9 @@ class AnthropicMessages:
                 calls.append(_tool_call(block))
         usage = response.get("usage") or {}
         return Output(
-            text="".join(texts),
+            text=clean_stream_artefacts("".join(texts)),
             tool_calls=calls,
+            reasoning=thinking_text(response.get("content")),
             prompt_tokens=usage.get("input_tokens") if isinstance(usage, dict) else None,
             completion_tokens=usage.get("output_tokens") if isinstance(usage, dict) else None,
             finish_reason=response.get("stop_reason"),
@@ -107,6 +116,36 @@ class AnthropicMessages:
 
     def substitute(self, body: dict[str, Any], old: str, new: str) -> dict[str, Any]:
         return substitute_in_messages(body, old, new)
+
+    def substitute_many(
+        self, body: dict[str, Any], replacements: dict[str, str], known: Any = None
+    ) -> dict[str, Any]:
+        return substitute_many_in_messages(body, replacements, known)
+
+    def notes(self, body: dict[str, Any]) -> list[str]:
+        return []
+
+    def with_params(self, body: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+        return {**body, **values}
+
+    def finalize(
+        self, body: dict[str, Any], *, model: str | None, stream: bool | None
+    ) -> dict[str, Any]:
+        """The model and streaming choice of the replay, where this format keeps them."""
+        result = dict(body)
+        if model:
+            result["model"] = model
+        if stream is not None:
+            result["stream"] = stream
+            if not stream:
+                result.pop("stream_options", None)
+        return result
+
+    def to_chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The same request as an OpenAI chat completions body."""
+        from core.formats.convert import anthropic_to_openai
+
+        return anthropic_to_openai(body)
 
     def stream_assembler(self) -> AnthropicStream:
         """Fold Messages SSE events back into one message body."""
@@ -146,6 +185,16 @@ class AnthropicStream:
             if delta.get("type") == "text_delta":
                 block["text"] = str(block.get("text") or "") + str(delta.get("text") or "")
                 return bool(delta.get("text"))
+            if delta.get("type") == "thinking_delta":
+                block["thinking"] = str(block.get("thinking") or "") + str(
+                    delta.get("thinking") or ""
+                )
+                return False
+            if delta.get("type") == "signature_delta":
+                block["signature"] = str(block.get("signature") or "") + str(
+                    delta.get("signature") or ""
+                )
+                return False
             if delta.get("type") == "input_json_delta":
                 self.partial_json[index] = self.partial_json.get(index, "") + str(
                     delta.get("partial_json") or ""
@@ -175,6 +224,63 @@ class AnthropicStream:
                     block["input"] = {"_partial_json": self.partial_json[index]}
             blocks.append(block)
         return {**self.message, "content": blocks}
+
+
+THINKING_BLOCKS = ("thinking", "redacted_thinking")
+_UNDEFINED_RUN = re.compile(r"(\[REDACTED RESPONSE\])\s*(?:undefined)+")
+
+
+def thinking_text(content: Any) -> str:
+    """The thinking blocks of a content list; redacted ones are shown as a marker."""
+    if not isinstance(content, list):
+        return ""
+    parts = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "thinking":
+            parts.append(str(block.get("thinking") or ""))
+        elif block.get("type") == "redacted_thinking":
+            parts.append("[redacted thinking]")
+    return "\n".join(p for p in parts if p)
+
+
+def clean_stream_artefacts(text: str) -> str:
+    """Helicone writes `undefined` runs after `[REDACTED RESPONSE]` in some streamed rows."""
+    return _UNDEFINED_RUN.sub(r"\1", text) if "[REDACTED RESPONSE]" in text else text
+
+
+def _openai_shaped_output(response: dict[str, Any]) -> Output:
+    """A response Helicone stored OpenAI-shaped, the Anthropic blocks as a JSON string."""
+    from core.formats.openai import FORMAT as OPENAI
+
+    output = OPENAI.output(response)
+    if output.error is not None:
+        return output
+    choices = response.get("choices") or []
+    message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
+    content = message.get("content") if isinstance(message, dict) else None
+    blocks: Any = None
+    if isinstance(content, str) and content.lstrip().startswith("["):
+        try:
+            blocks = json.loads(content)
+        except ValueError:
+            blocks = None
+    elif isinstance(content, list):
+        blocks = content
+    if not isinstance(blocks, list) or not all(
+        isinstance(b, dict) and "type" in b for b in blocks
+    ):
+        return output.model_copy(update={"text": clean_stream_artefacts(output.text)})
+    texts = [str(b.get("text") or "") for b in blocks if b.get("type") == "text"]
+    calls = output.tool_calls + [_tool_call(b) for b in blocks if b.get("type") == "tool_use"]
+    return output.model_copy(
+        update={
+            "text": clean_stream_artefacts("".join(texts)),
+            "tool_calls": calls,
+            "reasoning": thinking_text(blocks),
+        }
+    )
 
 
 def _tool_call(block: dict[str, Any]) -> ToolCall:

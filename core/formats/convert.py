@@ -71,6 +71,8 @@ def _convert_message(message: dict[str, Any]) -> list[dict[str, Any]]:
                     "content": content_text(block.get("content")),
                 }
             )
+        elif kind in ("thinking", "redacted_thinking"):
+            continue  # chat completions have no place for Anthropic's signed thinking
         else:
             texts.append(content_text([block]))
     converted: list[dict[str, Any]] = list(tool_results)
@@ -86,7 +88,10 @@ def _convert_tool(tool: dict[str, Any]) -> dict[str, Any]:
     function: dict[str, Any] = {"name": str(tool.get("name") or "")}
     if tool.get("description"):
         function["description"] = tool["description"]
-    function["parameters"] = tool.get("input_schema") or {"type": "object", "properties": {}}
+    # Some clients (AI SDK, gateways) send OpenAI-style `parameters` instead of `input_schema`.
+    function["parameters"] = (
+        tool.get("input_schema") or tool.get("parameters") or {"type": "object", "properties": {}}
+    )
     return {"type": "function", "function": function}
 
 

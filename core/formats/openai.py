@@ -10,6 +10,7 @@ from core.formats import (
     ToolCall,
     content_text,
     substitute_in_messages,
+    substitute_many_in_messages,
 )
 
 SYSTEM_ROLES = ("system", "developer")
@@ -74,6 +75,34 @@ class OpenAIChat:
 
     def substitute(self, body: dict[str, Any], old: str, new: str) -> dict[str, Any]:
         return substitute_in_messages(body, old, new)
+
+    def substitute_many(
+        self, body: dict[str, Any], replacements: dict[str, str], known: Any = None
+    ) -> dict[str, Any]:
+        return substitute_many_in_messages(body, replacements, known)
+
+    def notes(self, body: dict[str, Any]) -> list[str]:
+        return []
+
+    def with_params(self, body: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+        return {**body, **values}
+
+    def finalize(
+        self, body: dict[str, Any], *, model: str | None, stream: bool | None
+    ) -> dict[str, Any]:
+        """The model and streaming choice of the replay, where this format keeps them."""
+        result = dict(body)
+        if model:
+            result["model"] = model
+        if stream is not None:
+            result["stream"] = stream
+            if not stream:
+                result.pop("stream_options", None)
+        return result
+
+    def to_chat(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The same request as an OpenAI chat completions body."""
+        return body
 
     def stream_assembler(self) -> OpenAIStream:
         """Fold `chat.completion.chunk` SSE events back into one completion body."""

@@ -23,8 +23,6 @@ from typing import Any
 
 import httpx
 
-from core.formats import format_named, substitute_many_in_messages
-from core.formats.convert import anthropic_to_openai
 from core.models import LoggedRequest
 from core.replay.models import (
     FINAL_STATUSES,
@@ -39,8 +37,8 @@ from core.replay.transport import (
     redact,
     request_headers,
     secrets_in,
-    target_url,
 )
+from core.replay.wire import CannotSend, is_compatible_target, shape, thread_chain
 from core.store import Store
 
 EventCallback = Callable[[ReplayEvent], None]
@@ -347,23 +345,21 @@ class _Runner:
         request = item.request
         recorded_fmt = item.fmt
         assert recorded_fmt is not None
-        body, diverged = self._body(item)
-        fmt = recorded_fmt
-        if fmt.name == "anthropic" and self.spec.via not in ("original", "helicone"):
-            # A custom base URL speaks OpenAI chat completions: send the same conversation.
-            body = anthropic_to_openai(body)
-            fmt = format_named("openai")
         try:
-            url = target_url(request, fmt.name, self.spec)
+            body, diverged = self._body(item)
+            # A base URL speaks chat completions: other formats are translated (core.replay.wire).
+            wire = shape(request, recorded_fmt, body, self.spec, self.env)
+        except CannotSend as exc:
+            return base.model_copy(update={"status": "skipped", "error": str(exc)})
         except TargetRefused as exc:
             return base.model_copy(
                 update={"status": "failed", "error": str(exc), "sent_body": None}
             )
+        fmt, body, url, stream = wire.fmt, wire.body, wire.url, wire.stream
         headers = request_headers(
             request, fmt.name, url, self.spec, self.env, replay_id=self.replay_id
         )
         secrets = secrets_in(headers)
-        stream = bool(body.get("stream"))
         base.sent_body = body
         if diverged:
             base.diverged = True
@@ -474,14 +470,19 @@ class _Runner:
                     f" ({recorded}); the recorded tool results were sent"
                 )
         # One pass over the messages for all links, longest recorded text first.
-        body = substitute_many_in_messages(body, replacements, self.contained)
+        fmt = item.fmt
+        assert fmt is not None
+        body = fmt.substitute_many(body, replacements, self.contained)
+        if fmt.name == "responses":
+            body = thread_chain(
+                body,
+                by_response=self.plan.by_response,
+                requests={i.id: i.request for i in self.plan.items},
+                results=self.results,
+                chained=self.spec.mode == "chained",
+                keep_ids=not is_compatible_target(self.spec),
+            )
         body = self.spec.edits.apply(request, body)
-        if self.spec.model:
-            body["model"] = self.spec.model
-        if self.spec.stream is not None:
-            body["stream"] = self.spec.stream
-            if not self.spec.stream:
-                body.pop("stream_options", None)
         return body, diverged
 
     async def _send(

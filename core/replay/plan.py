@@ -33,6 +33,9 @@ class PlannedRequest(BaseModel):
     format_name: str | None = None
     recorded_text: str = ""  # stripped recorded output, what chained substitution replaces
     recorded_tool_calls: list[ToolCall] = Field(default_factory=list)
+    # Responses API: the recorded response id, and the one this request continues.
+    response_id: str | None = None
+    continues: str | None = None
 
     @property
     def id(self) -> str:
@@ -56,6 +59,8 @@ class ReplayPlan(BaseModel):
     # Message text -> the recorded outputs found inside it while linking; lets the engine
     # substitute replayed outputs in one pass instead of searching every message per link.
     contained: dict[str, list[str]] = Field(default_factory=dict, exclude=True)
+    # Recorded response id -> the request that produced it (Responses API chains).
+    by_response: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     def get(self, request_id: str) -> PlannedRequest:
         return self._index()[request_id]
@@ -100,8 +105,14 @@ def plan_replay(requests: Iterable[LoggedRequest], spec: ReplaySpec) -> ReplayPl
             output = fmt.output(request.response_body)
             item.recorded_text = output.text.strip()
             item.recorded_tool_calls = output.tool_calls
+            response_id = getattr(fmt, "response_id", None)
+            if response_id is not None:
+                item.response_id = response_id(request.response_body)
+                previous = request.request_body.get("previous_response_id")
+                item.continues = previous if isinstance(previous, str) else None
         items.append(item)
     plan = ReplayPlan(session_id=spec.session_id, mode=spec.mode, items=items)
+    plan.by_response = {i.response_id: i.id for i in items if i.response_id}
     if spec.mode == "chained":
         plan.contained = _link(items)
     return plan
@@ -116,6 +127,7 @@ def _link(items: list[PlannedRequest]) -> dict[str, list[str]]:
     # recorded text, not once per request, so planning stays near-quadratic, not cubic.
     found_in: dict[str, tuple[int, list[str]]] = {}
     by_call: dict[str, str] = {}
+    by_response: dict[str, str] = {}
     order = {item.id: n for n, item in enumerate(items)}
     for item in items:
         fmt = item.fmt
@@ -140,6 +152,9 @@ def _link(items: list[PlannedRequest]) -> dict[str, list[str]]:
                     source = by_call.get(call_key(call))
                     if source is not None and source not in tool_deps:
                         tool_deps.append(source)
+            source = by_response.get(item.continues or "")
+            if source is not None:
+                deps.add(source)  # a Responses API turn continuing an earlier response
             item.depends_on = sorted({*deps, *tool_deps}, key=order.__getitem__)
             item.tool_depends_on = sorted(tool_deps, key=order.__getitem__)
         if item.skip_reason is None:
@@ -149,6 +164,8 @@ def _link(items: list[PlannedRequest]) -> dict[str, list[str]]:
                 by_text[item.recorded_text] = item.id
             for call in item.recorded_tool_calls:
                 by_call[call_key(call)] = item.id
+            if item.response_id:
+                by_response[item.response_id] = item.id
     return {text: contained for text, (_, contained) in found_in.items()}
 
 

@@ -3,7 +3,10 @@
 Pure functions, unit-tested on their own. The rule that matters: a key is only ever attached
 to the hosts it belongs to. The OpenAI key goes to OpenAI and Helicone's OpenAI proxy, the
 Anthropic key to Anthropic and Helicone's Anthropic proxy, the Helicone key only to
-`*.helicone.ai`, a custom key only to the custom base URL it was named for. A recorded URL
+`*.helicone.ai`, the Google key (`GEMINI_API_KEY`/`GOOGLE_API_KEY`, as `x-goog-api-key`)
+only to Google's Gemini and Vertex hosts, the Azure key (`AZURE_OPENAI_API_KEY`, as
+`api-key`) only to the Azure host the user named (`AZURE_OPENAI_ENDPOINT` or
+`--allow-host`), a custom key only to the custom base URL it was named for. A recorded URL
 that points anywhere else (an imported file can say anything) is refused unless the user
 allowed that host explicitly, and even then it receives no provider key.
 """
@@ -19,13 +22,29 @@ from core.replay.models import ReplaySpec
 
 OPENAI_HOSTS = frozenset({"api.openai.com", "oai.helicone.ai", "oai.hconeai.com"})
 ANTHROPIC_HOSTS = frozenset({"api.anthropic.com", "anthropic.helicone.ai"})
+GOOGLE_HOSTS = frozenset({"generativelanguage.googleapis.com", "aiplatform.googleapis.com"})
+AZURE_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com")
 HELICONE_PROXIES = {
     "openai": "https://oai.helicone.ai",
+    "responses": "https://oai.helicone.ai",
     "anthropic": "https://anthropic.helicone.ai",
 }
-DEFAULT_BASES = {"openai": "https://api.openai.com", "anthropic": "https://api.anthropic.com"}
+DEFAULT_BASES = {
+    "openai": "https://api.openai.com",
+    "responses": "https://api.openai.com",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+}
+DEFAULT_PATHS = {
+    "openai": "/v1/chat/completions",
+    "responses": "/v1/responses",
+    "anthropic": "/v1/messages",
+    "gemini": "/v1beta/models/{model}:generateContent",
+}
 ANTHROPIC_VERSION = "2023-06-01"
-SECRET_HEADERS = frozenset({"authorization", "x-api-key", "helicone-auth", "api-key"})
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "helicone-auth", "api-key", "x-goog-api-key"}
+)
 
 
 class TargetRefused(ValueError):
@@ -46,6 +65,27 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
+def is_google_host(host: str) -> bool:
+    """Gemini on Google AI, and Vertex AI (global or `REGION-aiplatform.googleapis.com`)."""
+    return host in GOOGLE_HOSTS or host.endswith("-aiplatform.googleapis.com")
+
+
+def is_azure_host(host: str) -> bool:
+    return host.endswith(AZURE_SUFFIXES)
+
+
+def azure_named(url: str, env: Mapping[str, str], allow_hosts: list[str]) -> bool:
+    """An Azure host the user named: in `AZURE_OPENAI_ENDPOINT` or with `--allow-host`.
+
+    A recorded Azure URL alone never earns the key: an imported row can name any host.
+    """
+    scheme, host, _ = origin(url)
+    if scheme != "https" or not is_azure_host(host):
+        return False
+    endpoint = env.get("AZURE_OPENAI_ENDPOINT") or ""
+    return (bool(endpoint) and hostname(endpoint) == host) or host_allowed(url, allow_hosts)
+
+
 def host_allowed(url: str, allow_hosts: list[str]) -> bool:
     """A host the user named: `host` matches any port, `host:port` only that port."""
     _, host, port = origin(url)
@@ -64,6 +104,7 @@ def credentials_for(
     *,
     custom_base: str | None = None,
     custom_key_env: str | None = None,
+    allow_hosts: list[str] | None = None,
 ) -> dict[str, str]:
     """The auth headers that may be sent to `url`, and only those."""
     headers: dict[str, str] = {}
@@ -83,12 +124,19 @@ def credentials_for(
         headers["x-api-key"] = env["ANTHROPIC_API_KEY"]
     if is_helicone_host(host) and env.get("HELICONE_API_KEY"):
         headers["Helicone-Auth"] = f"Bearer {env['HELICONE_API_KEY']}"
+    google_key = env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")
+    if is_google_host(host) and google_key:
+        headers["x-goog-api-key"] = google_key
+    if env.get("AZURE_OPENAI_API_KEY") and azure_named(url, env, allow_hosts or []):
+        headers["api-key"] = env["AZURE_OPENAI_API_KEY"]
     return headers
 
 
 def recorded_url(request: LoggedRequest, format_name: str) -> str:
     """The URL the request was originally sent to, with its path."""
-    default_path = "/v1/messages" if format_name == "anthropic" else "/v1/chat/completions"
+    default_path = DEFAULT_PATHS.get(format_name, DEFAULT_PATHS["openai"]).replace(
+        "{model}", request.model
+    )
     for candidate in (request.request_url, request.target_url):
         if candidate and candidate.lower().startswith(("http://", "https://")):
             parts = urlsplit(candidate)
@@ -103,18 +151,34 @@ def recorded_url(request: LoggedRequest, format_name: str) -> str:
 def join_base(base: str, format_name: str) -> str:
     """`http://host:11434` or `http://host:11434/v1` plus the format's endpoint."""
     base = base.rstrip("/")
-    tail = "/messages" if format_name == "anthropic" else "/chat/completions"
+    tail = {"anthropic": "/messages", "responses": "/responses"}.get(
+        format_name, "/chat/completions"
+    )
     return base + tail if base.endswith("/v1") else base + "/v1" + tail
 
 
-def target_url(request: LoggedRequest, format_name: str, spec: ReplaySpec) -> str:
+def target_url(
+    request: LoggedRequest,
+    format_name: str,
+    spec: ReplaySpec,
+    env: Mapping[str, str] | None = None,
+) -> str:
     """Where to send this request under the spec, or TargetRefused."""
     if spec.via == "original":
         url = recorded_url(request, format_name)
         scheme, host, _ = origin(url)
         if scheme not in ("http", "https") or not host:
             raise TargetRefused(f"recorded URL {url!r} is not an http(s) URL")
-        known = host in OPENAI_HOSTS or host in ANTHROPIC_HOSTS or is_helicone_host(host)
+        known = (
+            host in OPENAI_HOSTS or host in ANTHROPIC_HOSTS or is_helicone_host(host)
+            or is_google_host(host)
+        )
+        if is_azure_host(host) and not azure_named(url, env or {}, spec.allow_hosts):
+            raise TargetRefused(
+                f"recorded URL points to the Azure OpenAI resource {host!r}; name it to send"
+                f" there (--allow-host {host}, or AZURE_OPENAI_ENDPOINT=https://{host} for"
+                " its key)"
+            )
         if not (known and scheme == "https") and not host_allowed(url, spec.allow_hosts):
             raise TargetRefused(
                 f"recorded URL points to {host!r}, which is not a known provider;"
@@ -122,9 +186,12 @@ def target_url(request: LoggedRequest, format_name: str, spec: ReplaySpec) -> st
             )
         return url
     if spec.via == "helicone":
-        return HELICONE_PROXIES.get(format_name, HELICONE_PROXIES["openai"]) + (
-            "/v1/messages" if format_name == "anthropic" else "/v1/chat/completions"
-        )
+        if format_name not in HELICONE_PROXIES:
+            raise TargetRefused(
+                f"{format_name} requests cannot go through Helicone's proxy; replay them with"
+                " --via original or an OpenAI-compatible --via"
+            )
+        return HELICONE_PROXIES[format_name] + DEFAULT_PATHS[format_name]
     if not spec.via.lower().startswith(("http://", "https://")):
         raise TargetRefused(
             f"--via must be original, helicone, local or a base URL, not {spec.via!r}"
@@ -146,7 +213,12 @@ def request_headers(
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if format_name == "anthropic":
         headers["anthropic-version"] = ANTHROPIC_VERSION
-    headers.update(credentials_for(url, env, custom_base=custom, custom_key_env=spec.api_key_env))
+    headers.update(
+        credentials_for(
+            url, env, custom_base=custom, custom_key_env=spec.api_key_env,
+            allow_hosts=spec.allow_hosts,
+        )
+    )
     if is_helicone_host(hostname(url)):
         headers.update(helicone_session_headers(request, replay_id=replay_id))
     return headers

@@ -144,18 +144,35 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
         request.request_body, request.provider, request.target_url, request.body_state
     )
     if fmt is None:
+        import json
+
         console.print(Text(literal(f"not replayable: {reason}"), style="yellow"))
-        console.print(Text(literal(str(request.request_body)), style="dim"))
+        for label, body in (("request", request.request_body), ("response", request.response_body)):
+            console.print(Text(f"[{label} body]", style="bold"))
+            shown = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
+            console.print(Text(literal(shown)), style="dim")
         return
+    for note in fmt.notes(request.request_body):
+        console.print(Text(literal(f"↪ {note}"), style="cyan"))
+    if reason:
+        console.print(Text(literal(f"not replayable: {reason}"), style="yellow"))
     for message in fmt.messages(request.request_body):
-        console.print(Text(f"[{literal(message.role)}]", style="bold"))
-        console.print(Text(literal(message.text)))
+        title = f"[{literal(message.role)}]"
+        if message.tool_call_id:
+            title += f" ← {literal(message.tool_call_id)}"
+        console.print(Text(title, style="bold"))
+        if message.reasoning:
+            console.print(Text(literal(f"(reasoning) {message.reasoning}"), style="dim italic"))
+        if message.text:
+            console.print(Text(literal(message.text)))
         for call in message.tool_calls:
             console.print(Text(literal(f"→ {call.name}({call.arguments})"), style="yellow"))
     output = fmt.output(request.response_body)
     console.print(Text("[response]", style="bold green"))
     if output.error:
         console.print(Text(literal(output.error), style="red"))
+    if output.reasoning:
+        console.print(Text(literal(f"(reasoning) {output.reasoning}"), style="dim italic"))
     console.print(Text(literal(output.text)))
     for call in output.tool_calls:
         console.print(Text(literal(f"→ {call.name}({call.arguments})"), style="yellow"))

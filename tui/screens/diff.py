@@ -159,7 +159,11 @@ words struck through in red, inserted words in green; tool calls are compared as
         fmt = detect_format(body, request.provider, request.target_url) if body else None
         if fmt is None:
             raw = request.response_body
-            return Side("" if raw is None else str(raw))
+            if raw is None or isinstance(raw, str):
+                return Side(raw or "")
+            import json
+
+            return Side(json.dumps(raw, indent=2, ensure_ascii=False))
         output = fmt.output(request.response_body)
         return Side(output.text, output.tool_calls, output.error)
 

@@ -15,7 +15,10 @@ from core.formats import Output, detect_format, not_replayable_reason
 from core.models import LoggedRequest
 from tui.widgets.text import clean, duration, literal, money, plural
 
-PARAM_KEYS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stream")
+PARAM_KEYS = (
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "max_output_tokens", "seed",
+    "stream",
+)
 
 
 class MessageBlock(Static):
@@ -25,6 +28,19 @@ class MessageBlock(Static):
         super().__init__(body, classes=f"message role-{role} {extra}".strip())
         self.border_title = title
         self.text = body.plain
+
+
+def _with_reasoning(message: Any, body: Text) -> Text:
+    """The reasoning (thinking, summaries) of a message or output, dimmed, before its text."""
+    reasoning = getattr(message, "reasoning", "")
+    if not reasoning:
+        return body
+    result = Text("reasoning: ", style="dim bold")
+    result.append(clean(reasoning), style="dim italic")
+    if body.plain:
+        result.append("\n")
+        result.append_text(body)
+    return result
 
 
 def _tool_calls_text(message: Any, body: Text) -> None:
@@ -78,6 +94,9 @@ logged: markup and escape sequences are not interpreted.
         )
         if reason:
             widgets.append(Static(literal(f"⚠ {reason}", "yellow"), classes="notice"))
+        if fmt is not None and body is not None:
+            for note in fmt.notes(body):
+                widgets.append(Static(literal(f"↪ {note}", "cyan"), classes="notice"))
         if fmt is None or body is None:
             if request.request_body is not None:
                 preview = request.request_body
@@ -95,7 +114,7 @@ logged: markup and escape sequences are not interpreted.
                 if is_system and system_override is not None and not system_done:
                     text = system_override
                     title = f"{role} · ✎ {edit_label}"
-                text_body = literal(text)
+                text_body = _with_reasoning(message, literal(text))
                 _tool_calls_text(message, text_body)
                 if message.tool_call_id:
                     title += f" ← {clean(message.tool_call_id)}"
@@ -136,6 +155,12 @@ logged: markup and escape sequences are not interpreted.
         else:
             body = literal(output.text)
             _tool_calls_text(output, body)
+            self.response_text = body.plain
+            body = _with_reasoning(output, body)
+            title = "response"
+            if output.finish_reason:
+                title += f" · {clean(output.finish_reason)}"
+            return MessageBlock(title, body, "response", "response")
         self.response_text = body.plain
         title = "response"
         if output is not None and output.finish_reason:
