@@ -653,3 +653,24 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def redirect_transport(ports: dict[str, int]) -> Any:
+    """An httpx transport sending each named host to a loopback port, so a replay that
+    believes it talks to `api.openai.com` over HTTPS reaches a FakeProvider (which logs the
+    headers each host really received)."""
+    import httpx
+
+    class Redirect(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self.inner = httpx.AsyncHTTPTransport()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            port = ports[request.url.host]
+            request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=port)
+            return await self.inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    return Redirect()

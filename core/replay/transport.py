@@ -173,7 +173,9 @@ def target_url(
             host in OPENAI_HOSTS or host in ANTHROPIC_HOSTS or is_helicone_host(host)
             or is_google_host(host)
         )
-        if is_azure_host(host) and not azure_named(url, env or {}, spec.allow_hosts):
+        named_azure = is_azure_host(host) and azure_named(url, env or {}, spec.allow_hosts)
+        known = known or named_azure
+        if is_azure_host(host) and not named_azure:
             raise TargetRefused(
                 f"recorded URL points to the Azure OpenAI resource {host!r}; name it to send"
                 f" there (--allow-host {host}, or AZURE_OPENAI_ENDPOINT=https://{host} for"
