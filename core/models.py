@@ -55,6 +55,9 @@ class LoggedRequest(BaseModel):
     completion_tokens: int | None = None
     total_tokens: int | None = None
     cost: float | None = None
+    # A logged cost that cannot be dollars (negative, or an integer that looks like Helicone's
+    # internal micro-units): kept here as logged, never summed or shown as money.
+    raw_cost: float | None = None
     scores: dict[str, float] = Field(default_factory=dict)
     request_body: Any = None
     response_body: Any = None
@@ -107,6 +110,7 @@ class LoggedRequest(BaseModel):
             )
         except ValueError as exc:
             raise RowError(str(exc)) from None
+        values.update(_checked_numbers(values))
 
         prompt_id = props.get(PROMPT_ID) or _str_or_none(row.get("prompt_id"))
         if not prompt_id and isinstance(request_body, dict):
@@ -167,6 +171,7 @@ class SessionSummary(BaseModel):
     replays: int = 0
     models: list[str] = Field(default_factory=list)
     source: str = "local"
+    sessionless: bool = False  # one request logged without a session id; id = request id
 
     @property
     def duration_s(self) -> float:
@@ -204,6 +209,29 @@ def _strip_stream_data(body: Any) -> Any:
     if isinstance(body, dict) and "streamed_data" in body:
         return {k: v for k, v in body.items() if k != "streamed_data"}
     return body
+
+
+def _checked_numbers(values: dict[str, Any]) -> dict[str, Any]:
+    """Derive a total of 0 from its known parts; set aside costs that cannot be dollars."""
+    update: dict[str, Any] = {}
+    prompt, completion = values.get("prompt_tokens"), values.get("completion_tokens")
+    if not values.get("total_tokens") and (prompt or completion):
+        update["total_tokens"] = max(prompt or 0, 0) + max(completion or 0, 0)
+    cost = values.get("cost")
+    if cost is not None and implausible_cost(cost):
+        update["cost"] = None
+        update["raw_cost"] = cost
+    return update
+
+
+def implausible_cost(cost: float) -> bool:
+    """Negative, not finite, or a whole number of 100 or more: no single LLM call costs that
+    many dollars, but Helicone's integer cost units (millionths and finer) look like it."""
+    import math
+
+    if not math.isfinite(cost) or cost < 0:
+        return True
+    return cost >= 100 and float(cost).is_integer()
 
 
 def _scores(raw: Any) -> dict[str, float]:

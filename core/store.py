@@ -115,12 +115,14 @@ SORT_COLUMNS = {
 class ImportCounts(BaseModel):
     imported: int = 0
     updated: int = 0
+    unchanged: int = 0  # the same row again, byte for byte: nothing written
     skipped: int = 0
     errors: list[str] = Field(default_factory=list)
 
     def add(self, other: ImportCounts) -> None:
         self.imported += other.imported
         self.updated += other.updated
+        self.unchanged += other.unchanged
         self.skipped += other.skipped
         self.errors.extend(other.errors)
 
@@ -202,13 +204,27 @@ class Store:
         """
         counts = ImportCounts()
         touched: set[str] = set()
+        lone: dict[str, LoggedRequest] = {}  # requests without a session: listed on their own
         with self.transaction() as db:
             for request in requests:
                 row = _request_row(request)
                 existing = db.execute(
-                    "SELECT version, body_state, session_id FROM requests WHERE id = ?",
+                    f"SELECT {_REQUEST_COLUMNS}, request_body, response_body, version"
+                    " FROM requests WHERE id = ?",
                     (request.id,),
                 ).fetchone()
+                if existing is not None and tuple(existing) == row:
+                    counts.unchanged += 1
+                    continue
+                if not request.session_id and not (existing and existing["session_id"]):
+                    lone[request.id] = request
+                elif request.session_id:
+                    lone.pop(request.id, None)
+                    db.execute(
+                        "DELETE FROM sessions WHERE id = ? AND NOT EXISTS"
+                        " (SELECT 1 FROM requests WHERE session_id = ?)",
+                        (request.id, request.id),
+                    )
                 if existing is None:
                     db.execute(
                         f"INSERT INTO requests ({_REQUEST_COLUMNS}, request_body, response_body,"
@@ -245,6 +261,7 @@ class Store:
                 if request.session_id:
                     touched.add(request.session_id)
             self._refresh_sessions(db, touched, source)
+            self._refresh_lone(db, lone, source)
         return counts
 
     def get_request(self, request_id: str) -> LoggedRequest | None:
@@ -257,20 +274,28 @@ class Store:
         return None if row is None else _request_from_row(row, bodies=True)
 
     def session_requests(self, session_id: str, *, bodies: bool = False) -> list[LoggedRequest]:
-        """A session's requests in start order; without bodies unless asked (fast for trees)."""
+        """A session's requests in start order; without bodies unless asked (fast for trees).
+
+        A request logged without a session is a session of its own, under its request id.
+        """
         columns = _REQUEST_COLUMNS + (", request_body, response_body" if bodies else "")
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {columns} FROM requests WHERE session_id = ? ORDER BY created_at, id",
                 (session_id,),
             ).fetchall()
+            if not rows:
+                rows = self._db.execute(
+                    f"SELECT {columns} FROM requests WHERE id = ? AND session_id IS NULL",
+                    (session_id,),
+                ).fetchall()
         return [_request_from_row(row, bodies=bodies) for row in rows]
 
     def requests_with_prompt(self, session_id: str, prompt_id: str) -> list[str]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT id FROM requests WHERE session_id = ? AND prompt_id = ?"
-                " ORDER BY created_at",
+                "SELECT id FROM requests WHERE (session_id = ?1 OR (id = ?1 AND session_id IS"
+                " NULL)) AND prompt_id = ?2 ORDER BY created_at",
                 (session_id, prompt_id),
             ).fetchall()
         return [row[0] for row in rows]
@@ -291,7 +316,8 @@ class Store:
         direction = "DESC" if descending else "ASC"
         sql = (
             "SELECT id, name, started_at, ended_at, requests, cost, total_tokens, models, source,"
-            " (SELECT COUNT(*) FROM replays r WHERE r.session_id = sessions.id) AS replays"
+            " (SELECT COUNT(*) FROM replays r WHERE r.session_id = sessions.id) AS replays,"
+            f" {_SESSIONLESS} AS sessionless"
             f" FROM sessions {where} ORDER BY {order} {direction}, id {direction}"
         )
         if limit is not None:
@@ -311,7 +337,7 @@ class Store:
             row = self._db.execute(
                 "SELECT id, name, started_at, ended_at, requests, cost, total_tokens, models,"
                 " source, (SELECT COUNT(*) FROM replays r WHERE r.session_id = sessions.id)"
-                " AS replays FROM sessions WHERE id = ?",
+                f" AS replays, {_SESSIONLESS} AS sessionless FROM sessions WHERE id = ?",
                 (session_id,),
             ).fetchone()
         return None if row is None else _session_from_row(row)
@@ -359,6 +385,44 @@ class Store:
                     source,
                     source,
                 ),
+            )
+
+    def _refresh_lone(
+        self, db: sqlite3.Connection, requests: dict[str, LoggedRequest], source: str | None
+    ) -> None:
+        """One session row per request logged without a session id, keyed by the request id.
+
+        Its name is the logged session name when there is one, else what the request asked
+        (`core.formats.request_label`); its search text says `no session` so a filter finds
+        them all.
+        """
+        from core.formats import request_label
+
+        for request_id, request in requests.items():
+            row = db.execute(
+                "SELECT created_at, COALESCE(response_at, created_at), COALESCE(cost, 0),"
+                " COALESCE(total_tokens, 0), model, session_name, session_path, meta"
+                " FROM requests WHERE id = ? AND session_id IS NULL",
+                (request_id,),
+            ).fetchone()
+            if row is None:
+                continue
+            started, ended, cost, tokens, model, name, path, meta = row
+            name = name or request_label(request)
+            user = json.loads(meta or "{}").get("user_id") or ""
+            search = " ".join(
+                ["no session", request_id, name, path or "", model, str(user)]
+            ).lower()
+            db.execute(
+                "INSERT INTO sessions (id, name, started_at, ended_at, requests, cost,"
+                " total_tokens, models, search, source)"
+                " VALUES (?,?,?,?,1,?,?,?,?,COALESCE(?, 'local'))"
+                " ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
+                " source=COALESCE(?, sessions.source), started_at=excluded.started_at,"
+                " ended_at=excluded.ended_at, requests=1, cost=excluded.cost,"
+                " total_tokens=excluded.total_tokens, models=excluded.models,"
+                " search=excluded.search",
+                (request_id, name, started, ended, cost, tokens, model, search, source, source),
             )
 
     # -- raw access for the replay and evaluation layers -----------------------------------
@@ -458,6 +522,12 @@ class Store:
         return {result.request_id: result for result in results}
 
 
+# A session row standing for one request logged without a session id (a primary-key lookup).
+_SESSIONLESS = (
+    "EXISTS (SELECT 1 FROM requests q WHERE q.id = sessions.id AND q.session_id IS NULL)"
+)
+
+
 def _split_sql(script: str) -> list[str]:
     return [part.strip() for part in script.split(";") if part.strip()]
 
@@ -475,7 +545,11 @@ def _dumps(value: Any) -> str | None:
 
 
 def _request_row(request: LoggedRequest) -> tuple[Any, ...]:
-    meta = {"properties": request.properties, "scores": request.scores, "user_id": request.user_id}
+    meta: dict[str, Any] = {
+        "properties": request.properties, "scores": request.scores, "user_id": request.user_id
+    }
+    if request.raw_cost is not None:
+        meta["raw_cost"] = request.raw_cost
     version = format_time(request.response_at or request.created_at) or ""
     return (
         request.id,
@@ -529,6 +603,7 @@ def _request_from_row(row: sqlite3.Row, *, bodies: bool) -> LoggedRequest:
         "properties": meta.get("properties") or {},
         "scores": meta.get("scores") or {},
         "user_id": meta.get("user_id"),
+        "raw_cost": meta.get("raw_cost"),
     }
     if bodies:
         raw_request, raw_response = row["request_body"], row["response_body"]
@@ -549,6 +624,7 @@ def _session_from_row(row: sqlite3.Row) -> SessionSummary:
         replays=row["replays"],
         models=[m for m in row["models"].split(",") if m],
         source=row["source"],
+        sessionless=bool(row["sessionless"]),
     )
 
 

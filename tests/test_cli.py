@@ -22,7 +22,9 @@ def test_import_sessions_tree_show(tmp_path: Path, fixture_files: list[Path]) ->
     db = tmp_path / "cli.db"
     code, out, _ = run(db, "import", *map(str, fixture_files), "--json")
     assert code == 0
-    assert json.loads(out) == {"imported": 4, "updated": 2, "skipped": 5, "errors": []}
+    assert json.loads(out) == {
+        "imported": 4, "updated": 2, "unchanged": 0, "skipped": 5, "errors": []
+    }
 
     code, out, _ = run(db, "sessions", "--json")
     sessions = json.loads(out)

@@ -174,3 +174,43 @@ def test_translation_to_chat_keeps_conversation_and_tool_schemas() -> None:
     assert ant["tools"][0]["function"]["parameters"]["required"] == ["amount", "to"]
     thinking = format_named("anthropic").to_chat(request("anthropic", "2").request_body)
     assert all("thinking" not in json.dumps(m) for m in thinking["messages"])
+
+
+def cli_json(db: Path, *args: str) -> object:
+    result = CliRunner().invoke(cli, ["--db", str(db), *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_requests_without_a_session_are_listed_searchable_and_openable(db: Path) -> None:
+    sessions = cli_json(db, "sessions")
+    lone = {s["id"]: s for s in sessions if s["sessionless"]}
+    assert set(lone) == {LONE + str(n) for n in range(1, 5)}
+    assert lone[LONE + "1"]["name"] == "The checkout flow is so much faster now!"
+    assert lone[LONE + "1"]["requests"] == 1 and lone[LONE + "1"]["models"] == ["gpt-4o-mini"]
+    assert not any(s["sessionless"] for s in sessions if s["id"] not in lone)
+    found = cli_json(db, "sessions", "--search", "no session")
+    assert {s["id"] for s in found} == set(lone)
+    assert [s["id"] for s in cli_json(db, "sessions", "--search", "user-42")] == [LONE + "1"]
+    tree = cli_json(db, "tree", LONE + "2")
+    assert tree["requests"] == [LONE + "2"]
+    with Store(db) as store:
+        (only,) = store.session_requests(LONE + "2", bodies=True)
+        assert only.id == LONE + "2" and only.session_id is None
+
+
+def test_identical_reimport_is_unchanged_and_numbers_are_checked(tmp_path: Path) -> None:
+    with Store(tmp_path / "again.db") as store:
+        first = import_files(store, [PROVIDERS / "sessionless.json"])
+        again = import_files(store, [PROVIDERS / "sessionless.json"])
+        assert (first.imported, first.updated) == (4, 0)
+        assert (again.imported, again.updated, again.unchanged) == (0, 0, 4)
+        chat = store.get_request(LONE + "1")
+        assert chat is not None and chat.total_tokens == 32  # logged as 0, parts known
+        micro = store.get_request(LONE + "2")  # cost 1400: Helicone units, not dollars
+        assert micro is not None and micro.cost is None and micro.raw_cost == 1400
+        negative = store.get_request(LONE + "3")
+        assert negative is not None and negative.cost is None and negative.raw_cost == -0.5
+        assert sum(s.cost for s in store.list_sessions()) < 0.001
+    out = show(tmp_path / "again.db", LONE + "2")
+    assert "logged cost 1400 is not a dollar amount" in out

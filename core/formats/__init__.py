@@ -247,3 +247,20 @@ def substitute_many_in_messages(
                 changed = True
         updated.append(message)
     return {**body, "messages": updated} if changed else body
+
+
+def request_label(request: Any) -> str:
+    """A short name for a request shown on its own (no session): what it asked, else where."""
+    body = getattr(request, "request_body", None)
+    fmt = detect_format(body, getattr(request, "provider", ""), getattr(request, "target_url", None))
+    text = ""
+    if fmt is not None:
+        asked = [m.text for m in fmt.messages(body) if m.role == "user" and m.text.strip()]
+        text = asked[-1] if asked else ""
+    if not text:
+        from urllib.parse import urlsplit
+
+        url = getattr(request, "target_url", None) or getattr(request, "request_url", None) or ""
+        text = urlsplit(url).path if url.startswith(("http://", "https://")) else url
+    line = " ".join(text.split())
+    return line if len(line) <= 60 else line[:59] + "…"

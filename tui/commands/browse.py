@@ -32,6 +32,7 @@ def sessions(ctx: click.Context, search: str | None, limit: int | None, as_json:
                     "total_tokens": s.total_tokens,
                     "models": s.models,
                     "replays": s.replays,
+                    "sessionless": s.sessionless,
                 }
                 for s in found
             ]
@@ -49,9 +50,12 @@ def sessions(ctx: click.Context, search: str | None, limit: int | None, as_json:
             no_wrap=column in {"id", "started"},  # ids must stay whole to be copied
         )
     for s in found:
+        name = Text(literal(s.name) or "—")  # imported text: never markup, never raw escapes
+        if s.sessionless:
+            name = Text.assemble(("no session · ", "dim"), name)
         table.add_row(
             s.started_at.strftime("%Y-%m-%d %H:%M"),
-            Text(literal(s.name) or "—"),  # imported text: never markup, never raw escapes
+            name,
             Text(literal(s.id)),
             str(s.requests),
             f"{s.duration_s:.1f}s",
@@ -139,6 +143,9 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
             (literal(request.session_path), "magenta"),
         )
     )
+    if request.raw_cost is not None:
+        console.print(Text(f"⚠ logged cost {request.raw_cost:g} is not a dollar amount",
+                           style="yellow"))
     fmt = detect_format(request.request_body, request.provider, request.target_url)
     reason = not_replayable_reason(
         request.request_body, request.provider, request.target_url, request.body_state

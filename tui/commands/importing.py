@@ -11,7 +11,7 @@ from tui.commands.common import open_store, print_json, say
 
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print {imported, updated, skipped, errors}.")
+@click.option("--json", "as_json", is_flag=True, help="Print {imported, updated, unchanged, skipped, errors}.")
 @click.pass_context
 def import_files(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
     """Import Helicone exports: JSON arrays, JSONL, saved API pages, signed bodies, .gz."""
@@ -23,11 +23,12 @@ def import_files(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> 
         print_json(counts.model_dump())
     else:
         click.echo(
-            f"imported {counts.imported}, updated {counts.updated}, skipped {counts.skipped}"
+            f"imported {counts.imported}, updated {counts.updated},"
+            f" unchanged {counts.unchanged}, skipped {counts.skipped}"
             f", errors {len(counts.errors)}"
         )
         for error in counts.errors:
             say(f"  {error}", err=True)
     if counts.errors:
         # 1: nothing could be imported; 2: good rows imported, some rows rejected.
-        ctx.exit(2 if counts.imported or counts.updated else 1)
+        ctx.exit(2 if counts.imported or counts.updated or counts.unchanged else 1)

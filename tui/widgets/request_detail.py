@@ -185,6 +185,10 @@ logged: markup and escape sequences are not interpreted.
         tokens = f"{request.prompt_tokens or 0}→{request.completion_tokens or 0} tokens"
         latency = duration(request.latency_ms / 1000) if request.latency_ms is not None else "–"
         meta.append(f"{tokens} · {money(request.cost)} · {latency}")
+        raw_cost = getattr(request, "raw_cost", None)
+        if raw_cost is not None:
+            meta.append(f"\n⚠ logged cost {raw_cost:g} is not a dollar amount; not counted",
+                        style="yellow")
         body = request.request_body if isinstance(request.request_body, dict) else {}
         params = [f"{k}={body[k]}" for k in PARAM_KEYS if k in body]
         tools = body.get("tools") if isinstance(body.get("tools"), list) else []

@@ -83,7 +83,10 @@ class SessionList(ScrollView, can_focus=True):
 - **↑/↓**, **j/k**: move · **PgUp/PgDn**, **ctrl+b/f**: page · **g/G**, **Home/End**: first/last
 - **Enter**: open the session
 - **o**: sort by the next column · **O**: reverse the order · click a header to sort by it
-- **/**: filter by name, id, path or model
+- **/**: filter by name, id, path or model (`no session` lists requests logged without one)
+
+A row marked **◦** is one request logged without a `Helicone-Session-Id`: it opens, edits,
+replays and diffs like any session, under its request id.
 """
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
@@ -225,7 +228,7 @@ class SessionList(ScrollView, can_focus=True):
 
     def _cells(self, session: SessionSummary) -> list[str]:
         return [
-            clean(session.name) or "(unnamed)",
+            ("◦ " if session.sessionless else "") + (clean(session.name) or "(unnamed)"),
             clean(session.id),
             _when(session.started_at),
             str(session.requests),
