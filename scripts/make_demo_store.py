@@ -15,6 +15,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from core.models import LoggedRequest  # noqa: E402
 from core.store import Store  # noqa: E402
@@ -517,8 +518,14 @@ def batch_session(start: datetime, count: int = 520) -> list[dict]:
 
 
 def build_rows() -> list[dict]:
+    from demo_formats import gemini_session, responses_session, sessionless_rows
+
     base = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    formats_start = base + timedelta(days=1, hours=4)
     return [
+        *responses_session(formats_start, row, uid, Clock(formats_start)),
+        *gemini_session(formats_start, row, uid, Clock(formats_start + timedelta(hours=1))),
+        *sessionless_rows(formats_start, row, uid, Clock(formats_start + timedelta(hours=2))),
         *batch_session(base),
         *streamed_session(base + timedelta(hours=5)),
         *anthropic_session(base + timedelta(days=1)),
@@ -535,7 +542,8 @@ def main() -> None:
     with Store(OUT) as store:
         counts = store.upsert_requests(requests)
         store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    print(f"{OUT}: {counts.imported} requests, {len({r.session_id for r in requests})} sessions")
+    sessions = len({r.session_id or r.id for r in requests})
+    print(f"{OUT}: {counts.imported} requests, {sessions} sessions")
 
 
 if __name__ == "__main__":

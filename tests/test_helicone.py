@@ -330,7 +330,9 @@ async def test_pull_is_incremental(store):
         fake.add_session("a", 2, start=datetime.now(UTC) - timedelta(minutes=30))
         async with HeliconeClient(config_for(fake)) as client:
             second = await pull(store, client, session_ids=["a"])
-        assert (second.sessions, second.requests, second.added, second.updated) == (1, 7, 2, 5)
+        # Only the row whose scores changed is updated; the other four are the same rows again.
+        assert (second.sessions, second.requests, second.added, second.updated) == (1, 7, 2, 1)
+        assert second.unchanged == 4
         assert store.get_request(ids_a[1]).scores == {"argument_quality": 9.0}
         assert store.get_session("a").requests == 7
         assert store.get_request(ids_a[0]).body_state == "full"

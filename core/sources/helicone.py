@@ -169,6 +169,7 @@ class PullReport(BaseModel):
     errors: list[str] = Field(default_factory=list)
     added: int = Field(default=0, exclude=True)
     updated: int = Field(default=0, exclude=True)
+    unchanged: int = Field(default=0, exclude=True)
 
 
 class _SessionRow(BaseModel):
@@ -826,6 +827,7 @@ async def pull(
                 report.requests += len(fetched.requests)
                 report.added += counts.imported
                 report.updated += counts.updated
+                report.unchanged += counts.unchanged
                 report.bodies_fetched += fetched.bodies_fetched
                 report.errors.extend(fetched.errors)
                 report.errors.extend(counts.errors)

@@ -139,7 +139,7 @@ def _finish(report: PullReport, as_json: bool) -> None:
     else:
         click.echo(
             f"pulled {report.sessions} sessions, {report.requests} requests"
-            f" ({report.added} new, {report.updated} updated), "
+            f" ({report.added} new, {report.updated} updated, {report.unchanged} unchanged), "
             f"{report.bodies_fetched} bodies fetched"
         )
         for error in report.errors[:20]:
