@@ -214,3 +214,33 @@ def test_identical_reimport_is_unchanged_and_numbers_are_checked(tmp_path: Path)
         assert sum(s.cost for s in store.list_sessions()) < 0.001
     out = show(tmp_path / "again.db", LONE + "2")
     assert "logged cost 1400 is not a dollar amount" in out
+
+
+def test_cut_streams_and_malformed_answers_are_named() -> None:
+    responses, gemini = format_named("responses"), format_named("gemini")
+    streamed = rows("responses")[2]["response_body"]["streamed_data"]
+    whole = responses.stream_assembler()
+    for event in streamed:
+        whole.feed(event)
+    assert whole.problem() is None and responses.output(whole.body()).text.startswith("Tomorrow")
+    cut = responses.stream_assembler()
+    for event in streamed[:5]:
+        cut.feed(event)
+    assert "no response.completed" in (cut.problem() or "")
+    assert responses.output(cut.body()).finish_reason.startswith("incomplete")
+    assert responses.response_problem({"object": "response", "status": "in_progress",
+                                       "output": []}) == "response is still in_progress"
+    assert responses.response_problem({"id": "x"}) == "response has no output"
+    assert responses.response_problem(request("responses", "2").response_body) is None
+
+    chunks = rows("gemini")[1]["response_body"]["streamed_data"]
+    folded = gemini.stream_assembler()
+    for chunk in chunks:
+        folded.feed(chunk)
+    assert folded.problem() is None
+    assert gemini.output(folded.body()).text.endswith("Shall I book it?")
+    partial = gemini.stream_assembler()
+    partial.feed(chunks[0])
+    assert "no finishReason" in (partial.problem() or "")
+    assert gemini.response_problem({"usageMetadata": {}}) == "response has no candidates"
+    assert gemini.response_problem(request("gemini", "1").response_body) is None

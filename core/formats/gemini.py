@@ -43,6 +43,11 @@ class Gemini:
     name = "gemini"
     default_path = "/v1beta/models/{model}:generateContent"
 
+    def matches(self, body: dict[str, Any], provider: str, url: str) -> bool:
+        return "messages" not in body and any(
+            key in body for key in ("contents", "systemInstruction", "system_instruction")
+        )
+
     # -- reading a request ---------------------------------------------------------------
     def messages(self, body: dict[str, Any]) -> list[Message]:
         result = [Message(role="system", text=t) for t in self.system_prompts(body)]
@@ -112,6 +117,28 @@ class Gemini:
             completion_tokens=completion_tokens,
             finish_reason="tool_calls" if calls else finish if isinstance(finish, str) else None,
         )
+
+    def response_problem(self, response: Any) -> str | None:
+        """Why a 200 answer is not a whole generateContent response (errors are `output`'s)."""
+        response = fold_chunks(response)
+        if not isinstance(response, dict):
+            return "response is not a JSON object"
+        if "error" in response or "helicone_error" in response:
+            return None
+        candidates = _get(response, "candidates")
+        if candidates is None:
+            return None if _get(response, "promptFeedback") else "response has no candidates"
+        if not isinstance(candidates, list) or not all(isinstance(c, dict) for c in candidates):
+            return "response candidates are not objects"
+        usage = _get(response, "usageMetadata")
+        if usage is not None and not isinstance(usage, dict):
+            return "response usageMetadata is not an object"
+        for key in ("promptTokenCount", "candidatesTokenCount"):
+            value = _get(usage or {}, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):
+                return f"response usageMetadata {key} is not a whole number"
+        return None
 
     # -- producing bodies ----------------------------------------------------------------
     def with_system(self, body: dict[str, Any], text: str, *, append: bool) -> dict[str, Any]:
@@ -250,6 +277,14 @@ class GeminiStream:
             isinstance(c, dict) and _get(c, "finishReason")
             for chunk in self.chunks for c in _get(chunk, "candidates") or []
         )
+
+    def end_marker(self) -> None:
+        """Gemini streams end with a chunk carrying `finishReason`, not a sentinel line."""
+
+    def problem(self) -> str | None:
+        if self.complete:
+            return None
+        return "stream ended before the answer was complete (no finishReason)"
 
     def body(self) -> dict[str, Any]:
         if self.error is not None:

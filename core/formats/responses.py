@@ -26,12 +26,16 @@ HOSTED_CALLS = (
     "shell_call", "apply_patch_call", "tool_search_call",
 )
 TERMINAL_EVENTS = ("response.completed", "response.failed", "response.incomplete")
+STREAM_CUT = "stream ended before the answer was complete"
 _SAMPLING_KEYS = ("model", "temperature", "top_p", "stream", "user", "parallel_tool_calls")
 
 
 class OpenAIResponses:
     name = "responses"
     default_path = "/v1/responses"
+
+    def matches(self, body: dict[str, Any], provider: str, url: str) -> bool:
+        return is_responses_body(body) and not _is_embeddings(body, url)
 
     # -- reading a request ---------------------------------------------------------------
     def messages(self, body: dict[str, Any]) -> list[Message]:
@@ -114,6 +118,30 @@ class OpenAIResponses:
             completion_tokens=_int(usage.get("output_tokens")),
             finish_reason=finish,
         )
+
+    def response_problem(self, response: Any) -> str | None:
+        """Why a 200 answer is not a whole Responses object (error bodies are `output`'s)."""
+        response = unwrap_response(response)
+        if not isinstance(response, dict):
+            return "response is not a JSON object"
+        if _error_text(response) is not None:
+            return None
+        output = response.get("output")
+        if not isinstance(output, list):
+            return "response has no output"
+        if not all(isinstance(item, dict) for item in output):
+            return "response output item is not an object"
+        if response.get("status") in ("queued", "in_progress"):
+            return f"response is still {response['status']}"
+        usage = response.get("usage")
+        if usage is not None and not isinstance(usage, dict):
+            return "response usage is not an object"
+        for key in ("input_tokens", "output_tokens"):
+            value = (usage or {}).get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):
+                return f"response usage {key} is not a whole number"
+        return None
 
     def response_id(self, response: Any) -> str | None:
         response = unwrap_response(response)
@@ -318,6 +346,12 @@ class ResponsesStream:
     def complete(self) -> bool:
         return self.final is not None or self.error is not None
 
+    def end_marker(self) -> None:
+        """Responses streams end with `response.completed`, not a sentinel line."""
+
+    def problem(self) -> str | None:
+        return None if self.complete else f"{STREAM_CUT} (no response.completed)"
+
     def body(self) -> dict[str, Any]:
         if self.error is not None:
             return {"error": self.error}
@@ -365,6 +399,10 @@ def is_responses_body(body: dict[str, Any]) -> bool:
         or stored_prompt(body) is not None
         or isinstance(body.get("previous_response_id"), str)
     )
+
+
+def _is_embeddings(body: dict[str, Any], url: str) -> bool:
+    return "embedding" in (url or "").lower() or "embedding" in str(body.get("model", "")).lower()
 
 
 def _items_to_messages(items: list[Any]) -> list[Message]:
