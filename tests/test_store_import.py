@@ -142,13 +142,13 @@ def test_session_list_search_and_sort(tmp_path: Path) -> None:
 
     with Store(demo_store_copy(tmp_path)) as store:
         names = [s.name for s in store.list_sessions()]
-        assert names[0] == "AI Debate" and len(names) == 5
+        assert names[0] == "AI Debate" and len(names) == 9
         assert [s.name for s in store.list_sessions("climate")] == ["AI Debate"]
         assert [s.name for s in store.list_sessions("claude")] == ["Support Triage"]
         assert [s.name for s in store.list_sessions("/agent/search")] == ["Research Agent"]
         by_requests = store.list_sessions(sort="requests", descending=True, limit=1)
         assert by_requests[0].requests >= 500
-        assert len(store.list_sessions(limit=2, offset=4)) == 1
+        assert len(store.list_sessions(limit=2, offset=8)) == 1
         assert store.count_sessions("debate") == 1
 
 

@@ -165,8 +165,8 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
         console.print(Text(literal(f"not replayable: {reason}"), style="yellow"))
     for message in fmt.messages(request.request_body):
         title = f"[{literal(message.role)}]"
-        if message.tool_call_id:
-            title += f" ← {literal(message.tool_call_id)}"
+        if message.tool_call_id or (message.role == "tool" and message.name):
+            title += f" ← {literal(message.tool_call_id or message.name or '')}"
         console.print(Text(title, style="bold"))
         if message.reasoning:
             console.print(Text(literal(f"(reasoning) {message.reasoning}"), style="dim italic"))

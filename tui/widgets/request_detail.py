@@ -116,8 +116,8 @@ logged: markup and escape sequences are not interpreted.
                     title = f"{role} · ✎ {edit_label}"
                 text_body = _with_reasoning(message, literal(text))
                 _tool_calls_text(message, text_body)
-                if message.tool_call_id:
-                    title += f" ← {clean(message.tool_call_id)}"
+                if message.tool_call_id or (role == "tool" and message.name):
+                    title += f" ← {clean(message.tool_call_id or message.name or '')}"
                 block_id = "system-message" if is_system and not system_done else ""
                 system_done = system_done or is_system
                 style_role = "system" if is_system else role
