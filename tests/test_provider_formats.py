@@ -244,3 +244,35 @@ def test_cut_streams_and_malformed_answers_are_named() -> None:
     assert "no finishReason" in (partial.problem() or "")
     assert gemini.response_problem({"usageMetadata": {}}) == "response has no candidates"
     assert gemini.response_problem(request("gemini", "1").response_body) is None
+
+
+def test_conversation_codecs_group_turns_and_render_exchanges() -> None:
+    from types import SimpleNamespace
+
+    from core.formats import ToolCall
+
+    codec = format_named("responses").conversation
+    body = request("responses", "2").request_body
+    grouped = codec.raw_messages(body)
+    assert [type(m).__name__ for m in grouped] == ["dict", "list", "dict"]  # user, turn, output
+    assert [c.name for c in codec.calls_in(grouped[1])] == ["get_weather"]
+    assert codec.answers_in(grouped[2]) == (["call_Lx9mQ2vT8rW4"], None)
+    assert codec.with_messages(body, grouped) == body
+    exchange = SimpleNamespace(
+        text="", calls=[ToolCall(id="call_9", name="get_weather", arguments='{"city":"Faro"}')],
+        results=[SimpleNamespace(call_id="call_9", name="get_weather", content="sunny",
+                                 is_error=False)],
+    )
+    rendered = codec.with_messages(body, [grouped[0], *codec.render(exchange, [])])
+    assert [i.get("type", "message") for i in rendered["input"]] == [
+        "message", "function_call", "function_call_output"]
+
+    gemini = format_named("gemini").conversation
+    contents = gemini.raw_messages(request("gemini", "2").request_body)
+    assert [c.name for c in gemini.calls_in(contents[1])] == ["find_flights"]
+    assert gemini.answers_in(contents[2]) == ([""], None)
+    follow = {"role": "user", "parts": [{"text": "Cheaper?"}]}
+    model, answer = gemini.render(exchange, [follow])
+    assert model["parts"][0]["functionCall"]["args"] == {"city": "Faro"}
+    assert answer["parts"][0]["functionResponse"]["response"] == {"result": "sunny"}
+    assert answer["parts"][1] == {"text": "Cheaper?"}

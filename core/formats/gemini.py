@@ -453,3 +453,63 @@ def _int(value: Any) -> int | None:
 
 
 FORMAT = Gemini()
+
+
+class GeminiConversation:
+    """How agent replay splices replayed turns into Gemini `contents`."""
+
+    def raw_messages(self, body: dict[str, Any]) -> list[Any]:
+        return list(_get(body, "contents") or [])
+
+    def with_messages(self, body: dict[str, Any], messages: list[Any]) -> dict[str, Any]:
+        return {**body, _key(body, "contents"): messages}
+
+    def calls_in(self, message: Any) -> list[ToolCall]:
+        if not isinstance(message, dict) or message.get("role") != "model":
+            return []
+        return _split_parts(_get(message, "parts") or [])[2]
+
+    def answers_in(self, message: Any) -> tuple[list[str], Any | None]:
+        if not isinstance(message, dict) or message.get("role") == "model":
+            return [], message
+        parts = [p for p in _get(message, "parts") or [] if isinstance(p, dict)]
+        answers = [p for p in parts if isinstance(_get(p, "functionResponse"), dict)]
+        if not answers:
+            return [], message
+        ids = [_call_id(_get(p, "functionResponse")) or "" for p in answers]
+        rest = [p for p in parts if p not in answers]
+        return ids, ({**message, "parts": rest} if rest else None)
+
+    def render(self, exchange: Any, tail: list[Any]) -> list[Any]:
+        parts: list[dict[str, Any]] = [{"text": exchange.text}] if exchange.text else []
+        for call in exchange.calls:
+            function: dict[str, Any] = {"name": call.name, "args": _object(call.arguments)}
+            if call.id:
+                function["id"] = call.id
+            parts.append({"functionCall": function})
+        answers: list[dict[str, Any]] = []
+        for result in exchange.results:
+            value = _object(result.content or "")
+            response: dict[str, Any] = {"name": result.name,
+                                        "response": {"error": value} if result.is_error
+                                        else value}
+            if result.call_id:
+                response["id"] = result.call_id
+            answers.append({"functionResponse": response})
+        rest = list(tail)
+        # Roles alternate: text a person added after the results joins the same user turn.
+        if rest and isinstance(rest[0], dict) and rest[0].get("role", "user") == "user":
+            answers.extend(rest.pop(0).get("parts") or [])
+        return [{"role": "model", "parts": parts}, {"role": "user", "parts": answers}, *rest]
+
+
+def _object(text: str) -> dict[str, Any]:
+    """A tool result or arguments as the JSON object Gemini's Struct fields need."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {"result": text}
+    return value if isinstance(value, dict) else {"result": value}
+
+
+FORMAT.conversation = GeminiConversation()  # type: ignore[attr-defined]

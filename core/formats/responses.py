@@ -524,3 +524,68 @@ def _short(value: Any, limit: int = 40) -> str:
 
 
 FORMAT = OpenAIResponses()
+
+
+class ResponsesConversation:
+    """How agent replay splices replayed turns into Responses input items.
+
+    A turn is several items (reasoning, an assistant message, one `function_call` each), so
+    consecutive assistant-side items are grouped into one list while the splice works, and
+    flattened back when the body is written.
+    """
+
+    def raw_messages(self, body: dict[str, Any]) -> list[Any]:
+        grouped: list[Any] = []
+        for item in input_list(body.get("input")):
+            if _assistant_side(item):
+                if grouped and isinstance(grouped[-1], list):
+                    grouped[-1].append(item)
+                else:
+                    grouped.append([item])
+            else:
+                grouped.append(item)
+        return grouped
+
+    def with_messages(self, body: dict[str, Any], messages: list[Any]) -> dict[str, Any]:
+        flat: list[Any] = []
+        for message in messages:
+            flat.extend(message if isinstance(message, list) else [message])
+        return {**body, "input": flat}
+
+    def calls_in(self, message: Any) -> list[ToolCall]:
+        items = message if isinstance(message, list) else [message]
+        return [_call(i) for i in items if isinstance(i, dict) and i.get("type") == "function_call"]
+
+    def answers_in(self, message: Any) -> tuple[list[str], Any | None]:
+        if isinstance(message, dict) and message.get("type") == "function_call_output":
+            return [str(message.get("call_id") or "")], None
+        return [], message
+
+    def render(self, exchange: Any, tail: list[Any]) -> list[Any]:
+        turn: list[Any] = []
+        if exchange.text:
+            turn.append({"type": "message", "role": "assistant",
+                         "content": [{"type": "output_text", "text": exchange.text}]})
+        turn += [{"type": "function_call", "call_id": c.id, "name": c.name,
+                  "arguments": c.arguments or "{}"} for c in exchange.calls]
+        results = [{"type": "function_call_output", "call_id": r.call_id,
+                    "output": r.content or ""} for r in exchange.results]
+        return [turn, *results, *tail]
+
+
+def input_list(raw: Any) -> list[Any]:
+    if isinstance(raw, str):
+        return [{"role": "user", "content": raw}]
+    return list(raw) if isinstance(raw, list) else []
+
+
+def _assistant_side(item: Any) -> bool:
+    if not isinstance(item, dict):
+        return False
+    kind = item.get("type")
+    return kind in ("reasoning", "function_call") or (
+        kind in (None, "message") and item.get("role") == "assistant"
+    )
+
+
+FORMAT.conversation = ResponsesConversation()  # type: ignore[attr-defined]
