@@ -151,7 +151,7 @@ def thread_chain(
         stored = not (isinstance(sent, dict) and sent.get("store") is False)
         if new_id and stored:
             return {**body, "previous_response_id": new_id}
-    history = _history(source, by_response, requests, results, chained, depth=0)
+    history = _history(source, by_response, requests, results, chained)
     rest = {k: v for k, v in body.items() if k != "previous_response_id"}
     return {**rest, "input": history + input_items(body.get("input"))}
 
@@ -162,21 +162,28 @@ def _history(
     requests: Mapping[str, LoggedRequest],
     results: Mapping[str, ReplayResult],
     chained: bool,
-    depth: int,
 ) -> list[Any]:
-    request = requests[request_id]
-    body = request.request_body if isinstance(request.request_body, dict) else {}
-    earlier: list[Any] = []
-    previous = body.get("previous_response_id")
-    if isinstance(previous, str) and previous in by_response and depth < 200:
-        earlier = _history(by_response[previous], by_response, requests, results, chained,
-                           depth + 1)
-    replayed = results.get(request_id) if chained else None
-    if replayed is not None and replayed.status in ("done", "diverged"):
-        output = replayed_items(replayed)
-    else:
-        output = responses_format.FORMAT.output_items(request.response_body)
-    return earlier + input_items(body.get("input")) + output
+    """The input and output items of `request_id` and of every request it continues."""
+    chain: list[str] = []
+    seen: set[str] = set()
+    current: str | None = request_id
+    while current is not None and current not in seen:  # a cycle in a forged row stops here
+        seen.add(current)
+        chain.append(current)
+        body = requests[current].request_body
+        previous = body.get("previous_response_id") if isinstance(body, dict) else None
+        current = by_response.get(previous) if isinstance(previous, str) else None
+    items: list[Any] = []
+    for link in reversed(chain):
+        request = requests[link]
+        body = request.request_body if isinstance(request.request_body, dict) else {}
+        items.extend(input_items(body.get("input")))
+        replayed = results.get(link) if chained else None
+        if replayed is not None and replayed.status in ("done", "diverged"):
+            items.extend(replayed_items(replayed))
+        else:
+            items.extend(responses_format.FORMAT.output_items(request.response_body))
+    return items
 
 
 def input_items(raw: Any) -> list[Any]:
