@@ -211,3 +211,25 @@ async def test_anthropic_thinking_blocks_are_kept_when_replaying_to_anthropic(st
     assert kinds == ["thinking", "redacted_thinking", "text", "tool_use"]
     # similarity is measured against the real answer, not the JSON string Helicone stored
     assert results["c4d5e6f7-0000-4d5e-9f0a-000000000002"].similarity is not None
+
+
+def test_google_and_azure_keys_are_bound_to_their_hosts() -> None:
+    from core.replay.transport import credentials_for
+
+    env = {**ENV, "AZURE_OPENAI_ENDPOINT": "https://contoso-eastus.openai.azure.com"}
+    google = "https://generativelanguage.googleapis.com/v1beta/models/x:generateContent"
+    assert credentials_for(google, env) == {"x-goog-api-key": "gemini-SECRET-3"}
+    vertex = "https://europe-west4-aiplatform.googleapis.com/v1/projects/p/locations/l/x"
+    assert credentials_for(vertex, env) == {"x-goog-api-key": "gemini-SECRET-3"}
+    assert credentials_for(vertex, {"GOOGLE_API_KEY": "g"}) == {"x-goog-api-key": "g"}
+    for elsewhere in ("http://generativelanguage.googleapis.com/v1beta/models/x",
+                      "https://generativelanguage.googleapis.com.evil.example/v1",
+                      "https://googleapis.com.evil.example/aiplatform.googleapis.com",
+                      "https://other-eastus.openai.azure.com/openai/deployments/d",
+                      "https://contoso-eastus.openai.azure.com.evil.example/openai"):
+        assert credentials_for(elsewhere, env) == {}, elsewhere
+    azure = "https://contoso-eastus.openai.azure.com/openai/deployments/d/chat/completions"
+    assert credentials_for(azure, env) == {"api-key": "azure-SECRET-4"}
+    assert credentials_for(azure, ENV) == {}  # not named: the row alone earns nothing
+    assert credentials_for(azure, ENV, allow_hosts=["contoso-eastus.openai.azure.com"]) == {
+        "api-key": "azure-SECRET-4"}
