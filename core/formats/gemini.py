@@ -51,7 +51,7 @@ class Gemini:
     # -- reading a request ---------------------------------------------------------------
     def messages(self, body: dict[str, Any]) -> list[Message]:
         result = [Message(role="system", text=t) for t in self.system_prompts(body)]
-        for content in _get(body, "contents") or []:
+        for content in _list(_get(body, "contents")):
             if isinstance(content, dict):
                 result.extend(_content_messages(content))
         return result
@@ -68,7 +68,7 @@ class Gemini:
     def tools(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         """One entry per function declaration (plus built-in tools such as googleSearch)."""
         tools: list[dict[str, Any]] = []
-        for tool in _get(body, "tools") or []:
+        for tool in _list(_get(body, "tools")):
             if not isinstance(tool, dict):
                 continue
             declarations = _get(tool, "functionDeclarations")
@@ -93,7 +93,7 @@ class Gemini:
             return Output(error=str(message or error))
         if "helicone_error" in response:
             return Output(error=str(response["helicone_error"]))
-        candidates = _get(response, "candidates") or []
+        candidates = _list(_get(response, "candidates"))
         first = candidates[0] if candidates and isinstance(candidates[0], dict) else None
         usage = _get(response, "usageMetadata")
         usage = usage if isinstance(usage, dict) else {}
@@ -107,7 +107,7 @@ class Gemini:
             return Output(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
         content = _get(first, "content")
         parts = _get(content, "parts") if isinstance(content, dict) else None
-        text, reasoning, calls = _split_parts(parts or [])
+        text, reasoning, calls = _split_parts(_list(parts))
         finish = _get(first, "finishReason")
         return Output(
             text=text,
@@ -152,7 +152,7 @@ class Gemini:
 
     def with_params(self, body: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         config_key = _key(body, "generationConfig")
-        config = dict(body.get(config_key) or {})
+        config = dict(_dict(body.get(config_key)))
         result = dict(body)
         for key, value in values.items():
             if key == "model":
@@ -175,7 +175,7 @@ class Gemini:
         key = _key(body, "contents")
         changed = False
         contents = []
-        for content in body.get(key) or []:
+        for content in _list(body.get(key)):
             if isinstance(content, dict) and isinstance(content.get("parts"), list):
                 parts = []
                 for part in content["parts"]:
@@ -275,7 +275,7 @@ class GeminiStream:
     def complete(self) -> bool:
         return self.error is not None or any(
             isinstance(c, dict) and _get(c, "finishReason")
-            for chunk in self.chunks for c in _get(chunk, "candidates") or []
+            for chunk in self.chunks for c in _list(_get(chunk, "candidates"))
         )
 
     def end_marker(self) -> None:
@@ -350,7 +350,7 @@ def merge_chunks(chunks: list[dict[str, Any]]) -> dict[str, Any]:
         for key in ("usageMetadata", "modelVersion", "responseId", "promptFeedback"):
             if key in chunk:
                 merged[key] = chunk[key]
-        candidates = _get(chunk, "candidates") or []
+        candidates = _list(_get(chunk, "candidates"))
         first = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
         finish = _get(first, "finishReason") or finish
         content = _get(first, "content")
@@ -373,16 +373,16 @@ def merge_chunks(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _candidate_parts(chunk: dict[str, Any]) -> list[dict[str, Any]]:
-    candidates = _get(chunk, "candidates") or []
+    candidates = _list(_get(chunk, "candidates"))
     first = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
     content = _get(first, "content")
     parts = _get(content, "parts") if isinstance(content, dict) else None
-    return [p for p in parts or [] if isinstance(p, dict)]
+    return [p for p in _list(parts) if isinstance(p, dict)]
 
 
 def _content_messages(content: dict[str, Any]) -> list[Message]:
     role = "assistant" if content.get("role") == "model" else str(content.get("role") or "user")
-    parts = [p for p in _get(content, "parts") or [] if isinstance(p, dict)]
+    parts = [p for p in _list(_get(content, "parts")) if isinstance(p, dict)]
     responses = [p for p in parts if _get(p, "functionResponse") is not None]
     messages = [
         Message(role="tool", text=_json(_get(r, "functionResponse").get("response")),
@@ -412,9 +412,9 @@ def _split_parts(parts: list[Any]) -> tuple[str, str, list[ToolCall]]:
         elif _get(part, "inlineData") is not None or _get(part, "fileData") is not None:
             texts.append("[file]")
         elif _get(part, "executableCode") is not None:
-            texts.append(str((_get(part, "executableCode") or {}).get("code") or ""))
+            texts.append(str(_dict(_get(part, "executableCode")).get("code") or ""))
         elif _get(part, "codeExecutionResult") is not None:
-            texts.append(str((_get(part, "codeExecutionResult") or {}).get("output") or ""))
+            texts.append(str(_dict(_get(part, "codeExecutionResult")).get("output") or ""))
     return "".join(texts), "".join(thoughts), calls
 
 
@@ -448,6 +448,14 @@ def _lower_types(schema: Any) -> Any:
     return schema
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -459,7 +467,7 @@ class GeminiConversation:
     """How agent replay splices replayed turns into Gemini `contents`."""
 
     def raw_messages(self, body: dict[str, Any]) -> list[Any]:
-        return list(_get(body, "contents") or [])
+        return list(_list(_get(body, "contents")))
 
     def with_messages(self, body: dict[str, Any], messages: list[Any]) -> dict[str, Any]:
         return {**body, _key(body, "contents"): messages}
@@ -467,12 +475,12 @@ class GeminiConversation:
     def calls_in(self, message: Any) -> list[ToolCall]:
         if not isinstance(message, dict) or message.get("role") != "model":
             return []
-        return _split_parts(_get(message, "parts") or [])[2]
+        return _split_parts(_list(_get(message, "parts")))[2]
 
     def answers_in(self, message: Any) -> tuple[list[str], Any | None]:
         if not isinstance(message, dict) or message.get("role") == "model":
             return [], message
-        parts = [p for p in _get(message, "parts") or [] if isinstance(p, dict)]
+        parts = [p for p in _list(_get(message, "parts")) if isinstance(p, dict)]
         answers = [p for p in parts if isinstance(_get(p, "functionResponse"), dict)]
         if not answers:
             return [], message
@@ -499,7 +507,7 @@ class GeminiConversation:
         rest = list(tail)
         # Roles alternate: text a person added after the results joins the same user turn.
         if rest and isinstance(rest[0], dict) and rest[0].get("role", "user") == "user":
-            answers.extend(rest.pop(0).get("parts") or [])
+            answers.extend(_list(rest.pop(0).get("parts")))
         return [{"role": "model", "parts": parts}, {"role": "user", "parts": answers}, *rest]
 
 

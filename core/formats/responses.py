@@ -56,7 +56,7 @@ class OpenAIResponses:
         return [m.text for m in self.messages(body) if m.role in SYSTEM_ROLES]
 
     def tools(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        return [t for t in body.get("tools") or [] if isinstance(t, dict)]
+        return [t for t in _list(body.get("tools")) if isinstance(t, dict)]
 
     def notes(self, body: dict[str, Any]) -> list[str]:
         """What the body refers to but does not contain: earlier responses, stored prompts."""
@@ -91,7 +91,7 @@ class OpenAIResponses:
         texts: list[str] = []
         reasoning: list[str] = []
         calls: list[ToolCall] = []
-        for item in response.get("output") or []:
+        for item in _list(response.get("output")):
             if not isinstance(item, dict):
                 continue
             kind = item.get("type")
@@ -155,7 +155,7 @@ class OpenAIResponses:
         if not isinstance(response, dict):
             return []
         items = []
-        for item in response.get("output") or []:
+        for item in _list(response.get("output")):
             if not isinstance(item, dict):
                 continue
             kind = item.get("type")
@@ -164,7 +164,7 @@ class OpenAIResponses:
                     "type": "message", "role": "assistant",
                     "content": [
                         {"type": "output_text", "text": _parts_text([p])}
-                        for p in item.get("content") or [] if isinstance(p, dict)
+                        for p in _list(item.get("content")) if isinstance(p, dict)
                     ],
                 })
             elif kind == "function_call":
@@ -491,9 +491,9 @@ def _output_text(output: Any) -> str:
 
 
 def _reasoning_text(item: dict[str, Any]) -> str:
-    texts = [str(s.get("text") or "") for s in item.get("summary") or [] if isinstance(s, dict)]
+    texts = [str(s.get("text") or "") for s in _list(item.get("summary")) if isinstance(s, dict)]
     if not any(texts):
-        texts = [str(c.get("text") or "") for c in item.get("content") or []
+        texts = [str(c.get("text") or "") for c in _list(item.get("content"))
                  if isinstance(c, dict)]
     text = "\n".join(t for t in texts if t)
     if not text and item.get("encrypted_content"):
@@ -512,6 +512,10 @@ def _error_text(response: dict[str, Any]) -> str | None:
     if response.get("status") == "failed":
         return "the response failed"
     return None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _int(value: Any) -> int | None:
