@@ -130,9 +130,20 @@ def is_embeddings(body: dict[str, Any], url: str | None) -> bool:
 
 
 def not_replayable_reason(
-    request_body: Any, provider: str = "", url: str | None = None, body_state: str = "full"
+    request_body: Any,
+    provider: str = "",
+    url: str | None = None,
+    body_state: str = "full",
+    *,
+    properties: dict[str, str] | None = None,
 ) -> str | None:
-    """Why a recorded request cannot be replayed, or None when it can."""
+    """Why a recorded request cannot be replayed, or None when it can.
+
+    An importer that knew why (e.g. a trace recorded without message content) says so in the
+    `reprise.not_replayable` property, which wins.
+    """
+    if properties and properties.get("reprise.not_replayable"):
+        return properties["reprise.not_replayable"]
     if body_state == "preview":
         return "only a text preview of the body was logged; pull the full body first"
     if request_body is None or body_state == "missing":

@@ -96,7 +96,8 @@ def plan_replay(requests: Iterable[LoggedRequest], spec: ReplaySpec) -> ReplayPl
     for request in ordered:
         url = request.request_url or request.target_url
         reason = not_replayable_reason(
-            request.request_body, request.provider, url, request.body_state
+            request.request_body, request.provider, url, request.body_state,
+            properties=request.properties,
         )
         fmt = None if reason else detect_format(request.request_body, request.provider, url)
         item = PlannedRequest(request=request, skip_reason=reason,

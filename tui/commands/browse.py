@@ -148,7 +148,8 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
                            style="yellow"))
     fmt = detect_format(request.request_body, request.provider, request.target_url)
     reason = not_replayable_reason(
-        request.request_body, request.provider, request.target_url, request.body_state
+        request.request_body, request.provider, request.target_url, request.body_state,
+        properties=request.properties,
     )
     if fmt is None:
         import json

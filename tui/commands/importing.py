@@ -1,4 +1,4 @@
-"""`reprise import FILE…`: load Helicone exports into the store."""
+"""`reprise import FILE…`: load exports and traces into the store."""
 
 from __future__ import annotations
 
@@ -8,17 +8,31 @@ import click
 
 from tui.commands.common import open_store, print_json, say
 
+_FORMATS = ("helicone", "otel", "openinference", "langfuse")
+
 
 @click.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print {imported, updated, unchanged, skipped, errors}.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(_FORMATS),
+    default=None,
+    help="Read every file as this format (default: detected from each file's first record).",
+)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {imported, updated, unchanged, skipped, errors}.")
 @click.pass_context
-def import_files(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
-    """Import Helicone exports: JSON arrays, JSONL, saved API pages, signed bodies, .gz."""
-    from core.sources.files import import_files as run_import
+def import_files(
+    ctx: click.Context, files: tuple[Path, ...], fmt: str | None, as_json: bool
+) -> None:
+    """Import Helicone exports (JSON arrays, JSONL, API pages, signed bodies), OpenTelemetry
+    GenAI / OpenInference traces (OTLP JSON, JSONL, Phoenix span downloads) and Langfuse
+    observation exports; .gz too."""
+    from core.sources.importers import import_paths
 
     with open_store(ctx) as store:
-        counts = run_import(store, list(files))
+        counts = import_paths(store, list(files), fmt)  # type: ignore[arg-type]
     if as_json:
         print_json(counts.model_dump())
     else:

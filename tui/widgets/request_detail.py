@@ -90,7 +90,8 @@ logged: markup and escape sequences are not interpreted.
         body = request.request_body if isinstance(request.request_body, dict) else None
         fmt = detect_format(body, request.provider, request.target_url) if body else None
         reason = not_replayable_reason(
-            request.request_body, request.provider, request.target_url, request.body_state
+            request.request_body, request.provider, request.target_url, request.body_state,
+            properties=request.properties,
         )
         if reason:
             widgets.append(Static(literal(f"⚠ {reason}", "yellow"), classes="notice"))
