@@ -317,7 +317,12 @@ class FakeProvider:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                chunks = [f"data: {json.dumps(e)}\n\n" for e in events]
+                # Anthropic names each event (`event: message_start`), as its SDK requires.
+                chunks = [
+                    (f"event: {e['type']}\n" if not done and isinstance(e, dict) else "")
+                    + f"data: {json.dumps(e)}\n\n"
+                    for e in events
+                ]
                 if done:
                     chunks.append("data: [DONE]\n\n")
                 for chunk in chunks:

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "replays": "tui.commands.replay:replays",
     "pull": "tui.commands.pull:pull",
     "serve-local": "tui.commands.local:serve_local",
+    "record": "tui.commands.record:record",
     "score": "tui.commands.evals:score",
     "matrix": "tui.commands.evals:matrix",
     "export": "tui.commands.evals:export",

@@ -84,6 +84,9 @@ class Call(BaseModel):
     has_content: bool = True
     properties: dict[str, str] = Field(default_factory=dict)
     user_id: str | None = None
+    # The exact bodies, when the trace carries them (OpenInference's `input.value`).
+    raw_request: dict[str, Any] | None = None
+    raw_response: dict[str, Any] | None = None
 
 
 # -- the wire format a provider or model implies -------------------------------------------
@@ -149,7 +152,7 @@ def _openai_messages(call: Call) -> list[dict[str, Any]]:
         if role == "tool":  # a tool message without a structured response part
             out.append({"role": "tool", "tool_call_id": "", "content": "".join(texts)})
             continue
-        entry: dict[str, Any] = {"role": role, "content": "".join(texts) if texts else None}
+        entry: dict[str, Any] = {"role": role, "content": "".join(texts) or None}
         if calls:
             entry["tool_calls"] = [_openai_call(p) for p in calls]
         elif entry["content"] is None:
@@ -169,6 +172,19 @@ def _openai_call(part: Part) -> dict[str, Any]:
 _OPENAI_PARAMS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed",
                   "frequency_penalty", "presence_penalty", "n", "response_format", "tool_choice",
                   "parallel_tool_calls", "reasoning_effort", "logprobs", "top_logprobs", "user")
+
+
+# GenAI conventions name finish reasons neutrally; each provider has its own words.
+_FINISH = {
+    "openai": {"tool_call": "tool_calls", "tool_use": "tool_calls", "end_turn": "stop",
+               "max_tokens": "length"},
+    "anthropic": {"tool_call": "tool_use", "tool_calls": "tool_use", "stop": "end_turn",
+                  "length": "max_tokens"},
+}
+
+
+def _finish(fmt: str, reason: str | None) -> str | None:
+    return _FINISH.get(fmt, {}).get(reason or "", reason)
 
 
 def openai_bodies(call: Call) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -193,7 +209,8 @@ def openai_bodies(call: Call) -> tuple[dict[str, Any], dict[str, Any]]:
         "id": call.id,
         "object": "chat.completion",
         "model": call.model,
-        "choices": [{"index": 0, "message": message, "finish_reason": first.finish_reason}],
+        "choices": [{"index": 0, "message": message,
+                     "finish_reason": _finish("openai", first.finish_reason)}],
     }
     usage = _usage(call)
     if usage:
@@ -276,7 +293,7 @@ def anthropic_bodies(call: Call) -> tuple[dict[str, Any], dict[str, Any]]:
                             "input": _arguments_dict(part.arguments)})
     response: dict[str, Any] = {"id": call.id, "type": "message", "role": "assistant",
                                 "model": call.model, "content": content,
-                                "stop_reason": first.finish_reason}
+                                "stop_reason": _finish("anthropic", first.finish_reason)}
     usage = _usage(call)
     if usage:
         response["usage"] = {"input_tokens": usage[0], "output_tokens": usage[1]}
@@ -358,6 +375,11 @@ def to_request(call: Call) -> LoggedRequest:
         if fmt is None:
             properties[FORMAT_PROPERTY] = "undecided"
         request_body, response_body = _BUILDERS[chosen](call)
+        raw = call.raw_request
+        if raw is not None and _same_format(raw, chosen):
+            request_body = raw
+            if call.raw_response is not None:
+                response_body = call.raw_response
         url_path = _PATHS.get(chosen)
         if chosen == "gemini":
             url_path = f"/v1beta/models/{call.model}:generateContent"
@@ -396,6 +418,13 @@ def to_request(call: Call) -> LoggedRequest:
         response_body=response_body,
         body_state=state,  # type: ignore[arg-type]
     )
+
+
+def _same_format(body: dict[str, Any], fmt: str) -> bool:
+    from core.formats import detect_format
+
+    found = detect_format(body, fmt if fmt != "openai" else "")
+    return found is not None and found.name == fmt
 
 
 def stable_id(*parts: str) -> str:

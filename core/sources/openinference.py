@@ -78,7 +78,21 @@ def call_from_span(span: Span, index: SpanIndex) -> Call:
         has_content=bool(messages or output or system),
         properties=properties,
         user_id=str(attrs["user.id"]) if attrs.get("user.id") else None,
+        raw_request=_json_value(attrs, "input"),
+        raw_response=_json_value(attrs, "output"),
     )
+
+
+def _json_value(attrs: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """`input.value` / `output.value` when they hold the exact JSON bodies of the call."""
+    if str(attrs.get(f"{name}.mime_type") or "") != "application/json":
+        return None
+    value = parse_jsonish(attrs.get(f"{name}.value"))
+    if not isinstance(value, dict):
+        return None
+    if name == "input" and "messages" not in value:
+        return None
+    return value
 
 
 def _message(item: dict[str, Any]) -> ChatMessage:

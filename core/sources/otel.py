@@ -94,7 +94,8 @@ def call_from_span(span: Span, index: SpanIndex) -> Call:
         completion_tokens=completion_tokens,
         total_tokens=integer(attrs.get("llm.usage.total_tokens")),
         error=error,
-        stream=bool(attrs.get("gen_ai.request.stream") or attrs.get("llm.is_streaming")),
+        stream=bool(attrs.get("gen_ai.request.stream") or attrs.get("gen_ai.is_streaming")
+                    or attrs.get("llm.is_streaming")),
         has_content=bool(messages or output or system),
         properties=properties,
         user_id=str(attrs["user.id"]) if attrs.get("user.id") else None,

@@ -1,0 +1,244 @@
+"""What the recorder keeps of one proxied call: the exact request body and the response,
+assembled from a stream when it was streamed, with timings and the reason it failed.
+
+Chunks are fed as they pass through; nothing here delays them. Server-sent events are split
+incrementally and folded by the wire format's own stream assembler (`core.formats`), so the
+stored response is one message (text, tool calls, usage, finish reason) like a non-streamed
+one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from core.models import LoggedRequest, normalize_path
+
+MAX_CAPTURE_BYTES = 64 * 1024 * 1024  # beyond this the response is passed on, not stored
+
+
+class SessionInfo(BaseModel):
+    """Session headers an app sent (`Helicone-Session-*`, `X-Reprise-Session`), validated."""
+
+    session_id: str = Field(max_length=1000)
+    session_name: str = Field(default="", max_length=1000)
+    session_path: str = Field(default="/", max_length=10_000)
+    prompt_id: str | None = Field(default=None, max_length=1000)
+
+
+def format_for_path(path: str) -> str:
+    """The wire format a request path speaks: Anthropic messages, Gemini, else OpenAI."""
+    if path.rstrip("/").endswith("/messages") or "/messages/" in path:
+        return "anthropic"
+    if ":generateContent" in path or ":streamGenerateContent" in path:
+        return "gemini"
+    return "openai"
+
+
+class SseSplitter:
+    """Incremental server-sent-events parser: bytes in, `data:` payloads out."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[str]:
+        self._buffer += chunk
+        payloads: list[str] = []
+        while True:
+            cut = _event_end(self._buffer)
+            if cut is None:
+                return payloads
+            raw, self._buffer = self._buffer[: cut[0]], self._buffer[cut[1]:]
+            data = [line[5:].lstrip() for line in raw.decode("utf-8", "replace").splitlines()
+                    if line.startswith("data:")]
+            if data:
+                payloads.append("\n".join(data))
+
+
+def _event_end(buffer: bytes) -> tuple[int, int] | None:
+    found = [(i, i + len(sep)) for sep in (b"\n\n", b"\r\n\r\n") if (i := buffer.find(sep)) >= 0]
+    return min(found) if found else None
+
+
+class GeminiStream:
+    """Folds `streamGenerateContent` chunks into one `generateContent` response."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, Any] = {}
+        self.parts: list[dict[str, Any]] = []
+        self.error: Any = None
+
+    def feed(self, event: Any) -> bool:
+        if not isinstance(event, dict):
+            return False
+        if "error" in event:
+            self.error = event["error"]
+            return False
+        self.last = event
+        got = False
+        for candidate in (event.get("candidates") or [])[:1]:
+            for part in ((candidate or {}).get("content") or {}).get("parts") or []:
+                if not isinstance(part, dict):
+                    continue
+                if isinstance(part.get("text"), str) and self.parts and "text" in self.parts[-1]:
+                    self.parts[-1] = {**self.parts[-1], "text": self.parts[-1]["text"] + part["text"]}
+                else:
+                    self.parts.append(dict(part))
+                got = True
+        return got
+
+    def body(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"error": self.error}
+        body = dict(self.last)
+        candidates = list(body.get("candidates") or [{}])
+        first = dict(candidates[0] or {})
+        first["content"] = {"role": "model", "parts": self.parts}
+        body["candidates"] = [first, *candidates[1:]]
+        return body
+
+
+def assembler_for(fmt: str) -> Any:
+    from core.formats import anthropic, openai
+
+    if fmt == "anthropic":
+        return anthropic.FORMAT.stream_assembler()
+    if fmt == "gemini":
+        return GeminiStream()
+    return openai.FORMAT.stream_assembler()
+
+
+@dataclass
+class Capture:
+    """One call as it passes through the recorder."""
+
+    fmt: str
+    path: str
+    upstream_url: str
+    session: SessionInfo
+    request_bytes: bytes
+    started: float = field(default_factory=time.perf_counter)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    status: int | None = None
+    streamed: bool = False
+    ttft_ms: float | None = None
+    error: str | None = None
+    _chunks: list[bytes] = field(default_factory=list)
+    _size: int = 0
+    _sse: SseSplitter | None = None
+    _assembler: Any = None
+    _finished: bool = False
+
+    def begin(self, status: int, content_type: str) -> None:
+        self.status = status
+        if "text/event-stream" in content_type.lower():
+            self.streamed = True
+            self._sse = SseSplitter()
+            self._assembler = assembler_for(self.fmt)
+
+    def feed(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._sse is None:
+            if self._size <= MAX_CAPTURE_BYTES:
+                self._chunks.append(chunk)
+            return
+        for payload in self._sse.feed(chunk):
+            if payload.strip() == "[DONE]":
+                self._finished = True
+                continue
+            try:
+                event = json.loads(payload)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("type") == "message_stop":
+                self._finished = True
+            if self._assembler.feed(event) and self.ttft_ms is None:
+                self.ttft_ms = (time.perf_counter() - self.started) * 1000
+
+    def fail(self, status: int, reason: str) -> None:
+        """The call did not complete: a status the app saw (or 499: the app went away)."""
+        self.status = status
+        self.error = reason
+
+    def request_body(self) -> Any:
+        try:
+            return json.loads(self.request_bytes)
+        except (ValueError, RecursionError):
+            return self.request_bytes.decode("utf-8", "replace")
+
+    def response_body(self) -> Any:
+        if self._assembler is not None:
+            return self._assembler.body()
+        raw = b"".join(self._chunks)
+        if self._size > MAX_CAPTURE_BYTES:
+            return {"error": {"message": f"response of {self._size} bytes was not stored"}}
+        try:
+            return json.loads(raw) if raw else None
+        except (ValueError, RecursionError):
+            return raw.decode("utf-8", "replace")
+
+    def to_request(self, provider: str) -> LoggedRequest:
+        body = self.request_body()
+        response = self.response_body()
+        properties = {"reprise.source": "record"}
+        if self.error:
+            properties["reprise.error"] = self.error
+        usage = _usage(self.fmt, response)
+        model = body.get("model") if isinstance(body, dict) else None
+        if not model and self.fmt == "gemini":
+            model = self.path.rsplit("/", 1)[-1].split(":", 1)[0]
+        return LoggedRequest(
+            id=self.id,
+            created_at=self.created_at,
+            response_at=datetime.now(UTC),
+            session_id=self.session.session_id,
+            session_name=self.session.session_name,
+            session_path=normalize_path(self.session.session_path),
+            prompt_id=self.session.prompt_id,
+            properties=properties,
+            provider=provider,
+            model=str(model or "unknown"),
+            target_url=self.upstream_url,
+            request_url=self.path,
+            status=self.status,
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            time_to_first_token_ms=self.ttft_ms,
+            prompt_tokens=usage[0],
+            completion_tokens=usage[1],
+            total_tokens=usage[2],
+            request_body=body,
+            response_body=response,
+        )
+
+    @property
+    def complete(self) -> bool:
+        """A stream is complete when its terminal event arrived; a plain body always is."""
+        return not self.streamed or self._finished or self.fmt == "gemini"
+
+
+def _usage(fmt: str, response: Any) -> tuple[int | None, int | None, int | None]:
+    if not isinstance(response, dict):
+        return None, None, None
+    if fmt == "gemini":
+        usage = response.get("usageMetadata") or {}
+        keys = ("promptTokenCount", "candidatesTokenCount", "totalTokenCount")
+    elif fmt == "anthropic":
+        usage = response.get("usage") or {}
+        keys = ("input_tokens", "output_tokens", "")
+    else:
+        usage = response.get("usage") or {}
+        keys = ("prompt_tokens", "completion_tokens", "total_tokens")
+    if not isinstance(usage, dict):
+        return None, None, None
+    values = [usage.get(k) if k else None for k in keys]
+    ints = [v if isinstance(v, int) and not isinstance(v, bool) else None for v in values]
+    if ints[2] is None and ints[0] is not None and ints[1] is not None:
+        ints[2] = ints[0] + ints[1]
+    return ints[0], ints[1], ints[2]
