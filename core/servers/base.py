@@ -25,6 +25,9 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this: small writes (headers, SSE chunks) leave at once
+    # instead of waiting on the peer's delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError:
@@ -88,7 +91,6 @@ class ServerThread:
         self.sock = bind(host, port)
         self.url = address(self.sock)
         self._server = uvicorn.Server(_config(app, grace))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:

@@ -17,6 +17,7 @@ import contextlib
 import gzip
 import queue
 import threading
+import time
 import uuid
 import zlib
 from collections import OrderedDict
@@ -93,12 +94,12 @@ class Writer:
     def __init__(self, store: Store, on_error: Callable[[str], None]) -> None:
         self.store = store
         self.on_error = on_error
-        self.queue: queue.Queue[list[LoggedRequest] | None] = queue.Queue()
+        self.queue: queue.Queue[list[LoggedRequest | Capture] | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="reprise-record-writer",
                                        daemon=True)
         self.thread.start()
 
-    def put(self, requests: list[LoggedRequest]) -> None:
+    def put(self, requests: list[LoggedRequest | Capture]) -> None:
         self.queue.put(requests)
 
     def close(self) -> None:
@@ -108,6 +109,15 @@ class Writer:
     def flush(self) -> None:
         """Wait until everything queued so far is stored (tests, benchmarks)."""
         self.queue.join()
+
+    def _row(self, item: LoggedRequest | Capture) -> LoggedRequest | None:
+        if isinstance(item, LoggedRequest):
+            return item
+        try:
+            return item.to_request(item.fmt if item.fmt != "gemini" else "google")
+        except (ValidationError, ValueError) as exc:
+            self.on_error(f"could not record {item.path}: {exc}")
+            return None
 
     def _run(self) -> None:
         while True:
@@ -127,11 +137,13 @@ class Writer:
                         break
                     batch.extend(more)
                     self.queue.task_done()
-                if batch:
+                rows = [self._row(item) for item in batch]
+                rows = [row for row in rows if row is not None]
+                if rows:
                     try:
-                        self.store.upsert_requests(batch, source="record")
+                        self.store.upsert_requests(rows, source="record")
                     except Exception as exc:  # a full disk must not kill the proxy
-                        self.on_error(f"could not store {len(batch)} request(s): {exc}")
+                        self.on_error(f"could not store {len(rows)} request(s): {exc}")
             finally:
                 self.queue.task_done()
 
@@ -160,10 +172,17 @@ class Recorder:
         self.store = Store(self.settings.db)
         self.writer = Writer(self.store, lambda text: self.log(RecordEvent("error", text,
                                                                            failed=True)))
+        import socket
+
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
             follow_redirects=False,
+            # No Nagle: a request's headers and body, written separately, leave at once.
+            transport=httpx.AsyncHTTPTransport(
+                limits=limits,
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            ),
         )
 
     async def close(self) -> None:
@@ -303,19 +322,14 @@ class Recorder:
         return JSONResponse(body, status)
 
     def _record(self, capture: Capture) -> None:
-        provider = capture.fmt if capture.fmt != "gemini" else "google"
-        try:
-            logged = capture.to_request(provider)
-        except (ValidationError, ValueError) as exc:
-            self.log(RecordEvent("error", f"could not record {capture.path}: {exc}", failed=True))
-            return
+        """Count and log the call now; build and store its row on the writer thread."""
         failed = (capture.status or 0) >= 400 or capture.error is not None
         self.stats.requests += 1
         self.stats.failed += int(failed)
         self.stats.sessions.add(capture.session.session_id)
         if self.writer is not None:
-            self.writer.put([logged])
-        detail = f"{capture.status} {logged.model} {logged.latency_ms or 0:.0f}ms"
+            self.writer.put([capture])
+        detail = f"{capture.status} {(time.perf_counter() - capture.started) * 1000:.0f}ms"
         if capture.ttft_ms is not None:
             detail += f" ttft {capture.ttft_ms:.0f}ms"
         if capture.error:
