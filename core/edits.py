@@ -1,6 +1,7 @@
 """Edits a replay applies, kept as data so a replay can be saved, shown and resumed.
 
-System-prompt edits target every request with a prompt id, or one request; parameter edits
+System-prompt edits target every request with a prompt id (`*`: every request), or one
+request; parameter edits
 (model, temperature, top_p, max_tokens) target all requests, a prompt id, or one request.
 Applying edits always returns a new body: recorded bodies are never mutated.
 """
@@ -15,6 +16,7 @@ from core.formats import detect_format
 from core.models import LoggedRequest
 
 Scope = Literal["all", "prompt", "request"]
+EVERY_PROMPT = "*"  # a prompt-scoped edit with this target applies to every request
 
 
 class SystemEdit(BaseModel):
@@ -72,6 +74,9 @@ class EditSet(BaseModel):
         if by_request:
             return by_request[-1]
         by_prompt = [e for e in self.system if e.scope == "prompt" and e.applies_to(request)]
+        # A prompt id named explicitly beats `*`.
+        named = [e for e in by_prompt if e.target != EVERY_PROMPT]
+        by_prompt = named or by_prompt
         return by_prompt[-1] if by_prompt else None
 
     def apply(self, request: LoggedRequest, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -101,5 +106,7 @@ def _matches(scope: str, target: str | None, request: LoggedRequest) -> bool:
     if scope == "all":
         return True
     if scope == "prompt":
+        if target == EVERY_PROMPT:
+            return True
         return request.prompt_id is not None and request.prompt_id == target
     return request.id == target

@@ -558,7 +558,7 @@ def _request_row(request: LoggedRequest) -> tuple[Any, ...]:
         format_time(request.response_at),
         request.session_name,
         request.session_path,
-        request.prompt_id,
+        request.prompt_id or _derived_prompt_id(request),
         request.provider,
         request.model,
         request.target_url,
@@ -576,6 +576,16 @@ def _request_row(request: LoggedRequest) -> tuple[Any, ...]:
         _dumps(request.response_body),
         version,
     )
+
+
+def _derived_prompt_id(request: LoggedRequest) -> str | None:
+    """Requests logged without a prompt id get one from their system prompt (core.prompts)."""
+    if request.body_state != "full":
+        return None
+    from core.prompts import derived_prompt_id
+
+    return derived_prompt_id(request.request_body, request.provider,
+                             request.request_url or request.target_url)
 
 
 def _request_from_row(row: sqlite3.Row, *, bodies: bool) -> LoggedRequest:

@@ -177,12 +177,26 @@ def test_recorded_session_replays(running: Running, tmp_path: Path) -> None:
     db = running.recorder.settings.db
     with Store(db) as store:
         (session,) = store.list_sessions()
+    with Store(db) as store:
+        requests = store.session_requests(session.id)
+    # Recorded calls carry no prompt id: each gets one derived from its system prompt.
+    ids = [r.prompt_id for r in requests]
+    assert ids[0] == ids[1] and ids[0].startswith("sys-you-are-a-weather-")
+    assert ids[2] == ids[3] and ids[2].startswith("sys-be-brief-")
     host = running.provider.base_url.removeprefix("http://")
+    before = len(running.provider.received)
     result = CliRunner().invoke(cli, ["--db", db, "replay", session.id, "--allow-host", host,
-                                      "--json"])
+                                      "--append-system", "*= Be nice.",
+                                      "--append-system", f"{ids[2]}= Be brief!", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert [r["status"] for r in report["requests"]] == ["done"] * 4
+    systems = [b.get("system") or b["messages"][0]["content"]
+               for b in running.provider.bodies()[before:]]
+    # `*` reaches every request; a prompt id named explicitly wins over it.
+    assert sorted(systems) == ["Be brief. Be brief!", "Be brief. Be brief!",
+                               "You are a weather bot. Be nice.",
+                               "You are a weather bot. Be nice."]
 
 
 def test_helicone_headers_are_honoured_and_not_forwarded(running: Running) -> None:

@@ -235,7 +235,9 @@ def helicone_session_headers(request: LoggedRequest, *, replay_id: str) -> dict[
     }
     if request.session_name:
         headers["Helicone-Session-Name"] = request.session_name
-    if request.prompt_id:
+    from core.prompts import is_derived
+
+    if request.prompt_id and not is_derived(request.prompt_id):  # derived ids stay local
         headers["Helicone-Prompt-Id"] = request.prompt_id
     return {k: _ascii(v) for k, v in headers.items()}
 

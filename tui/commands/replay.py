@@ -27,9 +27,10 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
 @click.command()
 @click.argument("session_id", required=False)
 @click.option("--system", "system", multiple=True, metavar="PROMPT_ID=TEXT",
-              help="Replace the system prompt of requests with this prompt id.")
+              help="Replace the system prompt of requests with this prompt id ('*': all).")
 @click.option("--append-system", multiple=True, metavar="PROMPT_ID=TEXT",
-              help="Append TEXT to the system prompt of requests with this prompt id.")
+              help="Append TEXT to the system prompt of requests with this prompt id"
+                   " ('*': every request).")
 @click.option("--system-file", multiple=True, metavar="PROMPT_ID=PATH",
               help="Replace the system prompt with the contents of a file.")
 @click.option("--model", default=None, help="Send every request to this model.")

@@ -198,7 +198,7 @@ class SessionScreen(Screen[None]):
         count = sum(1 for r in self.requests if request.prompt_id and r.prompt_id == request.prompt_id)
         editor = SystemEditor(
             text, request_id=request.id, prompt_id=request.prompt_id, prompt_count=count,
-            id="system-editor",
+            total_count=len(self.requests), id="system-editor",
         )
         if blocks:
             block = blocks.first()
@@ -215,6 +215,8 @@ class SessionScreen(Screen[None]):
         self.edits = self.edits.set_system(edit)
         self._edits_changed()
         where = f"prompt id {event.target}" if event.scope == "prompt" else "this request"
+        if event.target == "*":
+            where = "every request in the session"
         self.notify(f"system prompt edited for {where}")
         self._close_editor()
 

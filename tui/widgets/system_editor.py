@@ -15,8 +15,9 @@ class SystemEditor(Vertical):
     HELP = """\
 ## Editing a system prompt
 - **ctrl+s** / **F2**: save as a pending edit · **Escape**: cancel
-- **ctrl+t** / **F3**: switch scope between every request with this prompt id and this
-  request only (prompt id is the default when the request has one)
+- **ctrl+t** / **F3**: switch scope between every request with this prompt id, this
+  request only, and every request in the session (prompt id is the default when the
+  request has one)
 - **ctrl+e** / **F4**: open the text in `$EDITOR`
 """
 
@@ -44,6 +45,7 @@ class SystemEditor(Vertical):
         request_id: str,
         prompt_id: str | None,
         prompt_count: int,
+        total_count: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -51,7 +53,8 @@ class SystemEditor(Vertical):
         self.request_id = request_id
         self.prompt_id = prompt_id
         self.prompt_count = prompt_count
-        self.scope = "prompt" if prompt_id else "request"
+        self.total_count = total_count
+        self.scope = "prompt" if prompt_id else "request"  # or "all"
 
     def compose(self) -> ComposeResult:
         yield Static(self._scope_text(), id="editor-scope", markup=False)
@@ -65,10 +68,11 @@ class SystemEditor(Vertical):
     def _scope_text(self) -> str:
         if self.scope == "prompt":
             where = f"every request with prompt id {self.prompt_id} ({self.prompt_count})"
+        elif self.scope == "all":
+            where = f"every request in the session (*, {self.total_count})"
         else:
             where = "this request only"
-        switch = "  ·  ctrl+t/F3 switch scope" if self.prompt_id else ""
-        return f"✎ applies to {where}{switch}  ·  ctrl+s/F2 save  ·  Esc cancel"
+        return f"✎ applies to {where}  ·  ctrl+t/F3 switch scope  ·  ctrl+s/F2 save  ·  Esc cancel"
 
     @property
     def text(self) -> str:
@@ -76,19 +80,21 @@ class SystemEditor(Vertical):
 
     @property
     def target(self) -> str:
+        if self.scope == "all":
+            return "*"
         return self.prompt_id if self.scope == "prompt" and self.prompt_id else self.request_id
 
     def action_save(self) -> None:
-        self.post_message(self.Saved(self.text, self.scope, self.target))
+        # Every request is the prompt id `*` (see core.edits).
+        scope = "prompt" if self.scope == "all" else self.scope
+        self.post_message(self.Saved(self.text, scope, self.target))
 
     def action_cancel(self) -> None:
         self.post_message(self.Cancelled())
 
     def action_toggle_scope(self) -> None:
-        if not self.prompt_id:
-            self.app.notify("this request has no prompt id: the edit applies to it only")
-            return
-        self.scope = "request" if self.scope == "prompt" else "prompt"
+        cycle = ["prompt", "request", "all"] if self.prompt_id else ["request", "all"]
+        self.scope = cycle[(cycle.index(self.scope) + 1) % len(cycle)]
         self.query_one("#editor-scope", Static).update(self._scope_text())
 
     def action_external(self) -> None:
