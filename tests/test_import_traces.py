@@ -376,7 +376,8 @@ def test_cli_import_detects_and_forces_format_and_plan_skips_contentless(tmp_pat
     runner = CliRunner()
     result = runner.invoke(cli, ["--db", str(db), "import", str(path), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"imported": 3, "updated": 0, "skipped": 0, "errors": []}
+    assert json.loads(result.stdout) == {"imported": 3, "updated": 0, "unchanged": 0,
+                                         "skipped": 0, "errors": []}
     result = runner.invoke(cli, ["--db", str(db), "import", str(path), "--format", "langfuse"])
     assert result.exit_code == 1 and "not a Langfuse observation" in result.stderr
     result = runner.invoke(cli, ["--db", str(db), "show", "00000000000000e9"])
@@ -388,3 +389,22 @@ def test_cli_import_detects_and_forces_format_and_plan_skips_contentless(tmp_pat
     skipped = {item.id: item.skip_reason for item in plan.items if item.skip_reason}
     assert list(skipped) == ["00000000000000e9"] and "no message content" in skipped[
         "00000000000000e9"]
+
+
+def test_gemini_model_becomes_gemini_body(store: Store, tmp_path: Path) -> None:
+    spans = current_semconv_spans()
+    for raw in spans:
+        for attr in raw["attributes"]:
+            if attr["key"] == "gen_ai.provider.name":
+                attr["value"] = value("gcp.gemini")
+            if attr["key"] == "gen_ai.request.model":
+                attr["value"] = value("gemini-2.0-flash")
+    path = tmp_path / "gemini.json"
+    path.write_text(json.dumps(otlp(*spans)))
+    assert import_paths(store, [path]).errors == []
+    first, second = store.session_requests("conv-42", bodies=True)
+    fmt = detect_format(second.request_body, second.provider, second.request_url)
+    assert fmt.name == "gemini"
+    assert fmt.system_prompts(second.request_body) == ["You are a weather bot."]
+    assert fmt.output(first.response_body).tool_calls[0].name == "get_weather"
+    assert fmt.output(second.response_body).text == "Rainy, 12C."

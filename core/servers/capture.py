@@ -33,12 +33,19 @@ class SessionInfo(BaseModel):
 
 
 def format_for_path(path: str) -> str:
-    """The wire format a request path speaks: Anthropic messages, Gemini, else OpenAI."""
+    """The wire format a request path speaks: Anthropic messages, Gemini, the Responses API,
+    else OpenAI chat completions (and everything else OpenAI serves)."""
     if path.rstrip("/").endswith("/messages") or "/messages/" in path:
         return "anthropic"
     if ":generateContent" in path or ":streamGenerateContent" in path:
         return "gemini"
+    if path.rstrip("/").endswith("/responses"):
+        return "responses"
     return "openai"
+
+
+UPSTREAM_OF = {"openai": "openai", "responses": "openai", "anthropic": "anthropic",
+               "gemini": "gemini"}
 
 
 class SseSplitter:
@@ -66,52 +73,11 @@ def _event_end(buffer: bytes) -> tuple[int, int] | None:
     return min(found) if found else None
 
 
-class GeminiStream:
-    """Folds `streamGenerateContent` chunks into one `generateContent` response."""
-
-    def __init__(self) -> None:
-        self.last: dict[str, Any] = {}
-        self.parts: list[dict[str, Any]] = []
-        self.error: Any = None
-
-    def feed(self, event: Any) -> bool:
-        if not isinstance(event, dict):
-            return False
-        if "error" in event:
-            self.error = event["error"]
-            return False
-        self.last = event
-        got = False
-        for candidate in (event.get("candidates") or [])[:1]:
-            for part in ((candidate or {}).get("content") or {}).get("parts") or []:
-                if not isinstance(part, dict):
-                    continue
-                if isinstance(part.get("text"), str) and self.parts and "text" in self.parts[-1]:
-                    self.parts[-1] = {**self.parts[-1], "text": self.parts[-1]["text"] + part["text"]}
-                else:
-                    self.parts.append(dict(part))
-                got = True
-        return got
-
-    def body(self) -> dict[str, Any]:
-        if self.error is not None:
-            return {"error": self.error}
-        body = dict(self.last)
-        candidates = list(body.get("candidates") or [{}])
-        first = dict(candidates[0] or {})
-        first["content"] = {"role": "model", "parts": self.parts}
-        body["candidates"] = [first, *candidates[1:]]
-        return body
-
-
 def assembler_for(fmt: str) -> Any:
-    from core.formats import anthropic, openai
+    """The wire format's own stream assembler (core.formats): chunks in, one response out."""
+    from core.formats import format_named
 
-    if fmt == "anthropic":
-        return anthropic.FORMAT.stream_assembler()
-    if fmt == "gemini":
-        return GeminiStream()
-    return openai.FORMAT.stream_assembler()
+    return format_named(fmt).stream_assembler()
 
 
 @dataclass
@@ -157,7 +123,9 @@ class Capture:
                 event = json.loads(payload)
             except ValueError:
                 continue
-            if isinstance(event, dict) and event.get("type") == "message_stop":
+            if isinstance(event, dict) and event.get("type") in (
+                "message_stop", "response.completed", "response.failed", "response.incomplete"
+            ):
                 self._finished = True
             if self._assembler.feed(event) and self.ttft_ms is None:
                 self.ttft_ms = (time.perf_counter() - self.started) * 1000
@@ -229,9 +197,9 @@ def _usage(fmt: str, response: Any) -> tuple[int | None, int | None, int | None]
     if fmt == "gemini":
         usage = response.get("usageMetadata") or {}
         keys = ("promptTokenCount", "candidatesTokenCount", "totalTokenCount")
-    elif fmt == "anthropic":
+    elif fmt in ("anthropic", "responses"):
         usage = response.get("usage") or {}
-        keys = ("input_tokens", "output_tokens", "")
+        keys = ("input_tokens", "output_tokens", "" if fmt == "anthropic" else "total_tokens")
     else:
         usage = response.get("usage") or {}
         keys = ("prompt_tokens", "completion_tokens", "total_tokens")

@@ -31,7 +31,7 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from core.models import LoggedRequest
-from core.servers.capture import Capture, SessionInfo, format_for_path
+from core.servers.capture import UPSTREAM_OF, Capture, SessionInfo, format_for_path
 from core.store import Store
 
 DEFAULT_UPSTREAMS = {
@@ -114,7 +114,8 @@ class Writer:
         if isinstance(item, LoggedRequest):
             return item
         try:
-            return item.to_request(item.fmt if item.fmt != "gemini" else "google")
+            provider = {"gemini": "google", "responses": "openai"}.get(item.fmt, item.fmt)
+            return item.to_request(provider)
         except (ValidationError, ValueError) as exc:
             self.on_error(f"could not record {item.path}: {exc}")
             return None
@@ -236,7 +237,8 @@ class Recorder:
 
     # -- the proxy ---------------------------------------------------------------------------
     def upstream_url(self, fmt: str, path: str, query: str) -> str:
-        base = self.settings.upstreams.get(fmt) or DEFAULT_UPSTREAMS[fmt]
+        upstream = UPSTREAM_OF[fmt]
+        base = self.settings.upstreams.get(upstream) or DEFAULT_UPSTREAMS[upstream]
         parts = urlsplit(base)
         prefix = parts.path.rstrip("/")
         if prefix and (path == prefix or path.startswith(prefix + "/")):
