@@ -2,29 +2,28 @@
 
 The diff is what users read after every replay, so it has to rebuild both texts byte for
 byte, stay close to the minimal edit, read as clean blocks rather than confetti, and never
-go quadratic. Strategy (``difflib.SequenceMatcher`` remains the matcher):
+go quadratic. Strategy (``difflib.SequenceMatcher`` remains the matcher of small regions):
 
 1. Tokenize into words, single punctuation marks, newlines and horizontal whitespace runs.
 2. Only non-whitespace tokens ("keys") take part in matching, so spaces never dominate.
-3. Match non-blank lines first (patience-style unique anchors, then SequenceMatcher on
-   small regions), which keeps code fences and unchanged lines aligned.
-4. Inside the unmatched line blocks, match keys the same way at word level: trim common
-   prefix/suffix, split on tokens unique to both sides (longest increasing chain), and only
-   hand small regions to SequenceMatcher.
+3. Match non-blank lines first, which keeps code fences and unchanged lines aligned.
+4. Inside the unmatched line blocks, match keys at word level; blocks of several lines are
+   also tried paired line by line by similarity, and that pairing wins when it keeps as
+   many words. Both levels use ``core.diff_match``: anchors that need not be unique
+   (rare k-grams), an exact Myers pass where few edits remain, SequenceMatcher when small.
 5. Re-attach the whitespace between matched keys, then merge tiny equal islands between
-   changes into one replace so a rewrite reads as a block.
+   changes into one replace so a rewrite reads as a block (bounded on mostly-equal texts).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_left
-from collections import Counter
-from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
+from itertools import chain
 from typing import Any, NamedTuple
+
+from core.diff_match import Matcher, Run, trusted
 
 __all__ = [
     "DiffOp",
@@ -38,14 +37,15 @@ __all__ = [
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 # Every character falls in exactly one branch, so the tokens always rebuild the text.
 _TOKEN_RE = re.compile(rf"\n|[^\S\n]+|[^\W{_CJK}]+|[{_CJK}]|[^\w\s]")
+# The same non-whitespace tokens ("keys"); splitting on them leaves only whitespace between.
+_KEY_SPLIT = re.compile(rf"([^\W{_CJK}]+|[{_CJK}]|[^\w\s])")
 
-# Regions whose size product is below this go straight to SequenceMatcher.
-_SMALL = 4_096
-# Without anchors, regions up to this product still get SequenceMatcher; larger ones are
-# reported as a rewrite (no common anchor at all means there is little worth aligning).
-_MEDIUM = 160_000
+# Changed line blocks up to this many line pairs are paired line by line by similarity.
+_PAIR_CELLS = 256
 # Equal islands with at most this many keys may be folded into surrounding changes.
 _ISLAND_MAX = 2
+# On mostly-equal texts, folding may add at most this share to the changed word count.
+_FOLD_SHARE = 0.04
 _WORDY = re.compile(r"\w")
 
 
@@ -104,160 +104,126 @@ class DiffResult:
 # --------------------------------------------------------------------------- matching
 
 
-def _lis(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Longest chain of pairs increasing in both coordinates (pairs sorted by first)."""
-    tails: list[int] = []  # smallest second coordinate ending a chain of each length
-    tail_idx: list[int] = []
-    prev: list[int] = [-1] * len(pairs)
-    for k, (_, j) in enumerate(pairs):
-        pos = bisect_left(tails, j)
-        if pos == len(tails):
-            tails.append(j)
-            tail_idx.append(k)
-        else:
-            tails[pos] = j
-            tail_idx[pos] = k
-        prev[k] = tail_idx[pos - 1] if pos else -1
-    chain: list[tuple[int, int]] = []
-    k = tail_idx[-1] if tail_idx else -1
-    while k >= 0:
-        chain.append(pairs[k])
-        k = prev[k]
-    chain.reverse()
-    return chain
-
-
-def _anchors(
-    a: Sequence[Hashable], b: Sequence[Hashable], alo: int, ahi: int, blo: int, bhi: int
-) -> list[tuple[int, int]]:
-    """Pairs of positions of elements occurring equally rarely on both sides, in order."""
-    ca = Counter(a[alo:ahi])
-    cb = Counter(b[blo:bhi])
-    for limit in (1, 3):
-        rare = {x for x, n in ca.items() if n <= limit and cb.get(x) == n}
-        if not rare:
-            continue
-        seen: dict[Hashable, list[int]] = {}
-        for j in range(blo, bhi):
-            if b[j] in rare:
-                seen.setdefault(b[j], []).append(j)
-        pairs: list[tuple[int, int]] = []
-        used: Counter[Hashable] = Counter()
-        for i in range(alo, ahi):
-            x = a[i]
-            if x in rare:
-                pairs.append((i, seen[x][used[x]]))
-                used[x] += 1
-        chain = _lis(pairs)
-        if chain:
-            return chain
-    return []
-
-
-def _sequence_matcher(
-    a: Sequence[Hashable],
-    b: Sequence[Hashable],
-    alo: int,
-    ahi: int,
-    blo: int,
-    bhi: int,
-    out: list[tuple[int, int]],
-) -> None:
-    sm = SequenceMatcher(None, a[alo:ahi], b[blo:bhi], autojunk=False)
-    for i, j, n in sm.get_matching_blocks():
-        for k in range(n):
-            out.append((alo + i + k, blo + j + k))
-
-
-def _match(
-    a: Sequence[Hashable],
-    b: Sequence[Hashable],
-    alo: int,
-    ahi: int,
-    blo: int,
-    bhi: int,
-    out: list[tuple[int, int]],
-) -> None:
-    """Append matched index pairs of a[alo:ahi] and b[blo:bhi] to ``out`` in order."""
-    while alo < ahi and blo < bhi and a[alo] == b[blo]:
-        out.append((alo, blo))
-        alo += 1
-        blo += 1
-    tail: list[tuple[int, int]] = []
-    while ahi > alo and bhi > blo and a[ahi - 1] == b[bhi - 1]:
-        ahi -= 1
-        bhi -= 1
-        tail.append((ahi, bhi))
-    if alo < ahi and blo < bhi:
-        size = (ahi - alo) * (bhi - blo)
-        if size <= _SMALL:
-            _sequence_matcher(a, b, alo, ahi, blo, bhi, out)
-        else:
-            chain = _anchors(a, b, alo, ahi, blo, bhi)
-            if chain:
-                pa, pb = alo, blo
-                for i, j in chain:
-                    _match(a, b, pa, i, pb, j, out)
-                    out.append((i, j))
-                    pa, pb = i + 1, j + 1
-                _match(a, b, pa, ahi, pb, bhi, out)
-            elif size <= _MEDIUM:
-                _sequence_matcher(a, b, alo, ahi, blo, bhi, out)
-    out.extend(reversed(tail))
-
-
 class _Side:
-    """Tokens of one text with the positions of its keys and its non-blank lines."""
+    """One text split into keys and the whitespace around them, plus its non-blank lines.
 
-    __slots__ = ("tokens", "key_pos", "keys", "line_keys", "line_start")
+    ``parts`` alternates whitespace and keys: ``parts[2 * i + 1]`` is key ``i`` and
+    ``parts[2 * i]`` the (possibly empty) whitespace before it; the last part is trailing.
+    """
+
+    __slots__ = ("parts", "keys", "line_keys", "line_start")
 
     def __init__(self, text: str) -> None:
-        self.tokens = tokenize(text)
-        self.key_pos: list[int] = []
-        self.keys: list[str] = []
-        self.line_keys: list[str] = []  # one entry per non-blank line
-        self.line_start: list[int] = []  # index into keys of each line's first key
-        line_first = 0
-        for i, tok in enumerate(self.tokens):
-            if tok == "\n":
-                if len(self.keys) > line_first:
-                    self.line_start.append(line_first)
-                    self.line_keys.append("\x00".join(self.keys[line_first:]))
-                line_first = len(self.keys)
-            elif not tok.isspace():
-                self.key_pos.append(i)
-                self.keys.append(tok)
-        if len(self.keys) > line_first:
-            self.line_start.append(line_first)
-            self.line_keys.append("\x00".join(self.keys[line_first:]))
-        self.line_start.append(len(self.keys))  # sentinel: end of the last line
+        parts = self.parts = _KEY_SPLIT.split(text)
+        keys = self.keys = parts[1::2]
+        gaps = parts[2:-1:2]  # whitespace before keys 1..n-1
+        self.line_start = [0] if keys else []  # index into keys of each line's first key
+        self.line_start += [i for i, gap in enumerate(gaps, 1) if "\n" in gap]
+        ends = self.line_start[1:] + [len(keys)] if keys else []
+        self.line_keys = [  # one entry per non-blank line
+            "\x00".join(keys[lo:hi]) for lo, hi in zip(self.line_start, ends, strict=True)
+        ]
+        self.line_start.append(len(keys))  # sentinel: end of the last line
 
 
-def _match_keys(sa: _Side, sb: _Side) -> list[tuple[int, int]]:
-    """Matched key index pairs: lines first, then words inside unmatched line blocks."""
-    line_pairs: list[tuple[int, int]] = []
-    la, lb = sa.line_keys, sb.line_keys
-    _match(la, lb, 0, len(la), 0, len(lb), line_pairs)
-    line_pairs.append((len(la), len(lb)))  # sentinel
-    out: list[tuple[int, int]] = []
-    ka, kb = sa.keys, sb.keys
+def _ids(xs: list[str], ys: list[str]) -> tuple[list[int], list[int]]:
+    """The same small integer for equal strings on both sides (cheap to compare and pack)."""
+    table = {x: i for i, x in enumerate(dict.fromkeys(chain(xs, ys)))}
+    get = table.__getitem__
+    return list(map(get, xs)), list(map(get, ys))
+
+
+def _matched(runs: list[Run]) -> int:
+    return sum(n for _, _, n in runs)
+
+
+def _match_keys(sa: _Side, sb: _Side) -> list[Run]:
+    """Matched key runs: whole lines first, then words inside the unmatched line blocks."""
+    la, lb = _ids(sa.line_keys, sb.line_keys)
+    ka, kb = _ids(sa.keys, sb.keys)
     sta, stb = sa.line_start, sb.line_start
+    by_keys = {
+        (sta[li], stb[lj], sta[li + n] - sta[li]): (li, lj, n)
+        for li, lj, n in Matcher(la, lb).unique_runs()
+    }
+    line_runs = [by_keys[run] for run in trusted(list(by_keys), 0, len(ka), 0, len(kb))]
+    line_runs.append((len(la), len(lb), 0))  # sentinel
+    words = Matcher(ka, kb)
+    out: list[Run] = []
     pa = pb = 0  # next unmatched line on each side
-    for li, lj in line_pairs:
-        # unmatched lines pa..li / pb..lj: diff their keys at word level
-        _match(ka, kb, sta[pa], sta[li], stb[pb], stb[lj], out)
-        if li < len(la):
-            i0, j0 = sta[li], stb[lj]
-            out.extend((i0 + k, j0 + k) for k in range(sta[li + 1] - i0))
-        pa, pb = li + 1, lj + 1
+    for li, lj, n in line_runs:
+        if pa < li or pb < lj:
+            _match_block(words, sta, stb, pa, li, pb, lj, out)
+        if n:
+            out.append((sta[li], stb[lj], sta[li + n] - sta[li]))
+        pa, pb = li + n, lj + n
     return out
+
+
+def _match_block(
+    words: Matcher,
+    sta: list[int],
+    stb: list[int],
+    la0: int,
+    la1: int,
+    lb0: int,
+    lb1: int,
+    out: list[Run],
+) -> None:
+    """Word-match a block of changed lines; lines paired by similarity when that is as good."""
+    runs = words.match(sta[la0], sta[la1], stb[lb0], stb[lb1])
+    na, nb = la1 - la0, lb1 - lb0
+    if na >= 2 and nb >= 2 and na * nb <= _PAIR_CELLS:
+        pairs = _pair_lines(words, sta, stb, la0, la1, lb0, lb1)
+        if pairs:
+            paired: list[Run] = []
+            pa, pb = la0, lb0
+            for i, j in [*pairs, (la1, lb1)]:
+                if pa < i or pb < j:
+                    paired += words.match(sta[pa], sta[i], stb[pb], stb[j])
+                if i < la1:
+                    paired += words.match(sta[i], sta[i + 1], stb[j], stb[j + 1])
+                pa, pb = i + 1, j + 1
+            if _matched(paired) >= _matched(runs):
+                runs = paired
+    out.extend(runs)
+
+
+def _pair_lines(
+    words: Matcher, sta: list[int], stb: list[int], la0: int, la1: int, lb0: int, lb1: int
+) -> list[tuple[int, int]]:
+    """In-order pairs of similar lines (Dice of their word sets ≥ 0.5), most similar overall."""
+    ka, kb = words.a, words.b
+    ca = [set(ka[sta[i] : sta[i + 1]]) for i in range(la0, la1)]
+    cb = [set(kb[stb[j] : stb[j + 1]]) for j in range(lb0, lb1)]
+    na, nb = len(ca), len(cb)
+    best = [[0.0] * (nb + 1) for _ in range(na + 1)]
+    for i in range(na):
+        row, nxt, sa = best[i], best[i + 1], ca[i]
+        for j in range(nb):
+            sim = 2 * len(sa & cb[j]) / (len(sa) + len(cb[j]))
+            take = row[j] + sim if sim >= 0.5 else -1.0
+            nxt[j + 1] = max(row[j + 1], nxt[j], take)
+    pairs: list[tuple[int, int]] = []
+    i, j = na, nb
+    while i and j:
+        if best[i][j] == best[i - 1][j]:
+            i -= 1
+        elif best[i][j] == best[i][j - 1]:
+            j -= 1
+        else:
+            pairs.append((la0 + i - 1, lb0 + j - 1))
+            i -= 1
+            j -= 1
+    pairs.reverse()
+    return pairs
 
 
 # --------------------------------------------------------------------------- ops
 
 
 class _Seg:
-    """A growing run of equal or changed tokens, with key counts for cleanup and stats."""
+    """A growing run of equal or changed text, with key counts for cleanup and stats."""
 
     __slots__ = ("equal", "a", "b", "ka", "kb")
 
@@ -269,58 +235,63 @@ class _Seg:
         self.kb = 0
 
 
-def _is_key(tok: str) -> bool:
-    return not tok.isspace()
+def _key_count(tokens: list[str]) -> int:
+    return sum(1 for t in tokens if not t.isspace())
 
 
-def _build_segments(sa: _Side, sb: _Side, pairs: list[tuple[int, int]]) -> list[_Seg]:
-    """Turn matched keys into alternating equal/changed runs covering every token."""
-    ta, tb = sa.tokens, sb.tokens
+def _build_segments(sa: _Side, sb: _Side, runs: list[Run]) -> list[_Seg]:
+    """Turn matched key runs into alternating equal/changed runs covering all of both texts."""
+    pta, ptb = sa.parts, sb.parts
     segs: list[_Seg] = []
 
-    def add(equal: bool, a_toks: list[str], b_toks: list[str]) -> None:
-        if not a_toks and not b_toks:
+    def add(equal: bool, a: str, b: str, ka: int, kb: int) -> None:
+        if not a and not b:
             return
         seg = segs[-1] if segs and segs[-1].equal == equal else None
         if seg is None:
             seg = _Seg(equal)
             segs.append(seg)
-        seg.a.extend(a_toks)
-        seg.b.extend(b_toks)
-        seg.ka += sum(1 for t in a_toks if _is_key(t))
-        seg.kb += sum(1 for t in b_toks if _is_key(t))
+        seg.a.append(a)
+        seg.b.append(b)
+        seg.ka += ka
+        seg.kb += kb
 
-    def gap(ga: list[str], gb: list[str]) -> None:
-        if ga == gb:
-            add(True, ga, gb)
+    def gap(a: str, b: str, ka: int, kb: int) -> None:
+        """Unmatched text between matched keys: its common token prefix/suffix stay equal."""
+        if a == b:
+            add(True, a, b, ka, kb)
             return
+        ga, gb = tokenize(a), tokenize(b)
         p = 0
         while p < len(ga) and p < len(gb) and ga[p] == gb[p]:
             p += 1
         s = 0
         while s < len(ga) - p and s < len(gb) - p and ga[-1 - s] == gb[-1 - s]:
             s += 1
-        add(True, ga[:p], gb[:p])
-        add(False, ga[p : len(ga) - s], gb[p : len(gb) - s])
-        add(True, ga[len(ga) - s :], gb[len(gb) - s :])
+        head, tail = ga[:p], ga[len(ga) - s :]
+        kh, kt = _key_count(head), _key_count(tail)
+        add(True, "".join(head), "".join(head), kh, kh)
+        mid_a, mid_b = "".join(ga[p : len(ga) - s]), "".join(gb[p : len(gb) - s])
+        add(False, mid_a, mid_b, ka - kh - kt, kb - kh - kt)
+        add(True, "".join(tail), "".join(tail), kt, kt)
 
-    kpa, kpb = sa.key_pos, sb.key_pos
-    pa = pb = 0
-    for i, j in pairs:
-        ti, tj = kpa[i], kpb[j]
-        if ti != pa or tj != pb:
-            gap(ta[pa:ti], tb[pb:tj])
-        seg = segs[-1] if segs and segs[-1].equal else None
-        if seg is None:
-            seg = _Seg(True)
-            segs.append(seg)
-        seg.a.append(ta[ti])
-        seg.b.append(tb[tj])
-        seg.ka += 1
-        seg.kb += 1
-        pa, pb = ti + 1, tj + 1
-    if pa < len(ta) or pb < len(tb):
-        gap(ta[pa:], tb[pb:])
+    pa = pb = 0  # next part on each side (always the whitespace before a key)
+    for i, j, n in runs:
+        ia, jb = 2 * i + 1, 2 * j + 1  # parts index of the first key of the run
+        if pa < ia or pb < jb:
+            gap("".join(pta[pa:ia]), "".join(ptb[pb:jb]), i - pa // 2, j - pb // 2)
+        ea, eb = ia + 2 * n - 1, jb + 2 * n - 1
+        if pta[ia:ea] == ptb[jb:eb]:  # the usual case: whitespace inside the run is equal too
+            text = "".join(pta[ia:ea])
+            add(True, text, text, n, n)
+        else:
+            for k in range(n):
+                if k:
+                    gap(pta[ia + 2 * k - 1], ptb[jb + 2 * k - 1], 0, 0)
+                add(True, pta[ia + 2 * k], ptb[jb + 2 * k], 1, 1)
+        pa, pb = ea, eb
+    if pa < len(pta) or pb < len(ptb):
+        gap("".join(pta[pa:]), "".join(ptb[pb:]), len(sa.keys) - pa // 2, len(sb.keys) - pb // 2)
     return segs
 
 
@@ -330,7 +301,12 @@ def _cleanup(segs: list[_Seg]) -> list[_Seg]:
     An island is folded when it holds at most ``_ISLAND_MAX`` keys, each neighbouring change
     is at least as large and together they are eight times its size (punctuation-only
     islands need just the first); whitespace-only islands fold unless they end a paragraph.
+    Folding counts the island as changed, so on mostly-equal texts it may add at most
+    ``_FOLD_SHARE`` to the changed words: there minimality matters more than blocks.
     """
+    changed = sum(s.ka + s.kb for s in segs if not s.equal)
+    kept = sum(s.ka for s in segs if s.equal)
+    budget = changed * _FOLD_SHARE if kept >= 3 * changed // 4 else float("inf")
     out: list[_Seg] = []
     for seg in segs:
         while (
@@ -338,15 +314,18 @@ def _cleanup(segs: list[_Seg]) -> list[_Seg]:
             and len(out) >= 2
             and out[-1].equal
             and not out[-2].equal
+            and 2 * out[-1].ka <= budget
             and _foldable(out[-1], out[-2], seg)
         ):
             island = out.pop()
-            prev = out.pop()
-            merged = _Seg(False)
-            merged.a = prev.a + island.a + seg.a
-            merged.b = prev.b + island.b + seg.b
-            merged.ka = prev.ka + island.ka + seg.ka
-            merged.kb = prev.kb + island.kb + seg.kb
+            merged = out.pop()
+            budget -= 2 * island.ka
+            merged.a += island.a
+            merged.a += seg.a
+            merged.b += island.b
+            merged.b += seg.b
+            merged.ka += island.ka + seg.ka
+            merged.kb += island.kb + seg.kb
             seg = merged
         out.append(seg)
     return out
@@ -399,7 +378,7 @@ def _result(segs: list[_Seg], a: str, b: str) -> DiffResult:
 def diff_texts(a: str, b: str) -> DiffResult:
     """Word-level diff of two texts; the ops rebuild both inputs exactly."""
     if a == b:
-        keys = sum(1 for t in tokenize(a) if _is_key(t))
+        keys = _key_count(tokenize(a))
         ops = [DiffOp("equal", a, b)] if a else []
         return DiffResult(ops, 1.0, 0, 0, keys, 0)
     sa, sb = _Side(a), _Side(b)
@@ -416,7 +395,7 @@ def similarity(a: str, b: str) -> float:
 # --------------------------------------------------------------------------- JSON
 
 
-def _decode_nested(value: object, top: bool = False) -> object:
+def decode_nested(value: object, top: bool = False) -> object:
     """Parse JSON held in strings (tool-call ``arguments``) so it diffs structurally."""
     if isinstance(value, str):
         stripped = value.strip()
@@ -426,21 +405,21 @@ def _decode_nested(value: object, top: bool = False) -> object:
             except ValueError:
                 return value
             if top or isinstance(parsed, dict | list):
-                return _decode_nested(parsed)
+                return decode_nested(parsed)
         return value
     if isinstance(value, dict):
-        return {str(k): _decode_nested(v) for k, v in value.items()}
+        return {str(k): decode_nested(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_decode_nested(v) for v in value]
+        return [decode_nested(v) for v in value]
     if hasattr(value, "model_dump"):
-        return _decode_nested(value.model_dump(mode="json"))
+        return decode_nested(value.model_dump(mode="json"))
     return value
 
 
 def to_pretty_json(value: object) -> str:
     """Canonical pretty JSON (sorted keys, indent 2) used for structural diffs."""
     return json.dumps(
-        _decode_nested(value, top=True),
+        decode_nested(value, top=True),
         sort_keys=True,
         indent=2,
         ensure_ascii=False,

@@ -1,0 +1,375 @@
+"""Near-minimal matching of two sequences of token ids, without quadratic cost.
+
+Repetitive text (JSON keys, table pipes, log levels, repeated lines) has few or no tokens
+that are unique on both sides, so plain patience anchoring leaves huge regions unaligned.
+Here a region is cut down until it is small or provably cheap:
+
+1. Trim the common prefix and suffix (compared a slice at a time, galloping).
+2. Anchor without requiring unique tokens: try k-grams of 1, 4 and 16 tokens, first those
+   unique on both sides, then those occurring equally rarely (≤ 4 times) on both sides,
+   paired in order; chain them by a longest increasing subsequence, extend each anchor to
+   its full equal run and recurse on the gaps. A chain of very few anchors that implies a
+   large shift (a word moved across the region) is not trusted.
+3. Regions under 4,096 cells go to ``difflib.SequenceMatcher``; anchorless larger regions
+   get an exact O(ND) Myers pass when their edit distance is small. Myers work is capped
+   per diff, so adversarial input (two alternating tokens, all-identical tokens) stays fast.
+4. What is still left — large, anchorless and far apart — is a rewrite: SequenceMatcher if
+   it is moderately sized, otherwise one replace.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Hashable, Sequence
+from difflib import SequenceMatcher
+
+__all__ = ["Matcher", "Run", "match_runs", "trusted"]
+
+Run = tuple[int, int, int]  # (index in a, index in b, length): a[i:i+n] == b[j:j+n]
+
+# Regions whose size product is below this go straight to SequenceMatcher.
+_SMALL = 4_096
+# Anchorless regions up to this product still get SequenceMatcher; larger ones are a rewrite.
+_MEDIUM = 160_000
+# k-gram sizes tried for anchors, and how many equal occurrences still make an anchor.
+_GRAMS = (1, 4, 16)
+_RARE = 4
+# Largest edit distance one Myers pass looks for, and the Myers steps allowed per diff.
+_DMAX = 400
+_MYERS_BUDGET = 400_000
+
+
+def _run_length(a: Sequence[int], i: int, b: Sequence[int], j: int, limit: int) -> int:
+    """Length of the common run a[i:], b[j:] (at most ``limit``), galloping over slices."""
+    n = 0
+    step = 8
+    while n < limit:
+        s = min(step, limit - n)
+        if a[i + n : i + n + s] == b[j + n : j + n + s]:
+            n += s
+            step *= 2
+        elif s == 1:
+            break
+        else:
+            step = s // 2
+    return n
+
+
+def _back_run_length(a: Sequence[int], i: int, b: Sequence[int], j: int, limit: int) -> int:
+    """Length of the common run ending just before a[i], b[j] (at most ``limit``)."""
+    n = 0
+    step = 8
+    while n < limit:
+        s = min(step, limit - n)
+        if a[i - n - s : i - n] == b[j - n - s : j - n]:
+            n += s
+            step *= 2
+        elif s == 1:
+            break
+        else:
+            step = s // 2
+    return n
+
+
+def trusted(runs: list[Run], alo: int, ahi: int, blo: int, bhi: int) -> list[Run]:
+    """Drop runs that a longest increasing chain kept but that sit off their neighbours'
+    diagonal: matching them would force more edits than they save (a word that moved)."""
+    changed = True
+    while changed and runs:
+        changed = False
+        kept: list[Run] = []
+        for t, (i, j, n) in enumerate(runs):
+            dp = (kept[-1][0] - kept[-1][1]) if kept else alo - blo
+            dn = (runs[t + 1][0] - runs[t + 1][1]) if t + 1 < len(runs) else ahi - bhi
+            d = i - j
+            excess = 2 * max(0, d - max(dp, dn), min(dp, dn) - d)
+            if excess > 2 * n:
+                changed = True
+                continue
+            kept.append((i, j, n))
+        runs = kept
+    return runs
+
+
+def _lis(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Longest chain of pairs increasing in both coordinates (pairs sorted by first)."""
+    tails: list[int] = []
+    tail_idx: list[int] = []
+    prev: list[int] = [-1] * len(pairs)
+    for k, (_, j) in enumerate(pairs):
+        pos = bisect_left(tails, j)
+        if pos == len(tails):
+            tails.append(j)
+            tail_idx.append(k)
+        else:
+            tails[pos] = j
+            tail_idx[pos] = k
+        prev[k] = tail_idx[pos - 1] if pos else -1
+    chain: list[tuple[int, int]] = []
+    k = tail_idx[-1] if tail_idx else -1
+    while k >= 0:
+        chain.append(pairs[k])
+        k = prev[k]
+    chain.reverse()
+    return chain
+
+
+class Matcher:
+    """One matching job: both sequences, their k-gram keys (built lazily) and the budget."""
+
+    def __init__(self, a: Sequence[int], b: Sequence[int]) -> None:
+        self.a = a
+        self.b = b
+        self.budget = _MYERS_BUDGET
+        self._grams: dict[int, tuple[list[Hashable], list[Hashable]]] = {}
+
+    # -- k-grams -----------------------------------------------------------------------
+    def grams(self, k: int) -> tuple[Sequence[Hashable], Sequence[Hashable]]:
+        """The k-gram starting at each position, as a hashable (tuples built in C)."""
+        if k == 1:
+            return self.a, self.b
+        got = self._grams.get(k)
+        if got is None:
+            got = (self._pack(self.a, k), self._pack(self.b, k))
+            self._grams[k] = got
+        return got
+
+    def _pack(self, seq: Sequence[int], k: int) -> list[Hashable]:
+        q = k // 4
+        base: Sequence[Hashable] = seq if q == 1 else self._pack(seq, q)
+        return list(zip(base, base[q:], base[2 * q :], base[3 * q :], strict=False))
+
+    # -- driver ------------------------------------------------------------------------
+    def match(self, alo: int, ahi: int, blo: int, bhi: int) -> list[Run]:
+        """Matched runs of a[alo:ahi] and b[blo:bhi] in order (a stack of regions and runs)."""
+        out: list[Run] = []
+        stack: list[tuple[int, int, int, int, bool]] = [(alo, ahi, blo, bhi, False)]
+        while stack:
+            alo, ahi, blo, bhi, is_run = stack.pop()
+            if is_run:
+                if ahi:
+                    out.append((alo, blo, ahi))
+                continue
+            self._region(alo, ahi, blo, bhi, out, stack)
+        return out
+
+    def _region(
+        self,
+        alo: int,
+        ahi: int,
+        blo: int,
+        bhi: int,
+        out: list[Run],
+        stack: list[tuple[int, int, int, int, bool]],
+    ) -> None:
+        a, b = self.a, self.b
+        if alo < ahi and blo < bhi and a[alo] == b[blo]:
+            n = _run_length(a, alo, b, blo, min(ahi - alo, bhi - blo))
+            out.append((alo, blo, n))
+            alo += n
+            blo += n
+        tail = 0
+        if alo < ahi and blo < bhi and a[ahi - 1] == b[bhi - 1]:
+            tail = _back_run_length(a, ahi, b, bhi, min(ahi - alo, bhi - blo))
+            ahi -= tail
+            bhi -= tail
+        todo: list[tuple[int, int, int, int, bool]] = []
+        if alo < ahi and blo < bhi:
+            size = (ahi - alo) * (bhi - blo)
+            if size <= _SMALL:
+                # few edits: exact; many (a rewrite): SequenceMatcher's blocks read better
+                runs = self._myers(alo, ahi, blo, bhi, max(8, (ahi - alo + bhi - blo) // 2))
+                if runs is None:
+                    self._sequence_matcher(alo, ahi, blo, bhi, out)
+                else:
+                    out.extend(runs)
+            else:
+                runs = self._anchor_runs(alo, ahi, blo, bhi)
+                if runs is None:
+                    runs = self._myers(alo, ahi, blo, bhi)
+                if runs is not None:
+                    pa, pb = alo, blo
+                    for i, j, n in runs:
+                        if pa < i or pb < j:
+                            todo.append((pa, i, pb, j, False))
+                        todo.append((i, n, j, 0, True))
+                        pa, pb = i + n, j + n
+                    if pa < ahi or pb < bhi:
+                        todo.append((pa, ahi, pb, bhi, False))
+                elif size <= _MEDIUM:
+                    self._sequence_matcher(alo, ahi, blo, bhi, out)
+        if tail:
+            todo.append((ahi, tail, bhi, 0, True))
+        if todo:
+            # Regions/runs are finished in order: the stack is LIFO, so push them reversed.
+            # Pending output must come first, so flush ``todo`` through the stack.
+            stack.extend(reversed(todo))
+
+    def _sequence_matcher(self, alo: int, ahi: int, blo: int, bhi: int, out: list[Run]) -> None:
+        sm = SequenceMatcher(None, self.a[alo:ahi], self.b[blo:bhi], autojunk=False)
+        out.extend((alo + i, blo + j, n) for i, j, n in sm.get_matching_blocks() if n)
+
+    def unique_runs(self) -> list[Run]:
+        """Only the safest matches: common prefix/suffix and runs around elements unique to
+        both sides (patience anchors, no recursion). Used for whole lines, where a repeated
+        line (a code fence) matched by count alone could pull everything out of place."""
+        a, b = self.a, self.b
+        ahi, bhi = len(a), len(b)
+        head = _run_length(a, 0, b, 0, min(ahi, bhi))
+        tail = _back_run_length(a, ahi, b, bhi, min(ahi, bhi) - head)
+        alo, blo = head, head
+        ahi, bhi = ahi - tail, bhi - tail
+        runs: list[Run] = [(0, 0, head)] if head else []
+        if alo < ahi and blo < bhi:
+            ca, cb = Counter(a[alo:ahi]), Counter(b[blo:bhi])
+            rare = {x for x, c in ca.items() if c == 1 and cb.get(x) == 1}
+            if rare:
+                chain = self._chain(a[alo:ahi], b[blo:bhi], alo, blo, rare)
+                runs += self._extend(chain, 1, alo, ahi, blo, bhi)
+        if tail:
+            runs.append((ahi, bhi, tail))
+        return runs
+
+    # -- anchors -----------------------------------------------------------------------
+    def _anchor_runs(self, alo: int, ahi: int, blo: int, bhi: int) -> list[Run] | None:
+        n, m = ahi - alo, bhi - blo
+        for k in _GRAMS:
+            if k > min(n, m):
+                break
+            ga, gb = self.grams(k)
+            # a k-gram must lie wholly inside the region
+            sa = ga[alo : ahi - k + 1]
+            sb = gb[blo : bhi - k + 1]
+            ca, cb = Counter(sa), Counter(sb)
+            for limit in (1, _RARE):
+                if limit == 1:
+                    rare = {x for x, c in ca.items() if c == 1 and cb.get(x) == 1}
+                else:
+                    rare = {x for x, c in ca.items() if c <= limit and cb.get(x) == c}
+                if not rare:
+                    continue
+                chain = self._chain(sa, sb, alo, blo, rare)
+                runs = trusted(self._extend(chain, k, alo, ahi, blo, bhi), alo, ahi, blo, bhi)
+                if runs:
+                    return runs
+        return None
+
+    @staticmethod
+    def _chain(
+        sa: Sequence[Hashable], sb: Sequence[Hashable], alo: int, blo: int, rare: set[Hashable]
+    ) -> list[tuple[int, int]]:
+        """Rare k-grams paired in order of occurrence, chained by a longest increasing
+        subsequence. A pair right after another on the same diagonal is left out: growing
+        the anchors into runs recovers it, and the chain stays short."""
+        seen: dict[Hashable, list[int]] = {}
+        for j, x in enumerate(sb):
+            if x in rare:
+                seen.setdefault(x, []).append(blo + j)
+        used: Counter[Hashable] = Counter()
+        pairs: list[tuple[int, int]] = []
+        last = (-2, -2)
+        for i, x in enumerate(sa):
+            if x in rare:
+                j = seen[x][used[x]]
+                used[x] += 1
+                if i - 1 == last[0] and j - 1 == last[1]:
+                    last = (i, j)
+                    continue
+                last = (i, j)
+                pairs.append((alo + i, j))
+        return _lis(pairs)
+
+    def _extend(
+        self, chain: list[tuple[int, int]], k: int, alo: int, ahi: int, blo: int, bhi: int
+    ) -> list[Run]:
+        """Merge anchors on one diagonal, drop overlapping ones, grow each to its equal run."""
+        runs: list[list[int]] = []
+        for i, j in chain:
+            if runs:
+                ri, rj, rn = runs[-1]
+                if i - j == ri - rj and i <= ri + rn:
+                    runs[-1][2] = max(rn, i + k - ri)
+                    continue
+                if i < ri + rn or j < rj + rn:
+                    continue
+            runs.append([i, j, k])
+        a, b = self.a, self.b
+        pa, pb = alo, blo
+        for t, run in enumerate(runs):
+            i, j, n = run
+            back = _back_run_length(a, i, b, j, min(i - pa, j - pb))
+            i, j, n = i - back, j - back, n + back
+            if t + 1 < len(runs):
+                na, nb = runs[t + 1][0], runs[t + 1][1]
+            else:
+                na, nb = ahi, bhi
+            n += _run_length(a, i + n, b, j + n, min(na - i - n, nb - j - n))
+            run[:] = (i, j, n)
+            pa, pb = i + n, j + n
+        return [(i, j, n) for i, j, n in runs]
+
+    # -- Myers -------------------------------------------------------------------------
+    def _myers(
+        self, alo: int, ahi: int, blo: int, bhi: int, limit: int = _DMAX
+    ) -> list[Run] | None:
+        """Exact shortest edit script when it is short: O((N+M)·D), capped per diff."""
+        n, m = ahi - alo, bhi - blo
+        dmax = min(limit, n + m)
+        if abs(n - m) > dmax or self.budget <= 0:
+            return None
+        a, b = self.a, self.b
+        off = dmax + 1
+        v = [0] * (2 * dmax + 3)
+        trace: list[list[int]] = []
+        steps = 0
+        for d in range(dmax + 1):
+            trace.append(v[off - d - 1 : off + d + 2])
+            for k in range(-d, d + 1, 2):
+                if k == -d or (k != d and v[off + k - 1] < v[off + k + 1]):
+                    x = v[off + k + 1]
+                else:
+                    x = v[off + k - 1] + 1
+                y = x - k
+                if x < n and y < m and a[alo + x] == b[blo + y]:
+                    x += _run_length(a, alo + x, b, blo + y, min(n - x, m - y))
+                v[off + k] = x
+                if x >= n and k == n - m:
+                    self.budget -= steps
+                    return self._backtrack(trace, d, n, m, alo, blo)
+            steps += d + 1
+            if steps > self.budget:
+                self.budget = 0
+                return None
+        self.budget -= steps
+        return None
+
+    @staticmethod
+    def _backtrack(trace: list[list[int]], dend: int, n: int, m: int, alo: int, blo: int) -> list[Run]:
+        runs: list[Run] = []
+        x, y = n, m
+        for d in range(dend, 0, -1):
+            row = trace[d]  # v[-d-1 .. d+1] before round d
+            k = x - y
+            base = d + 1  # index of diagonal 0 in ``row``
+            if k == -d or (k != d and row[base + k - 1] < row[base + k + 1]):
+                pk = k + 1
+                px = row[base + pk]
+                sx = px  # moved down: insertion, x unchanged
+            else:
+                pk = k - 1
+                px = row[base + pk]
+                sx = px + 1
+            snake = x - sx
+            if snake > 0:
+                runs.append((alo + sx, blo + sx - k, snake))
+            x, y = px, px - pk
+        if x > 0:
+            runs.append((alo, blo, x))
+        runs.reverse()
+        return runs
+
+
+def match_runs(a: Sequence[int], b: Sequence[int]) -> list[Run]:
+    """Runs (i, j, n) with a[i:i+n] == b[j:j+n], increasing in both, near-minimal in edits."""
+    return Matcher(a, b).match(0, len(a), 0, len(b))
