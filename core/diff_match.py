@@ -14,15 +14,19 @@ Here a region is cut down until it is small or provably cheap:
    get an exact O(ND) Myers pass when their edit distance is small. Myers work is capped
    per diff, so adversarial input (two alternating tokens, all-identical tokens) stays fast.
 4. What is still left — large, anchorless and far apart — is a rewrite: SequenceMatcher if
-   it is moderately sized, otherwise one replace.
+   it is moderately sized, otherwise kept position by position when most positions are
+   equal (one token repeated with scattered substitutions), else one replace.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from difflib import SequenceMatcher
+from itertools import compress, groupby
+from math import isqrt
+from operator import eq
 
 __all__ = ["Matcher", "Run", "match_runs", "trusted"]
 
@@ -33,10 +37,12 @@ _SMALL = 4_096
 # Anchorless regions up to this product still get SequenceMatcher; larger ones are a rewrite.
 _MEDIUM = 160_000
 # k-gram sizes tried for anchors, and how many equal occurrences still make an anchor.
-_GRAMS = (1, 4, 16)
+_GRAMS = (1, 8, 32)
 _RARE = 4
 # Largest edit distance one Myers pass looks for, and the Myers steps allowed per diff.
 _DMAX = 400
+_DMIN = 16
+_DSTART = 128
 _MYERS_BUDGET = 400_000
 
 
@@ -74,22 +80,80 @@ def _back_run_length(a: Sequence[int], i: int, b: Sequence[int], j: int, limit: 
 
 def trusted(runs: list[Run], alo: int, ahi: int, blo: int, bhi: int) -> list[Run]:
     """Drop runs that a longest increasing chain kept but that sit off their neighbours'
-    diagonal: matching them would force more edits than they save (a word that moved)."""
-    changed = True
-    while changed and runs:
-        changed = False
-        kept: list[Run] = []
-        for t, (i, j, n) in enumerate(runs):
-            dp = (kept[-1][0] - kept[-1][1]) if kept else alo - blo
-            dn = (runs[t + 1][0] - runs[t + 1][1]) if t + 1 < len(runs) else ahi - bhi
-            d = i - j
-            excess = 2 * max(0, d - max(dp, dn), min(dp, dn) - d)
-            if excess > 2 * n:
-                changed = True
-                continue
+    diagonal: matching them would force more edits than they save (a word that moved).
+    One pass; a run dropped late can expose its predecessor, which is checked again."""
+
+    def off(before: int, d: int, after: int, n: int) -> bool:
+        return 2 * max(0, d - max(before, after), min(before, after) - d) > 2 * n
+
+    kept: list[Run] = []
+    start, end = alo - blo, ahi - bhi
+    for t, (i, j, n) in enumerate(runs):
+        d = i - j
+        while kept:
+            pi, pj, pn = kept[-1]
+            before = kept[-2][0] - kept[-2][1] if len(kept) > 1 else start
+            if not off(before, pi - pj, d, pn):
+                break
+            kept.pop()
+        before = kept[-1][0] - kept[-1][1] if kept else start
+        after = runs[t + 1][0] - runs[t + 1][1] if t + 1 < len(runs) else end
+        if not off(before, d, after, n):
             kept.append((i, j, n))
-        runs = kept
-    return runs
+    while kept:
+        pi, pj, pn = kept[-1]
+        before = kept[-2][0] - kept[-2][1] if len(kept) > 1 else start
+        if not off(before, pi - pj, end, pn):
+            break
+        kept.pop()
+    return kept
+
+
+def _ones(counts: Counter[int]) -> set[int]:
+    return set(compress(counts.keys(), map((1).__eq__, counts.values())))
+
+
+def _unique_pairs(
+    sa: Sequence[int],
+    sb: Sequence[int],
+    alo: int,
+    blo: int,
+    ca: Counter[int],
+    cb: Counter[int],
+    stride: int,
+) -> list[tuple[int, int]]:
+    """Positions of the elements occurring once on each side, paired (all in C). Only every
+    ``stride``-th position of ``a`` is looked at: overlapping k-grams are redundant."""
+    rare = _ones(ca) & _ones(cb)
+    if not rare:
+        return []
+    where_b = dict(zip(sb, range(blo, blo + len(sb)), strict=True))
+    xs = sa[::stride]
+    mask = list(map(rare.__contains__, xs))
+    pos_a = compress(range(alo, alo + len(sa), stride), mask)
+    pos_b = map(where_b.__getitem__, compress(xs, mask))
+    return list(zip(pos_a, pos_b, strict=False))
+
+
+def _rare_pairs(
+    sa: Sequence[int], sb: Sequence[int], alo: int, blo: int, ca: Counter[int], cb: Counter[int]
+) -> list[tuple[int, int]]:
+    """Elements occurring equally rarely on both sides (≤ ``_RARE`` times), the t-th
+    occurrence in ``a`` paired with the t-th in ``b``."""
+    rare = {x for x, c in ca.items() if c <= _RARE and cb.get(x) == c}
+    if not rare:
+        return []
+    seen: dict[int, list[int]] = {}
+    for j, x in enumerate(sb):
+        if x in rare:
+            seen.setdefault(x, []).append(blo + j)
+    used: Counter[int] = Counter()
+    pairs: list[tuple[int, int]] = []
+    for i, x in enumerate(sa):
+        if x in rare:
+            pairs.append((alo + i, seen[x][used[x]]))
+            used[x] += 1
+    return pairs
 
 
 def _lis(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -122,11 +186,13 @@ class Matcher:
         self.a = a
         self.b = b
         self.budget = _MYERS_BUDGET
-        self._grams: dict[int, tuple[list[Hashable], list[Hashable]]] = {}
+        self.dmax = _DSTART
+        self._grams: dict[int, tuple[list[int], list[int]]] = {}
 
     # -- k-grams -----------------------------------------------------------------------
-    def grams(self, k: int) -> tuple[Sequence[Hashable], Sequence[Hashable]]:
-        """The k-gram starting at each position, as a hashable (tuples built in C)."""
+    def grams(self, k: int) -> tuple[Sequence[int], Sequence[int]]:
+        """A hash of the k-gram starting at each position (built in C). Equal hashes are
+        only candidates: anchors are checked token by token before they are used."""
         if k == 1:
             return self.a, self.b
         got = self._grams.get(k)
@@ -135,10 +201,12 @@ class Matcher:
             self._grams[k] = got
         return got
 
-    def _pack(self, seq: Sequence[int], k: int) -> list[Hashable]:
+    def _pack(self, seq: Sequence[int], k: int) -> list[int]:
+        if k <= 8:
+            return list(map(hash, zip(*(seq[t:] for t in range(k)), strict=False)))
         q = k // 4
-        base: Sequence[Hashable] = seq if q == 1 else self._pack(seq, q)
-        return list(zip(base, base[q:], base[2 * q :], base[3 * q :], strict=False))
+        base = self.grams(q)[0 if seq is self.a else 1]
+        return list(map(hash, zip(base, base[q:], base[2 * q :], base[3 * q :], strict=False)))
 
     # -- driver ------------------------------------------------------------------------
     def match(self, alo: int, ahi: int, blo: int, bhi: int) -> list[Run]:
@@ -179,7 +247,7 @@ class Matcher:
             size = (ahi - alo) * (bhi - blo)
             if size <= _SMALL:
                 # few edits: exact; many (a rewrite): SequenceMatcher's blocks read better
-                runs = self._myers(alo, ahi, blo, bhi, max(8, (ahi - alo + bhi - blo) // 2))
+                runs = self._myers(alo, ahi, blo, bhi, ahi - alo + bhi - blo)
                 if runs is None:
                     self._sequence_matcher(alo, ahi, blo, bhi, out)
                 else:
@@ -199,6 +267,8 @@ class Matcher:
                         todo.append((pa, ahi, pb, bhi, False))
                 elif size <= _MEDIUM:
                     self._sequence_matcher(alo, ahi, blo, bhi, out)
+                else:
+                    out.extend(self._diagonal(alo, ahi, blo, bhi))
         if tail:
             todo.append((ahi, tail, bhi, 0, True))
         if todo:
@@ -222,13 +292,28 @@ class Matcher:
         ahi, bhi = ahi - tail, bhi - tail
         runs: list[Run] = [(0, 0, head)] if head else []
         if alo < ahi and blo < bhi:
-            ca, cb = Counter(a[alo:ahi]), Counter(b[blo:bhi])
-            rare = {x for x, c in ca.items() if c == 1 and cb.get(x) == 1}
-            if rare:
-                chain = self._chain(a[alo:ahi], b[blo:bhi], alo, blo, rare)
-                runs += self._extend(chain, 1, alo, ahi, blo, bhi)
+            sa, sb = a[alo:ahi], b[blo:bhi]
+            pairs = _unique_pairs(sa, sb, alo, blo, Counter(sa), Counter(sb), 1)
+            runs += self._extend(_lis(pairs), 1, alo, ahi, blo, bhi)
         if tail:
             runs.append((ahi, bhi, tail))
+        return runs
+
+    def _diagonal(self, alo: int, ahi: int, blo: int, bhi: int) -> list[Run]:
+        """Last resort for a large region with nothing to anchor on and many edits (e.g. one
+        token repeated with scattered substitutions): keep the tokens equal position by
+        position when that is most of them, otherwise it is a rewrite."""
+        size = min(ahi - alo, bhi - blo)
+        same = list(map(eq, self.a[alo : alo + size], self.b[blo : blo + size]))
+        if 2 * sum(same) < size:
+            return []
+        runs: list[Run] = []
+        pos = 0
+        for equal, group in groupby(same):
+            n = sum(1 for _ in group)
+            if equal:
+                runs.append((alo + pos, blo + pos, n))
+            pos += n
         return runs
 
     # -- anchors -----------------------------------------------------------------------
@@ -242,50 +327,25 @@ class Matcher:
             sa = ga[alo : ahi - k + 1]
             sb = gb[blo : bhi - k + 1]
             ca, cb = Counter(sa), Counter(sb)
-            for limit in (1, _RARE):
-                if limit == 1:
-                    rare = {x for x, c in ca.items() if c == 1 and cb.get(x) == 1}
-                else:
-                    rare = {x for x, c in ca.items() if c <= limit and cb.get(x) == c}
-                if not rare:
-                    continue
-                chain = self._chain(sa, sb, alo, blo, rare)
+            pairs = _unique_pairs(sa, sb, alo, blo, ca, cb, max(1, k // 2))
+            if not pairs:
+                pairs = _rare_pairs(sa, sb, alo, blo, ca, cb)
+            if pairs:
+                chain = _lis(pairs)
                 runs = trusted(self._extend(chain, k, alo, ahi, blo, bhi), alo, ahi, blo, bhi)
                 if runs:
                     return runs
         return None
 
-    @staticmethod
-    def _chain(
-        sa: Sequence[Hashable], sb: Sequence[Hashable], alo: int, blo: int, rare: set[Hashable]
-    ) -> list[tuple[int, int]]:
-        """Rare k-grams paired in order of occurrence, chained by a longest increasing
-        subsequence. A pair right after another on the same diagonal is left out: growing
-        the anchors into runs recovers it, and the chain stays short."""
-        seen: dict[Hashable, list[int]] = {}
-        for j, x in enumerate(sb):
-            if x in rare:
-                seen.setdefault(x, []).append(blo + j)
-        used: Counter[Hashable] = Counter()
-        pairs: list[tuple[int, int]] = []
-        last = (-2, -2)
-        for i, x in enumerate(sa):
-            if x in rare:
-                j = seen[x][used[x]]
-                used[x] += 1
-                if i - 1 == last[0] and j - 1 == last[1]:
-                    last = (i, j)
-                    continue
-                last = (i, j)
-                pairs.append((alo + i, j))
-        return _lis(pairs)
-
     def _extend(
         self, chain: list[tuple[int, int]], k: int, alo: int, ahi: int, blo: int, bhi: int
     ) -> list[Run]:
         """Merge anchors on one diagonal, drop overlapping ones, grow each to its equal run."""
+        a, b = self.a, self.b
         runs: list[list[int]] = []
         for i, j in chain:
+            if k > 1 and a[i : i + k] != b[j : j + k]:  # k-grams are matched by hash
+                continue
             if runs:
                 ri, rj, rn = runs[-1]
                 if i - j == ri - rj and i <= ri + rn:
@@ -294,7 +354,6 @@ class Matcher:
                 if i < ri + rn or j < rj + rn:
                     continue
             runs.append([i, j, k])
-        a, b = self.a, self.b
         pa, pb = alo, blo
         for t, run in enumerate(runs):
             i, j, n = run
@@ -315,7 +374,8 @@ class Matcher:
     ) -> list[Run] | None:
         """Exact shortest edit script when it is short: O((N+M)·D), capped per diff."""
         n, m = ahi - alo, bhi - blo
-        dmax = min(limit, n + m)
+        # cost grows as D², so D is capped relative to the region and by past failures
+        dmax = min(limit, n + m, self.dmax, isqrt(32 * (n + m)))
         if abs(n - m) > dmax or self.budget <= 0:
             return None
         a, b = self.a, self.b
@@ -336,12 +396,15 @@ class Matcher:
                 v[off + k] = x
                 if x >= n and k == n - m:
                     self.budget -= steps
+                    self.dmax = min(_DMAX, 2 * self.dmax)
                     return self._backtrack(trace, d, n, m, alo, blo)
             steps += d + 1
             if steps > self.budget:
                 self.budget = 0
                 return None
         self.budget -= steps
+        # dense changes (a rewrite) make every attempt fail: stop paying for them
+        self.dmax = max(_DMIN, self.dmax // 2)
         return None
 
     @staticmethod

@@ -65,7 +65,7 @@ def _edit_records(
     """Change about ``fraction`` of the values (ids, labels, scores, tags)."""
     out = json.loads(json.dumps(records))
     values = 6 * len(out)
-    for _ in range(int(values * fraction)):
+    for _ in range(max(1, int(values * fraction)) if fraction else 0):
         rec = rng.choice(out)
         field = rng.choice(["id", "label", "score", "tags"])
         if field == "id":
