@@ -120,33 +120,52 @@ def render_inline(result: DiffResult, theme: Mapping[str, str] | DiffStyles | No
     return text
 
 
+Piece = tuple[str, Style]
+
+
 class _Lines:
-    """Logical lines being built from styled pieces that may contain newlines."""
+    """Logical lines being built from styled pieces that may contain newlines.
+
+    A line is a list of ``(text, style)`` pieces (``None`` pads a side): far cheaper than
+    building a ``Text`` per line, which is done only for the lines a viewer shows.
+    """
 
     def __init__(self) -> None:
-        self.lines: list[Text | None] = [Text(end="")]
+        self.lines: list[list[Piece] | None] = [[]]
 
     def add(self, text: str, style: Style) -> None:
         parts = text.split("\n")
         current = self.lines[-1]
         assert current is not None
         if parts[0]:
-            current.append(parts[0], style)
-        for part in parts[1:]:
-            current = Text(end="")
-            if part:
-                current.append(part, style)
-            self.lines.append(current)
+            current.append((parts[0], style))
+        if len(parts) > 1:
+            self.lines += [[(part, style)] if part else [] for part in parts[1:]]
 
     def newline(self) -> None:
-        self.lines.append(Text(end=""))
+        self.lines.append([])
 
 
-def inline_lines(
-    result: DiffResult, theme: Mapping[str, str] | DiffStyles | None = None
-) -> list[Text]:
-    """The inline view split into logical lines (tabs expanded) for line-based viewers."""
-    styles = DiffStyles.from_theme(theme)
+def _plain(pieces: list[Piece] | None) -> str | None:
+    if pieces is None:
+        return None
+    if len(pieces) == 1:
+        return pieces[0][0]
+    return "".join([part for part, _ in pieces])
+
+
+def _line_text(pieces: list[Piece]) -> Text:
+    text = Text(end="")
+    for part, style in pieces:
+        text.append(part, style)
+    return text
+
+
+def _text(pieces: list[Piece] | None) -> Text | None:
+    return None if pieces is None else _line_text(pieces)
+
+
+def _inline_pieces(result: DiffResult, styles: DiffStyles) -> list[list[Piece]]:
     equal, deleted, inserted = (
         styles.style("equal"),
         styles.style("deleted"),
@@ -164,14 +183,19 @@ def inline_lines(
     return [line for line in out.lines if line is not None]
 
 
+def inline_lines(
+    result: DiffResult, theme: Mapping[str, str] | DiffStyles | None = None
+) -> list[Text]:
+    """The inline view split into logical lines (tabs expanded) for line-based viewers."""
+    return [_line_text(p) for p in _inline_pieces(result, DiffStyles.from_theme(theme))]
+
+
 # --------------------------------------------------------------------------- side by side
 
 
-def side_by_side_rows(
-    result: DiffResult, theme: Mapping[str, str] | DiffStyles | None = None
-) -> list[tuple[Text | None, Text | None]]:
-    """Aligned logical lines: old text on the left, new on the right; None pads a side."""
-    styles = DiffStyles.from_theme(theme)
+def _side_pieces(
+    result: DiffResult, styles: DiffStyles
+) -> list[tuple[list[Piece] | None, list[Piece] | None]]:
     equal, deleted, inserted = (
         styles.style("equal"),
         styles.style("deleted"),
@@ -183,15 +207,19 @@ def side_by_side_rows(
             parts = sanitize(op.a_text, True).split("\n")
             if _at_line_start(left) and _at_line_start(right):
                 _pad(left, right)
-            for k, part in enumerate(parts):
-                if k:
-                    gap = len(right.lines) - len(left.lines)
-                    (left if gap > 0 else right).lines.extend([None] * abs(gap))
-                    left.newline()
-                    right.newline()
-                if part:
-                    left.add(part, equal)
-                    right.add(part, equal)
+            if parts[0]:
+                left.add(parts[0], equal)
+                right.add(parts[0], equal)
+            if len(parts) > 1:
+                gap = len(right.lines) - len(left.lines)
+                (left if gap > 0 else right).lines.extend([None] * abs(gap))
+                # whole lines in between are shared by both sides: only a last line grows
+                middle = [[(part, equal)] if part else [] for part in parts[1:-1]]
+                last = parts[-1]
+                left.lines += middle
+                right.lines += middle
+                left.lines.append([(last, equal)] if last else [])
+                right.lines.append([(last, equal)] if last else [])
             continue
         if op.a_text:
             _add_side(left, _changed(op.a_text, True), deleted)
@@ -202,9 +230,17 @@ def side_by_side_rows(
     return list(zip(left.lines, right.lines, strict=True))
 
 
+def side_by_side_rows(
+    result: DiffResult, theme: Mapping[str, str] | DiffStyles | None = None
+) -> list[tuple[Text | None, Text | None]]:
+    """Aligned logical lines: old text on the left, new on the right; None pads a side."""
+    pairs = _side_pieces(result, DiffStyles.from_theme(theme))
+    return [(_text(left), _text(right)) for left, right in pairs]
+
+
 def _at_line_start(side: _Lines) -> bool:
     last = side.lines[-1]
-    return last is not None and not last.plain
+    return last is not None and not last
 
 
 def _pad(left: _Lines, right: _Lines) -> None:
@@ -212,12 +248,12 @@ def _pad(left: _Lines, right: _Lines) -> None:
     gap = len(right.lines) - len(left.lines)
     if gap:
         short = left if gap > 0 else right
-        short.lines[-1:] = [None] * abs(gap) + [Text(end="")]
+        short.lines[-1:] = [None] * abs(gap) + [[]]
 
 
 def _add_side(side: _Lines, text: str, style: Style) -> None:
     if side.lines[-1] is None:  # a change after padding starts a fresh line
-        side.lines[-1] = Text(end="")
+        side.lines[-1] = []
     side.add(text, style)
 
 
@@ -249,6 +285,8 @@ def wrap_offsets(plain: str, width: int) -> list[int]:
     ascii_only = plain.isascii()
     if width <= 0 or (len(plain) if ascii_only else cell_len(plain)) <= width:
         return [0]
+    if ascii_only and "\t" not in plain:
+        return _wrap_ascii(plain, width)
     starts = [0]
     col = 0
     for m in _CHUNK_RE.finditer(plain):
@@ -279,6 +317,29 @@ def wrap_offsets(plain: str, width: int) -> list[int]:
     return starts
 
 
+def _wrap_ascii(plain: str, width: int) -> list[int]:
+    """``wrap_offsets`` for ASCII lines whose only whitespace is spaces, one step per row:
+    a word that does not fit moves to the next row, spaces hang past the edge, a word
+    longer than a row is cut."""
+    starts = [0]
+    start, size = 0, len(plain)
+    while start + width < size:
+        end = start + width
+        if plain[end] == " ":  # the row is full; the spaces after it hang
+            m = _NON_SPACE.search(plain, end)
+            if m is None:
+                break
+            start = m.start()
+        else:
+            word = plain.rfind(" ", start, end) + 1  # where the word crossing the edge begins
+            start = word if word > start else end
+        starts.append(start)
+    return starts
+
+
+_NON_SPACE = re.compile(r"[^ ]")
+
+
 def _wrap(line: Text | None, width: int) -> list[Text]:
     if line is None:
         return [Text(end="")]
@@ -292,8 +353,8 @@ def _wrap(line: Text | None, width: int) -> list[Text]:
 class DiffLayout:
     """Visual rows of a diff at one width, computed once so a viewer draws only what shows.
 
-    Logical lines are built on first use; wrapping is cached per width and a row's Text is
-    sliced out only when it is requested.
+    Logical lines are kept as styled pieces (built on first use); wrapping works on their
+    plain text and is cached per width; a ``Text`` is built only for a row that is drawn.
     """
 
     def __init__(
@@ -305,20 +366,25 @@ class DiffLayout:
         self.result = result
         self.styles = DiffStyles.from_theme(theme)
         self.side_by_side = side_by_side
-        self._inline: list[Text] | None = None
-        self._pairs: list[tuple[Text | None, Text | None]] | None = None
+        self._lines: list[tuple[list[Piece] | None, list[Piece] | None]] | None = None
+        self._plain: list[tuple[str | None, str | None]] | None = None
+        self._texts: dict[int, tuple[Text | None, Text | None]] = {}
         self._width = -1
         self._row_start: list[int] = [0]
         self._wraps: list[tuple[list[int], list[int]]] = []
 
-    def _logical(self) -> list[tuple[Text | None, Text | None]]:
-        if self.side_by_side:
-            if self._pairs is None:
-                self._pairs = side_by_side_rows(self.result, self.styles)
-            return self._pairs
-        if self._inline is None:
-            self._inline = inline_lines(self.result, self.styles)
-        return [(line, None) for line in self._inline]
+    def _logical(self) -> list[tuple[list[Piece] | None, list[Piece] | None]]:
+        if self._lines is None:
+            if self.side_by_side:
+                self._lines = _side_pieces(self.result, self.styles)
+            else:
+                self._lines = [(line, None) for line in _inline_pieces(self.result, self.styles)]
+        return self._lines
+
+    def _plains(self) -> list[tuple[str | None, str | None]]:
+        if self._plain is None:
+            self._plain = [(_plain(left), _plain(right)) for left, right in self._logical()]
+        return self._plain
 
     def column_width(self, width: int) -> int:
         """Cells per side in side-by-side mode."""
@@ -334,9 +400,14 @@ class DiffLayout:
         row_start = [0]
         wraps: list[tuple[list[int], list[int]]] = []
         total = 0
-        for left, right in self._logical():
-            lw = wrap_offsets(left.plain, wrap_width) if left is not None else [0]
-            rw = wrap_offsets(right.plain, wrap_width) if right is not None else [0]
+        one = [0]
+        for left, right in self._plains():
+            lw = one if left is None or len(left) <= wrap_width and left.isascii() else (
+                wrap_offsets(left, wrap_width)
+            )
+            rw = one if right is None or len(right) <= wrap_width and right.isascii() else (
+                wrap_offsets(right, wrap_width)
+            )
             wraps.append((lw, rw))
             total += max(len(lw), len(rw))
             row_start.append(total)
@@ -373,11 +444,15 @@ class DiffLayout:
         return row
 
     def _logical_at(self, index: int) -> tuple[Text | None, Text | None]:
-        if self.side_by_side:
-            return self._logical()[index]
-        if self._inline is None:
-            self._inline = inline_lines(self.result, self.styles)
-        return self._inline[index], None
+        """One logical line as Text, built on demand (a few hundred kept)."""
+        got = self._texts.get(index)
+        if got is None:
+            left, right = self._logical()[index]
+            got = (_text(left), _text(right))
+            if len(self._texts) > 512:
+                self._texts.clear()
+            self._texts[index] = got
+        return got
 
     def plain_text(self) -> str:
         """All rows as plain text, for copying."""
