@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from core.diff import DiffResult, diff_json, diff_texts
 from core.formats import detect_format
+from core.json_diff import json_changes, parse_json_answer, structural_result
 from core.replay.models import ReplayResult
 from tui.widgets.diff_view import DiffView
 from tui.widgets.request_tree import STATE_BADGES
@@ -47,6 +48,9 @@ class DiffScreen(Screen[None]):
         Binding("s", "toggle_side", "Side by side", id="diff.side_by_side", priority=True),
         Binding("n,right_square_bracket", "jump(1)", "Next change", id="diff.next"),
         Binding("p,left_square_bracket", "jump(-1)", "Prev change", id="diff.previous"),
+        Binding("J", "toggle_structure", "JSON paths", id="diff.structure",
+                tooltip="When both answers are JSON: list changes by JSON path "
+                        "($.items[12].score: 5 → 6) instead of word by word"),
         Binding("x", "export('html')", "Export", id="diff.export"),
         Binding("tab", "focus_next", "Switch pane", show=False, id="diff.focus"),
     ]
@@ -57,6 +61,9 @@ Left: every request of the session with its replay state and similarity. Right: 
 original (or first replay's) response against the replayed one, word by word — deleted
 words struck through in red, inserted words in green; tool calls are compared as JSON.
 - **s**: inline / side by side · **n/p**: next/previous changed request
+- **J**: when both answers are JSON (or a fenced ```json block is the whole answer), list the
+  changes by JSON path (`$.items[12].score: 5 → 6`, added/removed keys and elements); tool
+  calls too. Press again for the word diff.
 - **↑/↓** in the list: any request · **y**: copy the replayed response · **Escape**: back
 - **x**: export the replay (word diffs, scores, stats, edits) to `./reprise-<replay>.html`;
   Markdown and JSON from the command palette
@@ -73,6 +80,7 @@ words struck through in red, inserted words in green; tool calls are compared as
         self.results: dict[str, ReplayResult] = {}
         self.base_results: dict[str, ReplayResult] = {}
         self.side_by_side = False
+        self.structural = False
         self.replayed_text = ""
 
     def compose(self) -> ComposeResult:
@@ -182,17 +190,28 @@ words struck through in red, inserted words in green; tool calls are compared as
             return
         replayed = Side(result.output_text, result.tool_calls, result.error)
         self.replayed_text = replayed.text
-        diff = diff_texts(original.error or original.text, replayed.error or replayed.text)
-        text_view.set_result(diff)
+        old_text = original.error or original.text
+        new_text = replayed.error or replayed.text
+        diff = diff_texts(old_text, new_text)
+        paths = self._structure(old_text, new_text) if self.structural else None
+        text_view.set_result(diff if paths is None else paths)
         tools: DiffResult | None = None
         if original.tool_calls or replayed.tool_calls:
-            tools = diff_json(
-                [c.model_dump() for c in original.tool_calls],
-                [c.model_dump() for c in replayed.tool_calls],
-            )
+            calls_a = [c.model_dump() for c in original.tool_calls]
+            calls_b = [c.model_dump() for c in replayed.tool_calls]
+            changes = json_changes(calls_a, calls_b) if self.structural else None
+            tools = diff_json(calls_a, calls_b) if changes is None else structural_result(changes)
         self._show_tools(tools)
-        stats.update(self._stats(result, diff, tools))
+        stats.update(self._stats(result, diff, tools, paths))
         del tools_view
+
+    @staticmethod
+    def _structure(old_text: str, new_text: str) -> DiffResult | None:
+        """Changes by JSON path when both answers are JSON, else None (word diff)."""
+        ok_a, value_a = parse_json_answer(old_text)
+        ok_b, value_b = parse_json_answer(new_text)
+        changes = json_changes(value_a, value_b) if ok_a and ok_b else None
+        return None if changes is None else structural_result(changes)
 
     def _show_tools(self, tools: DiffResult | None) -> None:
         view = self.query_one("#diff-tools", DiffView)
@@ -201,7 +220,8 @@ words struck through in red, inserted words in green; tool calls are compared as
         if tools is not None:
             view.set_result(tools)
 
-    def _stats(self, result: ReplayResult, diff: DiffResult, tools: DiffResult | None) -> Text:
+    def _stats(self, result: ReplayResult, diff: DiffResult, tools: DiffResult | None,
+               paths: DiffResult | None = None) -> Text:
         badge, style = STATE_BADGES.get(result.status, ("?", ""))
         line = Text(f"{badge} {result.status}", style=style)
         line.append(f"   similarity {diff.similarity:.0%}", style="bold")
@@ -217,6 +237,10 @@ words struck through in red, inserted words in green; tool calls are compared as
         if result.diverged_reason:
             line.append(f"\n≠ {clean(result.diverged_reason)}", style="magenta")
         mode = "side by side" if self.side_by_side else "inline"
+        if paths is not None:
+            mode += f" · {paths.changed_regions} changes by JSON path (J: words)"
+        elif self.structural:
+            mode += " · not JSON on both sides: word diff"
         line.append(f"\n{mode} · s toggles · n/p next/previous change", style="dim")
         return line
 
@@ -225,6 +249,12 @@ words struck through in red, inserted words in green; tool calls are compared as
         self.side_by_side = not self.side_by_side
         for view in self.query(DiffView):
             view.side_by_side = self.side_by_side
+        if self.current:
+            self.show(self.current)
+
+    def action_toggle_structure(self) -> None:
+        """Changes by JSON path, or word by word."""
+        self.structural = not self.structural
         if self.current:
             self.show(self.current)
 
@@ -277,6 +307,8 @@ words struck through in red, inserted words in green; tool calls are compared as
         return [
             SystemCommand("Toggle side by side", "Inline or side-by-side diff",
                           self.action_toggle_side),
+            SystemCommand("Toggle JSON paths", "Changes by JSON path when both answers are JSON",
+                          self.action_toggle_structure),
             SystemCommand("Next change", "Jump to the next changed request",
                           lambda: self.action_jump(1)),
             SystemCommand("Previous change", "Jump to the previous changed request",
