@@ -417,6 +417,16 @@ def list_matrices(store: Store) -> list[Matrix]:
     return [m for mid in ids if (m := get_matrix(store, mid)) is not None]
 
 
+def matrix_cell_replays(store: Store) -> dict[str, str]:
+    """Replay id -> `matrix 1a2b3c4d · cell KEY` for every replay a matrix cell made."""
+    cells: dict[str, str] = {}
+    for matrix in list_matrices(store):
+        for run in matrix.runs:
+            if run.replay_id:
+                cells[run.replay_id] = f"matrix {matrix.id[:8]} · cell {run.cell_key}"
+    return cells
+
+
 def _set_run(store: Store, matrix_id: str, run: MatrixCellRun, **values: Any) -> None:
     for key, value in values.items():
         setattr(run, key, value)
@@ -624,10 +634,10 @@ async def matrix_table(
                 continue
             results = store.replay_results(run.replay_id)
             for result in results.values():
-                if result.status == "skipped":
-                    continue
+                if result.status in ("skipped", "cancelled"):
+                    continue  # a cancelled request was in flight, not failed
                 row.requests += 1
-                if result.status in ("failed", "blocked", "cancelled"):
+                if result.status in ("failed", "blocked"):
                     row.failed += 1
                 if result.similarity is not None:
                     sims.append(result.similarity)

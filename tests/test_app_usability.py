@@ -45,6 +45,7 @@ async def test_side_by_side_key_toggles_every_view_and_the_stats(store: Store) -
             diff = app.screen
             assert isinstance(diff, DiffScreen)
             text = diff.query_one("#diff-text", DiffView)
+            await pilot.press("tab")
             assert app.focused is text  # the view has its own `s` binding
             await pilot.press("s")
             await pilot.pause()

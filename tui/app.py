@@ -17,6 +17,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
+from tui.navigation import NAV_BINDINGS, copy_of
+from tui.widgets.text import clean
+
 if TYPE_CHECKING:
     from core.models import LoggedRequest
     from core.store import Store
@@ -55,6 +58,7 @@ class RepriseApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
         Binding("q", "quit", "Quit", show=False, id="app.quit_q"),
         Binding("y", "copy", "Copy", show=False, id="app.copy"),
+        *NAV_BINDINGS,
     ]
 
     def __init__(
@@ -178,23 +182,35 @@ class RepriseApp(App[None]):
             return
         self.push_screen(HelpScreen.for_focus(self.screen))
 
+    async def action_nav(self, key: str) -> None:
+        """j/k/g/G: run the focused widget's own ↓/↑/Home/End binding (docs/tui.md)."""
+        node = self.focused
+        while node is not None and node is not self.screen:
+            for binding in node._bindings.key_to_bindings.get(key, ()):
+                await self.run_action(binding.action, node)
+                return
+            node = node.parent
+
     def action_copy(self) -> None:
-        text = None
+        """`y`: copy what has focus; the toast says what was copied."""
+        copied: tuple[str, str] | None = None
         focused = self.focused
-        for node in (focused, *(focused.ancestors_with_self if focused else ())):
+        for node in (*(focused.ancestors_with_self if focused else ()), self.screen):
             getter = getattr(node, "copy_text", None)
-            if callable(getter):
-                text = getter()
-                if text:
-                    break
-        if not text:
-            getter = getattr(self.screen, "copy_text", None)
             text = getter() if callable(getter) else None
-        if not text:
+            if text:
+                copied = text, getattr(node, "copy_what", "the text")
+                break
+        if copied is None and focused is not None:
+            copied = copy_of(focused)
+        if not copied or not copied[0]:
             self.notify("nothing to copy here", severity="warning")
             return
+        text, what = copied
         self.copy_to_clipboard(text)
-        self.notify(f"copied {len(text):,} characters")
+        preview = " ".join(text.split())
+        preview = preview if len(preview) <= 40 else preview[:39] + "…"
+        self.notify(f"copied {what} ({len(text):,} characters): {clean(preview)}", title="copy")
 
     def action_matrices(self) -> None:
         from tui.screens.matrix import MatricesScreen, MatrixScreen

@@ -40,7 +40,8 @@ class Side:
 
 
 class DiffScreen(Screen[None]):
-    AUTO_FOCUS = "#diff-text"
+    copy_what = "the replayed response"
+    AUTO_FOCUS = "#diff-summary"  # ↓/j/k move the request list; Tab reaches the text
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="diff.back"),
@@ -52,7 +53,6 @@ class DiffScreen(Screen[None]):
                 tooltip="When both answers are JSON: list changes by JSON path "
                         "($.items[12].score: 5 → 6) instead of word by word"),
         Binding("x", "export('html')", "Export", id="diff.export"),
-        Binding("tab", "focus_next", "Switch pane", show=False, id="diff.focus"),
     ]
 
     HELP = """\
@@ -64,7 +64,8 @@ words struck through in red, inserted words in green; tool calls are compared as
 - **J**: when both answers are JSON (or a fenced ```json block is the whole answer), list the
   changes by JSON path (`$.items[12].score: 5 → 6`, added/removed keys and elements); tool
   calls too. Press again for the word diff.
-- **↑/↓** in the list: any request · **y**: copy the replayed response · **Escape**: back
+- **↑/↓**, **j/k**: any request · **Tab/Shift+Tab**: list ↔ diff text (↑/↓ scroll it)
+- **y**: copy the replayed response · **Escape**: back
 - **x**: export the replay (word diffs, scores, stats, edits) to `./reprise-<replay>.html`;
   Markdown and JSON from the command palette
 """

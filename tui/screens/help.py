@@ -5,17 +5,21 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Markdown, Static
+
+from tui.navigation import Modal
 
 GENERAL = """\
 ## Everywhere
-- **F1**: this help · **ctrl+p**: command palette · **y**: copy · **ctrl+q**: quit
+- **↑/↓**, **j/k**: move in a list or table · **g/G**: first/last · **Tab/Shift+Tab**: next/previous pane
+- **Enter**: open · **Escape**: back (or close) · **y**: copy what has focus
+- **F1**: this help · **ctrl+p**: command palette · **ctrl+q**: quit
 - Keys can be rebound in `config.toml` under `[keymap]` by binding id (listed below).
 """
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Modal[None]):
     BINDINGS = [
         Binding("escape,f1,q", "dismiss", "Close", id="help.close"),
     ]
@@ -49,6 +53,11 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box"):
             yield Static("Help  (Escape to close)", id="help-title")
             yield Markdown(self.text)
+
+    copy_what = "the help text"
+
+    def copy_text(self) -> str:
+        return self.text
 
     def action_dismiss(self) -> None:
         self.dismiss()

@@ -16,12 +16,13 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from core.matrix import SORT_KEYS, Cell, MatrixSpec, get_matrix, list_matrices, plan_matrix
+from tui.navigation import Modal
 from tui.widgets.text import clean, money, short
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ def _num(value: float | None, fmt: str = "{:.2f}") -> str:
 
 
 class MatrixScreen(Screen[None]):
+    copy_what = "the matrix results as JSON"
     AUTO_FOCUS = "#matrix-table"
 
     BINDINGS = [
@@ -464,12 +466,13 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         ]
 
 
-class MatricesScreen(ModalScreen[str | None]):
+class MatricesScreen(Modal[str | None]):
     """Every matrix in the store, newest first; Enter reopens one."""
 
     HELP = """\
 ## Matrices
-- **Enter**: open the highlighted matrix · **Escape**: close
+- **↑/↓**, **j/k**: move · **Enter**: open the highlighted matrix · **y**: copy its id
+- **Escape**: close
 """
 
     BINDINGS = [Binding("escape", "close", "Close", id="matrices.close")]
@@ -500,6 +503,14 @@ class MatricesScreen(ModalScreen[str | None]):
             listing.add_option(Option(label, id=matrix.id))
         listing.highlighted = 0
         listing.focus()
+
+    copy_what = "the matrix id"
+
+    def copy_text(self) -> str:
+        listing = self.query_one(OptionList)
+        if listing.highlighted is None:
+            return ""
+        return listing.get_option_at_index(listing.highlighted).id or ""
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:

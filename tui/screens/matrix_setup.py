@@ -19,7 +19,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from core.edits import EditSet
@@ -27,6 +26,7 @@ from core.evals import ExtractScorer, JudgeScorer, recorded_output
 from core.matrix import MatrixSpec, parse_variant, plan_matrix
 from core.models import LoggedRequest
 from tui.config import Config
+from tui.navigation import Modal
 from tui.screens.replay_form import NOTHING_FREE, base_targets
 from tui.widgets.text import clean, plural
 
@@ -72,7 +72,7 @@ def default_scorer(requests: list[LoggedRequest], prompt_id: str) -> str:
     return ""
 
 
-class MatrixSetup(ModalScreen[dict[str, Any] | None]):
+class MatrixSetup(Modal[dict[str, Any] | None]):
     HELP = f"""\
 ## Prompt-version matrix
 Every combination of the variants below is replayed (one replay per cell) and scored.
@@ -271,6 +271,12 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         target = self._target()
         self.dismiss({"spec": spec, "local": bool(target.get("local")),
                       "label": target["label"], "plan": plan})
+
+    copy_what = "the plan"
+
+    def copy_text(self) -> str:
+        plan = self.query_one("#matrix-plan", Static).render()
+        return getattr(plan, "plain", str(plan))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

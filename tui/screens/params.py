@@ -5,13 +5,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from core.edits import ParamEdit
+from tui.navigation import Modal
 
 
-class ParamsScreen(ModalScreen[ParamEdit | None]):
+class ParamsScreen(Modal[ParamEdit | None]):
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="params.cancel"),
         Binding("ctrl+s,f2", "save", "Save", priority=True, id="params.save"),

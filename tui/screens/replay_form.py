@@ -14,10 +14,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
 from tui.config import Config
+from tui.navigation import Modal
 from tui.widgets.text import plural
 
 NOTHING_FREE = (
@@ -67,14 +67,22 @@ class ModeSet(RadioSet, inherit_bindings=False):
 
     def action_next_button(self) -> None:
         super().action_next_button()
-        self.action_toggle_button()
+        self._choose()
 
     def action_previous_button(self) -> None:
         super().action_previous_button()
-        self.action_toggle_button()
+        self._choose()
+
+    def action_toggle_button(self) -> None:
+        self._choose()
+
+    def _choose(self) -> None:
+        """Press the highlighted button and release the others (exactly one is on)."""
+        for index, button in enumerate(self.query(RadioButton)):
+            button.value = index == self._selected
 
 
-class ReplayForm(ModalScreen[dict[str, Any] | None]):
+class ReplayForm(Modal[dict[str, Any] | None]):
     HELP = """\
 ## Replay
 - **Mode**: chained sends each request with the replayed outputs of the requests it
@@ -182,6 +190,12 @@ class ReplayForm(ModalScreen[dict[str, Any] | None]):
         mode = "isolated" if self.query_one("#mode-isolated", RadioButton).value else "chained"
         model = self.query_one("#model", Input).value.strip() or None
         self.dismiss({**target, "mode": mode, "concurrency": concurrency, "model": model})
+
+    copy_what = "the replay target"
+
+    def copy_text(self) -> str:
+        target = self._selected()
+        return target["via"] if target["via"] != "local" else target["label"]
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -8,11 +8,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.widgets.text import clean, plural
+from tui.navigation import Modal
+from tui.widgets.text import clean, plural, short
 
 RESUMABLE = {"cancelled", "interrupted", "failed"}
 
@@ -25,14 +25,21 @@ class ReplayChoice(NamedTuple):
     resume: bool = False
 
 
-class ReplaysScreen(ModalScreen[ReplayChoice | None]):
+HINT = "Enter: open · c: compare two · r: resume · Esc: close"
+
+
+class ReplaysScreen(Modal[ReplayChoice | None]):
     HELP = """\
 ## Replays
-- **Enter**: reopen the highlighted replay
-- **c**: mark it as the first side of a comparison, then **Enter** on another to diff them
+Newest first; replays made by a prompt-version matrix are marked with their matrix and cell.
+- **↑/↓**, **j/k**: move · **Enter**: reopen the highlighted replay
+- **c** / **Space**: mark it as the base of a comparison, then **Enter** on another:
+  the diff shows base → new · **c** again on the marked one unmarks it
 - **r**: resume a cancelled, interrupted or failed replay (finished requests are kept)
-- **Escape**: close
+- **y**: copy the highlighted replay's id · **Escape**: close
 """
+
+    copy_what = "the replay id"
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="replays.close"),
@@ -50,11 +57,13 @@ class ReplaysScreen(ModalScreen[ReplayChoice | None]):
         with Vertical(id="replays-box", classes="form"):
             yield Static("Replays of this session", classes="form-title")
             yield OptionList(id="replays-list")
-            yield Static("Enter: open · c: compare two · r: resume · Esc: close",
-                         id="replays-hint", markup=False)
+            yield Static(HINT, id="replays-hint", markup=False)
 
     def on_mount(self) -> None:
+        from core.matrix import matrix_cell_replays
+
         replays = self.app.store.list_replays(self.session_id)
+        cells = matrix_cell_replays(self.app.store) if replays else {}
         self.statuses = {replay.id: replay.status for replay in replays}
         listing = self.query_one(OptionList)
         if not replays:
@@ -67,21 +76,34 @@ class ReplaysScreen(ModalScreen[ReplayChoice | None]):
             label.append(f" {replay.done} done · {replay.failed} failed")
             edits = len(replay.spec.edits.system) + len(replay.spec.edits.params)
             via = replay.spec.via.split("://")[-1].split("/")[0]
-            label.append(f" · {plural(edits, 'edit')} · {clean(via)[:24]}", style="dim")
+            label.append(f" · {plural(edits, 'edit')} · {short(clean(via), 24)}", style="dim")
+            if replay.id in cells:
+                label.append(f" · {short(clean(cells[replay.id]), 40)}", style="italic cyan")
             listing.add_option(Option(label, id=replay.id))
         listing.highlighted = 0
         listing.focus()
 
-    def action_mark(self) -> None:
+    def _highlighted(self) -> str | None:
         listing = self.query_one(OptionList)
         if listing.highlighted is None:
+            return None
+        return listing.get_option_at_index(listing.highlighted).id
+
+    def action_mark(self) -> None:
+        chosen = self._highlighted()
+        if not chosen:
             return
-        option = listing.get_option_at_index(listing.highlighted)
-        if option.id:
-            self.marked = option.id
-            self.query_one("#replays-hint", Static).update(
-                f"comparing from {option.id[:8]}: Enter on another replay · Esc: close"
-            )
+        hint = self.query_one("#replays-hint", Static)
+        if self.marked == chosen:
+            self.marked = None
+            hint.update(HINT)
+            return
+        self.marked = chosen
+        hint.update(f"base {chosen[:8]} marked: Enter on another replay compares base → it"
+                    " · c: unmark · Esc: close")
+
+    def copy_text(self) -> str:
+        return self._highlighted() or ""
 
     def action_resume(self) -> None:
         listing = self.query_one(OptionList)
@@ -101,7 +123,10 @@ class ReplaysScreen(ModalScreen[ReplayChoice | None]):
         chosen = event.option.id
         if not chosen:
             return
-        if self.marked and self.marked != chosen:
+        if self.marked == chosen:
+            self.notify(f"{chosen[:8]} is the base: move to another replay (j/k) and press"
+                        " Enter to compare, or c to unmark", severity="warning")
+        elif self.marked:
             self.dismiss(ReplayChoice(self.marked, chosen))
         else:
             self.dismiss(ReplayChoice(chosen))

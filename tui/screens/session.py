@@ -36,6 +36,7 @@ SHOWN_RESULTS = {"done", "diverged"}  # results whose replayed response is shown
 
 
 class SessionScreen(Screen[None]):
+    copy_what = "the selected request's response"
     AUTO_FOCUS = "RequestTree"
 
     BINDINGS = [
@@ -106,9 +107,14 @@ class SessionScreen(Screen[None]):
         if not self.edits.is_empty:  # edits kept from an earlier visit
             tree.set_edited({r.id for r in self.requests if self.edits.touches(r)})
         self.query_one(ReplayStatus).display = False
+        from core.matrix import matrix_cell_replays
+
         replays = store.list_replays(self.session_id)
-        if replays:
-            self.load_replay(replays[0].id, quiet=True)
+        cells = matrix_cell_replays(store) if replays else {}
+        # The current replay is the user's own: a matrix cell's replay never takes its place.
+        own = next((r for r in replays if r.id not in cells), None)
+        if own is not None:
+            self.load_replay(own.id, quiet=True)
         first = next((r for r in self.requests), None)
         if first is not None:
             self.call_after_refresh(tree.select_request, first.id)
@@ -484,8 +490,8 @@ class SessionScreen(Screen[None]):
             SystemCommand("Replays", "List, reopen and compare replays", self.action_replays),
             SystemCommand("Prompt-version matrix", "Replay every combination of prompt variants",
                           self.action_matrix),
-            SystemCommand("Cancel replay", "Stop the running replay", self.action_cancel_replay),
-        ]
+        ] + ([SystemCommand("Cancel replay", "Stop the running replay", self.action_cancel_replay)]
+             if self.replay_worker is not None and self.replay_worker.is_running else [])
 
     def copy_text(self) -> str:
         return self.query_one(RequestDetail).copy_text()

@@ -54,7 +54,7 @@ Import exported Helicone requests (JSON / JSONL):
 
 Pull sessions from Helicone (needs HELICONE_API_KEY):
     reprise pull --since 7d
-or browse them here: ctrl+o (S) switches the source to Helicone.
+or browse them here: S (or ctrl+o) switches the source to Helicone.
 
 Or try the built-in demo sessions:
     reprise demo
@@ -73,8 +73,8 @@ class SessionsScreen(Screen[None]):
     ]
 
     HELP = """\
-## Sessions
-- **/**: filter · **Enter**: open · **o/O**: sort · click a header to sort
+## Sessions screen
+- **/**: filter (**Escape** clears it and returns to the table)
 - **S** / **ctrl+o**: switch the source between the local store and Helicone (needs `HELICONE_API_KEY`;
   `[helicone] base_url`, `region` and `since` in config.toml). Helicone sessions are listed
   page by page as you scroll; opening one pulls its requests into the local store.
@@ -95,7 +95,9 @@ class SessionsScreen(Screen[None]):
         with Vertical(id="sessions-body"):
             yield Input(placeholder="/ filter by name, id, path, model", id="filter")
             yield SessionList(self._fetch, self._count, id="session-list")
-            yield Static(EMPTY_HELP, id="empty", markup=False)
+            empty = Static(EMPTY_HELP, id="empty", markup=False)
+            empty.can_focus = True  # so that S reaches the screen instead of the filter
+            yield empty
             yield Static("loading sessions…", id="sessions-status", markup=False)
         yield Footer()
 
@@ -169,6 +171,8 @@ class SessionsScreen(Screen[None]):
         empty = event.total == 0 and not filtering
         self.query_one("#empty").display = empty
         table.display = not empty
+        if empty and (self.focused is None or self.focused is table):
+            self.query_one("#empty").focus()
         direction = "descending" if event.descending else "ascending"
         noun = "session" if event.total == 1 else "sessions"
         matching = " matching" if filtering else ""

@@ -57,6 +57,8 @@ def _tool_calls_text(message: Any, body: Text) -> None:
 
 
 class RequestDetail(VerticalScroll, can_focus=True):
+    copy_what = "the response"
+
     HELP = """\
 ## Request
 The selected request: model, parameters, tokens, cost and latency, then its messages

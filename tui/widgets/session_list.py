@@ -79,7 +79,7 @@ class SessionList(ScrollView, can_focus=True):
     ]
 
     HELP = """\
-## Sessions
+## Sessions table
 - **↑/↓**, **j/k**: move · **PgUp/PgDn**, **ctrl+b/f**: page · **g/G**, **Home/End**: first/last
 - **Enter**: open the session
 - **o**: sort by the next column · **O**: reverse the order · click a header to sort by it

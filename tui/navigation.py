@@ -1,0 +1,63 @@
+"""The navigation model every screen and modal shares (written down in docs/tui.md).
+
+Lists and tables move with ↑/↓ and j/k (g/G: first/last), Tab/Shift+Tab cycle panes, Enter
+opens, Escape goes back, F1 helps with what has focus, `y` copies what has focus, and the
+footer shows the keys of the screen in front. The vi keys are not bound per widget: they
+replay the focused widget's own ↑/↓/Home/End binding, so every list gets them, and a text
+field (which consumes printable keys) still receives the letters.
+
+Textual stops app bindings at a modal screen, so modals derive from `Modal`, which routes
+F1, `y` and the vi keys to the app and mounts its own footer.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from textual.binding import Binding
+from textual.screen import ModalScreen
+from textual.widget import Widget
+
+VI_KEYS = {"j": "down", "k": "up", "g": "home", "G": "end"}
+
+NAV_BINDINGS = [
+    Binding(vi, f"app.nav('{key}')", key.capitalize(), show=False, id=f"nav.{key}")
+    for vi, key in VI_KEYS.items()
+]
+
+ResultType = TypeVar("ResultType")
+
+
+class Modal(ModalScreen[ResultType]):
+    """A modal that keeps the app's keys (F1, y, j/k) and shows its own footer."""
+
+    BINDINGS = [
+        Binding("f1", "app.help", "Help", id="modal.help"),
+        Binding("y", "app.copy", "Copy", show=False, id="modal.copy"),
+        *NAV_BINDINGS,
+    ]
+
+    def on_mount(self) -> None:
+        from textual.widgets import Footer
+
+        self.mount(Footer())
+
+
+def copy_of(widget: Widget) -> tuple[str, str] | None:
+    """What a focused widget holds that `y` copies, and how to name it in the toast."""
+    from textual.widgets import DataTable, Input, OptionList, TextArea
+
+    if isinstance(widget, TextArea):
+        if widget.selected_text:
+            return widget.selected_text, "the selected text"
+        return widget.text, "the text"
+    if isinstance(widget, Input):
+        return widget.value, "the field"
+    if isinstance(widget, OptionList) and widget.highlighted is not None:
+        option = widget.get_option_at_index(widget.highlighted)
+        prompt = option.prompt
+        return getattr(prompt, "plain", str(prompt)), "the highlighted line"
+    if isinstance(widget, DataTable) and widget.row_count:
+        row = widget.get_row_at(widget.cursor_row)
+        return "\t".join(getattr(v, "plain", str(v)) for v in row), "the highlighted row"
+    return None
