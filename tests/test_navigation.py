@@ -14,7 +14,7 @@ import pytest
 from textual.widgets import DataTable, Footer, OptionList, RadioButton, RadioSet
 
 from core.demo import demo_store_copy
-from core.demo_replay import DEBATE_SESSION, seed_demo_replay
+from core.demo_replay import seed_demo_replay
 from core.store import Store
 from tests.test_app_matrix import seed_matrix
 from tui.app import RepriseApp

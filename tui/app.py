@@ -42,8 +42,8 @@ def peek_config(path: Path | None) -> dict[str, Any]:
         return {}
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}  # load_config says what is wrong once the app is up
     return raw if isinstance(raw, dict) else {}
 
 
@@ -118,15 +118,22 @@ class RepriseApp(App[None]):
                 path = self._store_path
                 store = Store(Path(path) if path else default_db_path())
         except Exception as exc:  # a broken store is a message, not a traceback
-            self.post_message(StoreReady(None, config, f"cannot open the store: {exc}"))
+            where = self._store_path or "the default store"
+            self.post_message(StoreReady(None, config, f"cannot open the store {where}: {exc}."
+                                         " Pass --db with a reprise store, or a new file name"
+                                         " to start an empty one."))
             return
         self.post_message(StoreReady(store, config, error))
 
     def on_store_ready(self, message: StoreReady) -> None:
         self.config = message.config
         self.store = message.store
+        if message.error and self.store is None:
+            # Nothing to show without a store: leave with the reason and a non-zero status.
+            self.exit(return_code=1, message=f"reprise: {message.error}")
+            return
         if message.error:
-            self.notify(message.error, title="startup", severity="error", timeout=10)
+            self.notify(message.error, title="settings", severity="error", timeout=20)
         if self.store is not None:
             self._store_loaded()
 

@@ -42,16 +42,40 @@ def config_path() -> Path:
 
 
 def load_config(path: Path | None = None) -> tuple[Config, str | None]:
-    """The config and, when the file is broken, a message saying why (defaults are used)."""
+    """The config and, when the file is broken, one message naming what to fix (defaults used)."""
     path = path or config_path()
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config(), None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        return Config(), (f"{path} line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x});"
+                          " save the file as UTF-8. Using the default settings.")
     except OSError as exc:
-        return Config(), f"cannot read {path}: {exc}"
+        return Config(), f"cannot read {path}: {exc.strerror or exc}. Using the default settings."
     try:
-        return Config.model_validate(tomllib.loads(raw)), None
-    except (tomllib.TOMLDecodeError, ValidationError) as exc:
-        first = str(exc).splitlines()[0]
-        return Config(), f"{path}: {first}; using defaults"
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        return Config(), f"{path}: {exc}; fix the TOML syntax. Using the default settings."
+    try:
+        return Config.model_validate(data), None
+    except ValidationError as exc:
+        return Config(), f"{path}: {describe_errors(exc)}. Using the default settings."
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """`[replay] concurrency = "many": must be a whole number` for each invalid field."""
+    parts = []
+    for error in exc.errors()[:3]:
+        loc = [str(part) for part in error.get("loc", ())]
+        table = f"[{'.'.join(loc[:-1])}] " if len(loc) > 1 else ""
+        field = loc[-1] if loc else "?"
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            message = "unknown setting (remove it or check its spelling)"
+        value = error.get("input")
+        shown = f" = {value!r}" if isinstance(value, str | int | float | bool) else ""
+        parts.append(f"{table}{field}{shown}: {message}")
+    more = len(exc.errors()) - 3
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from core.labels import request_labels
 from core.models import LoggedRequest
 from core.replay.models import (
     FINAL_STATUSES,
@@ -253,6 +254,8 @@ class _Runner:
         self.done: dict[str, asyncio.Event] = {item.id: asyncio.Event() for item in plan.items}
         self.items = {item.id: item for item in plan.items}
         self.contained = plan.contained
+        # Messages name requests by path (core.labels), never by UUID.
+        self.labels = request_labels([item.request for item in plan.items])
         self.running: set[str] = set()
 
     def emit(self, event: ReplayEvent) -> None:
@@ -339,7 +342,8 @@ class _Runner:
                     update={
                         "status": "blocked",
                         "blocked": True,
-                        "error": f"depends on {dep}, which {self.results[dep].status}",
+                        "error": f"depends on {self.labels.get(dep, dep)}, which"
+                        f" {self.results[dep].status}",
                     }
                 )
         request = item.request
@@ -466,7 +470,8 @@ class _Runner:
                 recorded = ", ".join(c.name for c in dep.recorded_tool_calls) or "none"
                 now = ", ".join(c.name for c in replayed.tool_calls) or "none"
                 diverged.append(
-                    f"{dep_id} asked for different tool calls ({now}) than recorded"
+                    f"{self.labels.get(dep_id, dep_id)} asked for different tool calls ({now})"
+                    " than recorded"
                     f" ({recorded}); the recorded tool results were sent"
                 )
         # One pass over the messages for all links, longest recorded text first.

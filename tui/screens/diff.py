@@ -14,17 +14,18 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from core.diff import DiffResult, diff_json, diff_texts
 from core.formats import detect_format
 from core.json_diff import json_changes, parse_json_answer, structural_result
+from core.labels import fit, request_labels
 from core.replay.models import ReplayResult
 from tui.widgets.diff_view import DiffView
 from tui.widgets.request_tree import STATE_BADGES
-from tui.widgets.text import clean, short
+from tui.widgets.text import clean
 
 CHANGED = {"failed", "diverged", "blocked"}
 
@@ -47,9 +48,11 @@ class DiffScreen(Screen[None]):
         Binding("escape", "back", "Back", id="diff.back"),
         # Priority: the focused diff view has its own `s`, which would toggle only itself.
         Binding("s", "toggle_side", "Side by side", id="diff.side_by_side", priority=True),
-        Binding("n,right_square_bracket", "jump(1)", "Next change", id="diff.next"),
-        Binding("p,left_square_bracket", "jump(-1)", "Prev change", id="diff.previous"),
-        Binding("J", "toggle_structure", "JSON paths", id="diff.structure",
+        Binding("n,right_square_bracket", "jump(1)", "Next", id="diff.next",
+                tooltip="Next changed request"),
+        Binding("p,left_square_bracket", "jump(-1)", "Prev", id="diff.previous",
+                tooltip="Previous changed request"),
+        Binding("J", "toggle_structure", "JSON", id="diff.structure",
                 tooltip="When both answers are JSON: list changes by JSON path "
                         "($.items[12].score: 5 → 6) instead of word by word"),
         Binding("x", "export('html')", "Export", id="diff.export"),
@@ -83,12 +86,26 @@ words struck through in red, inserted words in green; tool calls are compared as
         self.side_by_side = False
         self.structural = False
         self.replayed_text = ""
+        self.labels: dict[str, str] = {}
+        self.recorded_failed: set[str] = set()  # recorded non-2xx: nothing to compare with
+
+    @property
+    def base_name(self) -> str:
+        return f"replay {self.base_id[:8]}" if self.base_id else "recorded"
+
+    @property
+    def new_name(self) -> str:
+        return f"replay {self.replay_id[:8]}"
 
     def compose(self) -> ComposeResult:
+        yield Header(icon="≠")
         with Horizontal(id="diff-body"):
             yield OptionList(id="diff-summary")
             with Vertical(id="diff-right"):
                 yield Static("", id="diff-stats")
+                with Horizontal(id="diff-columns"):
+                    yield Static("", id="diff-column-base", markup=False)
+                    yield Static("", id="diff-column-new", markup=False)
                 yield DiffView(id="diff-text")
                 yield Static("tool calls", id="diff-tools-title", classes="status-line")
                 yield DiffView(id="diff-tools")
@@ -99,10 +116,18 @@ words struck through in red, inserted words in green; tool calls are compared as
         self.results = store.replay_results(self.replay_id)
         if self.base_id:
             self.base_results = store.replay_results(self.base_id)
-            self.sub_title = f"replay {self.base_id[:8]} vs {self.replay_id[:8]}"
-        else:
-            self.sub_title = f"original vs replay {self.replay_id[:8]}"
-        by_id = {r.id: r for r in store.session_requests(self.session_id)}
+        # The header says which side is which: base → new.
+        self.sub_title = f"{self.base_name} → {self.new_name}"
+        self.query_one("#diff-column-base", Static).update(f"◀ {self.base_name}")
+        self.query_one("#diff-column-new", Static).update(f"{self.new_name} ▶")
+        self.query_one("#diff-columns").display = False
+        requests = store.session_requests(self.session_id)
+        by_id = {r.id: r for r in requests}
+        self.labels = request_labels(requests)
+        if not self.base_id:
+            self.recorded_failed = {
+                r.id for r in requests if r.status is not None and not 200 <= r.status < 300
+            }
         self.order = [rid for rid in self.order if rid in by_id] or list(by_id)
         summary = self.query_one("#diff-summary", OptionList)
         summary.add_options([self._option(rid, by_id[rid]) for rid in self.order])
@@ -128,13 +153,15 @@ words struck through in red, inserted words in green; tool calls are compared as
         sim = self._similarity(request_id)
         label.append(f"{sim:>4.0%} " if sim is not None else "  –  ",
                      style="green" if sim == 1 else "yellow" if sim is not None else "dim")
-        name = request.prompt_id or request.session_path.rsplit("/", 1)[-1] or request_id[:8]
-        label.append(short(clean(name), 28))
+        # The list is 44 cells or 45% of the screen (app.tcss), less border, badge, similarity.
+        room = min(44, int(self.app.size.width * 0.45)) - 13
+        label.append(fit(clean(self.labels.get(request_id, request_id[:8])), max(8, room)))
         return Option(label, id=request_id)
 
     def _similarity(self, request_id: str) -> float | None:
+        """The one similarity shown for a request, in the list and in the header alike."""
         result = self.results.get(request_id)
-        if result is None:
+        if result is None or request_id in self.recorded_failed:
             return None
         if self.base_id:
             base = self.base_results.get(request_id)
@@ -203,7 +230,7 @@ words struck through in red, inserted words in green; tool calls are compared as
             changes = json_changes(calls_a, calls_b) if self.structural else None
             tools = diff_json(calls_a, calls_b) if changes is None else structural_result(changes)
         self._show_tools(tools)
-        stats.update(self._stats(result, diff, tools, paths))
+        stats.update(self._stats(request_id, result, diff, tools, paths))
         del tools_view
 
     @staticmethod
@@ -221,13 +248,16 @@ words struck through in red, inserted words in green; tool calls are compared as
         if tools is not None:
             view.set_result(tools)
 
-    def _stats(self, result: ReplayResult, diff: DiffResult, tools: DiffResult | None,
-               paths: DiffResult | None = None) -> Text:
+    def _stats(self, request_id: str, result: ReplayResult, diff: DiffResult,
+               tools: DiffResult | None, paths: DiffResult | None = None) -> Text:
         badge, style = STATE_BADGES.get(result.status, ("?", ""))
-        line = Text(f"{badge} {result.status}", style=style)
-        line.append(f"   similarity {diff.similarity:.0%}", style="bold")
-        line.append(f"   +{diff.added_words} words", style="green")
-        line.append(f"   −{diff.removed_words} words", style="red")
+        line = Text(clean(self.labels.get(request_id, "")) + "\n", style="bold cyan")
+        line.append(f"{badge} {result.status}", style=style)
+        sim = self._similarity(request_id)
+        line.append(f"   similarity {sim:.0%}" if sim is not None else "   similarity –",
+                    style="bold")
+        line.append(f"   +{diff.added_words}", style="green")
+        line.append(f" −{diff.removed_words} words", style="red")
         if tools is not None:
             line.append(f"   tool calls {'changed' if tools.changed else 'same'}",
                         style="yellow" if tools.changed else "dim")
@@ -237,17 +267,22 @@ words struck through in red, inserted words in green; tool calls are compared as
             line.append(f"\n{clean(result.error)}", style="red")
         if result.diverged_reason:
             line.append(f"\n≠ {clean(result.diverged_reason)}", style="magenta")
+        if request_id in self.recorded_failed:
+            line.append("\nthe recorded request failed: its error is shown as the base,"
+                        " so no similarity is given", style="yellow")
         mode = "side by side" if self.side_by_side else "inline"
         if paths is not None:
             mode += f" · {paths.changed_regions} changes by JSON path (J: words)"
         elif self.structural:
             mode += " · not JSON on both sides: word diff"
-        line.append(f"\n{mode} · s toggles · n/p next/previous change", style="dim")
+        line.append(f"\n{self.base_name} → {self.new_name} · {mode} (s) · n/p: changes",
+                    style="dim")
         return line
 
     # -- actions ---------------------------------------------------------------------------
     def action_toggle_side(self) -> None:
         self.side_by_side = not self.side_by_side
+        self.query_one("#diff-columns").display = self.side_by_side
         for view in self.query(DiffView):
             view.side_by_side = self.side_by_side
         if self.current:

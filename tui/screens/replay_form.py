@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -97,16 +98,26 @@ class ReplayForm(Modal[dict[str, Any] | None]):
         Binding("enter", "start", "Start", show=False, id="replay.form_enter"),
     ]
 
-    def __init__(self, config: Config, requests: int) -> None:
+    def __init__(self, config: Config, requests: int, edits: list[Any] | None = None) -> None:
         super().__init__()
         self.config = config
         self.requests = requests
+        self.edits = edits or []
         self.targets = base_targets(config)
 
     def compose(self) -> ComposeResult:
         defaults = self.config.replay
         with Vertical(id="replay-form", classes="form"):
             yield Static(f"Replay {plural(self.requests, 'request')}", classes="form-title")
+            summary = Text("Edits applied: ", style="bold")
+            if not self.edits:
+                summary.append("none (the requests are sent as recorded)", style="dim")
+            for line in self.edits[:4]:
+                summary.append("\n  ")
+                summary.append_text(line if isinstance(line, Text) else Text(str(line)))
+            if len(self.edits) > 4:
+                summary.append(f"\n  … and {len(self.edits) - 4} more", style="dim")
+            yield Static(summary, id="replay-edits")
             yield Label("Mode")
             with ModeSet(id="mode"):
                 yield RadioButton("chained (use replayed outputs downstream)", value=True,

@@ -19,6 +19,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from core.edits import EditSet, ParamEdit, SystemEdit
+from core.labels import request_labels
 from core.models import LoggedRequest
 from core.tree import build_tree
 from tui.widgets.edits_panel import EditsPanel
@@ -65,6 +66,7 @@ class SessionScreen(Screen[None]):
         self.session_id = session_id
         self.requests: list[LoggedRequest] = []
         self.by_id: dict[str, LoggedRequest] = {}
+        self.labels: dict[str, str] = {}  # request id -> its name by path (core.labels)
         self.edits = EditSet()
         self.replay: Replay | None = None
         self.results: dict[str, ReplayResult] = {}
@@ -103,7 +105,8 @@ class SessionScreen(Screen[None]):
         tree.border_title = f"{clean(name)} · {plural(len(self.requests), 'request')}"
         if summary:
             tree.border_subtitle = f"{duration(summary.duration_s)} · {money(summary.cost)}"
-        self.query_one(EditsPanel).show_edits(self.edits)
+        self.labels = request_labels(self.requests)
+        self._show_edits()
         if not self.edits.is_empty:  # edits kept from an earlier visit
             tree.set_edited({r.id for r in self.requests if self.edits.touches(r)})
         self.query_one(ReplayStatus).display = False
@@ -276,10 +279,24 @@ class SessionScreen(Screen[None]):
         if self.edits.is_empty:
             self.query_one(RequestTree).focus()
 
+    def _show_edits(self) -> None:
+        """The pending edits, each summarised by what it changes in the recorded prompt."""
+        originals: dict[str, str] = {}
+        for edit in self.edits.system:
+            request = next((r for r in self.requests if edit.applies_to(r)), None)
+            full = self.app.request_or_none(request.id) if request is not None else None
+            if full is not None and isinstance(full.request_body, dict):
+                from core.formats import detect_format
+
+                fmt = detect_format(full.request_body, full.provider, full.target_url)
+                if fmt is not None:
+                    originals[edit.target] = "\n".join(fmt.system_prompts(full.request_body))
+        self.query_one(EditsPanel).show_edits(self.edits, originals, self.labels)
+
     def _edits_changed(self) -> None:
         edited = {r.id for r in self.requests if self.edits.touches(r)}
         self.query_one(RequestTree).set_edited(edited)
-        self.query_one(EditsPanel).show_edits(self.edits)
+        self._show_edits()
         request = self.query_one(RequestTree).current_request
         if request is not None and not self.query(SystemEditor):
             self.show_request(request.id)
@@ -292,7 +309,9 @@ class SessionScreen(Screen[None]):
         if self.replay_worker is not None and self.replay_worker.is_running:
             self.notify("a replay is already running (Escape cancels it)", severity="warning")
             return
-        self.app.push_screen(ReplayForm(self.app.config, len(self.requests)), self._start_replay)
+        edits = self.query_one(EditsPanel).summary_lines()
+        self.app.push_screen(ReplayForm(self.app.config, len(self.requests), edits),
+                             self._start_replay)
 
     def _start_replay(self, choice: dict[str, Any] | None) -> None:
         if choice is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -47,9 +48,9 @@ class RequestTree(Tree["TreeFolder | LoggedRequest"]):
     HELP = """\
 ## Request tree
 Requests grouped by their session path. Folders show how many requests they hold and their
-latency (first start to last end). Leaves show the provider, prompt id, model and status;
-**✎** marks requests a pending edit applies to; a replay adds its state
-(… queued, ▶ running, ↻ retrying, ✓ done, ✗ failed, ≠ diverged).
+latency (first start to last end). Leaves start with the replay state (… queued, ▶ running,
+↻ retrying, ✓ done, ✗ failed, ≠ diverged, ⊘ blocked), then **✎** when a pending edit applies,
+the provider, prompt id, a non-2xx status and the model; a long label ends with `…`.
 - **↑/↓**, **j/k**: move · **g/G**: first/last · **h/←**: collapse or go to parent ·
   **l/→**: expand · **Enter/Space**: toggle
 """
@@ -92,19 +93,36 @@ latency (first start to last end). Leaves show the provider, prompt id, model an
         return label
 
     def _leaf_label(self, request: LoggedRequest) -> Text:
-        label = Text(provider_icon(request.provider) + " ")
-        name = request.prompt_id or request.session_path.rsplit("/", 1)[-1] or request.id[:8]
-        label.append(clean(name))
-        label.append(f" {clean(request.model)}", style="dim")
-        if request.status is not None and not 200 <= request.status < 300:
-            label.append(f" {request.status}", style="bold red")
-        if request.id in self.edited:
-            label.append(" ✎", style="bold yellow")
+        # The replay state comes first so that a narrow terminal never cuts it off.
+        label = Text()
         state = self.states.get(request.id)
         if state:
             badge, style = STATE_BADGES.get(state, ("?", ""))
-            label.append(f" {badge}", style=style)
+            label.append(f"{badge} ", style=style)
+        if request.id in self.edited:
+            label.append("✎ ", style="bold yellow")
+        label.append(provider_icon(request.provider) + " ")
+        name = request.prompt_id or request.session_path.rsplit("/", 1)[-1] or request.id[:8]
+        label.append(clean(name))
+        if request.status is not None and not 200 <= request.status < 300:
+            label.append(f" {request.status}", style="bold red")
+        label.append(f" {clean(request.model)}", style="dim")
         return label
+
+    def render_label(self, node: Node, base_style: Style, style: Style) -> Text:
+        """The label cut to the visible width with an ellipsis: no horizontal scrolling."""
+        text = super().render_label(node, base_style, style)
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return text
+        depth, parent = 0, node.parent
+        while parent is not None and (parent is not self.root or self.show_root):
+            depth += 1
+            parent = parent.parent
+        room = max(1, width - depth * self.guide_depth)
+        if text.cell_len > room:
+            text.truncate(room, overflow="ellipsis")
+        return text
 
     def refresh_leaf(self, request_id: str) -> None:
         node = self._leaves.get(request_id)
