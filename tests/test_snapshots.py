@@ -133,3 +133,82 @@ def test_matrix_results(snap_compare, demo_store: Store) -> None:
         await pilot.pause()
 
     assert snap_compare(make_app(demo_store), run_before=reopen, terminal_size=SIZE)
+
+
+# -- 80×24: every screen keeps its essential columns, truncates with `…`, never scrolls sideways.
+
+NARROW = (80, 24)
+
+
+def test_narrow_sessions(snap_compare, demo_store: Store) -> None:
+    assert snap_compare(make_app(demo_store), terminal_size=NARROW)
+
+
+def test_narrow_replay_in_progress(snap_compare, demo_store: Store) -> None:
+    seed_demo_replay(demo_store, partial=5)
+
+    async def running(pilot) -> None:
+        from tui.widgets.replay_status import ReplayStatus
+        from tui.widgets.request_tree import RequestTree
+
+        screen = pilot.app.screen
+        tree = screen.query_one(RequestTree)
+        status = screen.query_one(ReplayStatus)
+        status.start(9, "replay → http://127.0.0.1:8765/v1")
+        for index, request_id in enumerate(tree.request_order()):
+            state = "done" if index < 5 else "running" if index < 7 else "queued"
+            tree.set_state(request_id, state)
+            status.set_state(request_id, state)
+        await pilot.pause()
+
+    assert snap_compare(
+        make_app(demo_store, DEBATE_SESSION), run_before=running, terminal_size=NARROW
+    )
+
+
+def test_narrow_replay_form_with_edits(snap_compare, demo_store: Store) -> None:
+    assert snap_compare(
+        make_app(demo_store, DEBATE_SESSION),
+        press=["e", *" Be strict.", "ctrl+s", "r"], terminal_size=NARROW,
+    )
+
+
+def test_narrow_replays_list(snap_compare, demo_store: Store) -> None:
+    from tests.test_app_matrix import seed_matrix
+
+    seed_matrix(demo_store)
+    seed_demo_replay(demo_store)
+    assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["R"],
+                        terminal_size=NARROW)
+
+
+def test_narrow_diff_side_by_side(snap_compare, demo_store: Store) -> None:
+    seed_demo_replay(demo_store)
+    assert snap_compare(
+        make_app(demo_store, DEBATE_SESSION), press=["d", "s"], terminal_size=NARROW
+    )
+
+
+def test_narrow_matrix_results(snap_compare, demo_store: Store) -> None:
+    from tests.test_app_matrix import seed_matrix
+
+    matrix_id = seed_matrix(demo_store)
+
+    async def reopen(pilot) -> None:
+        from tui.screens.matrix import MatrixScreen
+
+        pilot.app.push_screen(MatrixScreen(matrix_id=matrix_id))
+        await pilot.pause()
+        screen = pilot.app.screen
+        for _ in range(100):
+            if screen.table is not None:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap_compare(make_app(demo_store), run_before=reopen, terminal_size=NARROW)
+
+
+def test_narrow_help(snap_compare, demo_store: Store) -> None:
+    assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["r", "f1"],
+                        terminal_size=NARROW)

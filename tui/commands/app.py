@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -66,8 +67,23 @@ def demo() -> None:
 
     # The copy (and anything written next to it) is removed when the app exits.
     with tempfile.TemporaryDirectory(prefix="reprise-demo-", ignore_cleanup_errors=True) as directory:
+        remove_on_hangup(Path(directory))
         try:
             path = demo_store_copy(Path(directory))
         except FileNotFoundError as exc:
             raise click.ClickException(str(exc)) from None
         _run(path)
+
+
+def remove_on_hangup(directory: Path) -> None:
+    """Closing the terminal (SIGHUP) or a kill (SIGTERM) still removes the demo copy."""
+    import shutil
+    import signal
+
+    def hangup(signum: int, _frame: object) -> None:
+        shutil.rmtree(directory, ignore_errors=True)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)  # then end as the signal asks
+
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, hangup)

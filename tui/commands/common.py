@@ -29,6 +29,19 @@ def open_store(ctx: click.Context) -> Store:
     return store
 
 
+def resolve_replay(store: Store, value: str) -> str:
+    """A replay id from the full id or the 8-character prefix the app shows; fails clearly."""
+    if store.get_replay(value) is not None:
+        return value
+    matches = [r.id for r in store.list_replays() if r.id.startswith(value)] if value else []
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        fail(f"replay id {value!r} is ambiguous ({len(matches)} replays start with it:"
+             f" {', '.join(m[:12] for m in matches[:3])}…); give more characters")
+    fail(f"no replay {value!r} in {store.path}; `reprise replays` lists them")
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Exit non-zero with a one-line message on stderr (never a traceback)."""
     click.echo(f"reprise: {literal(' '.join(message.split()))}", err=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from core.text import literal
-from tui.commands.common import fail, open_store, print_json, say
+from tui.commands.common import fail, open_store, print_json, resolve_replay, say
 
 if TYPE_CHECKING:
     from core.evals import ExtractScorer, JudgeScorer, ReplayScores
@@ -152,8 +152,7 @@ def score(
     from core.evals import attach_scorers, score_replay
 
     store = open_store(ctx)
-    if store.get_replay(replay_id) is None:
-        fail(f"no replay {replay_id!r} in {store.path}")
+    replay_id = resolve_replay(store, replay_id)
     scorers = _scorers(scores, judges, judge_model, judge_via, judge_key_env)
     if scorers:
         attach_scorers(store, replay_id, scorers)
@@ -476,8 +475,7 @@ def export(
     from core.report import export_replay
 
     store = open_store(ctx)
-    if store.get_replay(replay_id) is None:
-        fail(f"no replay {replay_id!r} in {store.path}")
+    replay_id = resolve_replay(store, replay_id)
     if fmt is None:
         suffix = Path(output).suffix.lower().lstrip(".") if output else ""
         fmt = {"htm": "html", "html": "html", "json": "json"}.get(suffix, "md")

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from tui.commands.common import fail, open_store, print_json, say
+from tui.commands.common import fail, open_store, print_json, resolve_replay, say
 
 
 def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
@@ -60,6 +60,7 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
 
     store = open_store(ctx)
     if resume_id is not None:
+        resume_id = resolve_replay(store, resume_id)
         stored = store.get_replay(resume_id)
         if stored is None:
             fail(f"no replay {resume_id!r} in {store.path}")

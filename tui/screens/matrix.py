@@ -21,9 +21,10 @@ from textual.widgets import DataTable, Footer, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from core.labels import describe_change
 from core.matrix import SORT_KEYS, Cell, MatrixSpec, get_matrix, list_matrices, plan_matrix
 from tui.navigation import Modal
-from tui.widgets.text import clean, money, short
+from tui.widgets.text import clean, money, plural, short
 
 if TYPE_CHECKING:
     from core.matrix import Matrix, MatrixRow, MatrixTable
@@ -39,6 +40,10 @@ COLUMNS = [
     ("cost", "cost"),
     ("latency_ms", "latency"),
 ]
+HINT = "Enter: open the cell's diff · o/O: sort · Esc: back"
+# Dropped below WIDE columns so the essential ones fit without scrolling sideways.
+SECONDARY = {"requests", "tokens", "cost", "latency_ms"}
+WIDE = 110
 STATUS_STYLE = {"done": "green", "running": "cyan", "failed": "red", "pending": "dim"}
 
 
@@ -99,6 +104,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self.descending = False
         self.run_worker_: Worker[Any] | None = None
         self._matrix_status = ""
+        self.originals: dict[str, str | None] = {}  # prompt id -> recorded system prompt
 
     def compose(self) -> ComposeResult:
         yield Static("", id="matrix-title", markup=False)
@@ -108,8 +114,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             yield Static("", id="matrix-counts", markup=False)
         yield DataTable(id="matrix-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="matrix-variants")
-        yield Static("Enter: open the cell's diff · o/O: sort · Esc: back", id="matrix-hint",
-                     classes="status-line", markup=False)
+        yield Static(HINT, id="matrix-hint", classes="status-line", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -159,18 +164,29 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         via = self.label or self.spec.via
         self.sub_title = ident.rstrip(" ·")
         self.query_one("#matrix-title", Static).update(
-            f"{ident}{', '.join(names)} · {len(self.cells)} cells × {self.calls_per_cell} calls"
+            f"{ident}{', '.join(names)} · {plural(len(self.cells), 'cell')}"
+            f" × {plural(self.calls_per_cell, 'call')}"
             f" · → {clean(via)}"
         )
         self._progress()
+
+    def _visible_columns(self) -> list[tuple[str, str]]:
+        wide = self.app.size.width >= WIDE
+        return [(key, label) for key, label in COLUMNS if wide or key not in SECONDARY]
+
+    def on_resize(self) -> None:
+        if self.spec is not None and self.is_mounted:
+            self._columns()
+            self._render_rows()
 
     def _columns(self) -> None:
         table = self.query_one("#matrix-table", DataTable)
         table.clear(columns=True)
         assert self.spec is not None
+        width = 20 if self.app.size.width >= WIDE else 14
         for pid in sorted(self.spec.variants):
-            table.add_column(short(clean(pid), 20), key=f"pid:{pid}")
-        for key, label in COLUMNS:
+            table.add_column(short(clean(pid), width), key=f"pid:{pid}")
+        for key, label in self._visible_columns():
             arrow = ""
             if key == self.sort_key:
                 arrow = " ▼" if self.descending else " ▲"
@@ -211,21 +227,22 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             label = cell.variants.get(pid, "original")
             values.append(Text(clean(label), style="dim" if label == "original" else "bold"))
         values.append(self._status_text(cell, row))
+        shown = [key for key, _ in self._visible_columns()][1:]
         if row is None:
-            return values + ["–"] * (len(COLUMNS) - 1)
+            return values + ["–"] * len(shown)
         delta = row.score_delta
-        values += [
-            Text(_num(row.score), style="bold"),
-            Text(_num(delta, "{:+.2f}"),
-                 style="green" if delta and delta > 0 else "red" if delta and delta < 0 else ""),
-            _num(row.similarity, "{:.0%}"),
-            str(row.requests),
-            Text(str(row.failed), style="red" if row.failed else ""),
-            f"{row.tokens:,}",
-            money(row.cost),
-            "–" if row.latency_ms is None else f"{row.latency_ms / 1000:.1f}s",
-        ]
-        return values
+        metrics: dict[str, Any] = {
+            "score": Text(_num(row.score), style="bold"),
+            "score_delta": Text(_num(delta, "{:+.2f}"), style="green" if delta and delta > 0
+                                else "red" if delta and delta < 0 else ""),
+            "similarity": _num(row.similarity, "{:.0%}"),
+            "requests": str(row.requests),
+            "failed": Text(str(row.failed), style="red" if row.failed else ""),
+            "tokens": f"{row.tokens:,}",
+            "cost": money(row.cost),
+            "latency_ms": "–" if row.latency_ms is None else f"{row.latency_ms / 1000:.1f}s",
+        }
+        return values + [metrics[key] for key in shown]
 
     def _update_status_cell(self, cell_key: str) -> None:
         table = self.query_one("#matrix-table", DataTable)
@@ -244,7 +261,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         parts = [f"{counts[s]} {s}" for s in ("running", "done", "failed", "pending")
                  if counts.get(s)]
         self.query_one("#matrix-counts", Static).update(
-            f"{finished}/{len(self.cells)} cells  " + " · ".join(parts))
+            f"{finished}/{plural(len(self.cells), 'cell')}  " + " · ".join(parts))
         running = self.run_worker_ is not None and self.run_worker_.is_running
         label = "running" if running else self._matrix_status or "starting"
         self.query_one("#matrix-label", Static).update(f"matrix {label}")
@@ -274,8 +291,49 @@ responses, requests, failures, tokens, estimated cost and mean latency.
                 text.append("\n")
             text.append(f"{clean(pid)} ", style="bold cyan")
             text.append(f"{clean(label)}: ", style="bold")
-            text.append(short(clean(variant.description), 90))
+            text.append(short(clean(self._describe(variant)), 90))
         widget.update(text)
+
+    def _describe(self, variant: Any) -> str:
+        """A variant by what it changes in the recorded prompt, not by its first words."""
+        if variant.kind not in ("replace", "append") or variant.text is None:
+            return variant.description
+        if variant.kind == "append":
+            return describe_change("", variant.text).replace("new prompt", "appends", 1)
+        if variant.prompt_id not in self.originals:
+            self.originals[variant.prompt_id] = self._original_prompt(variant.prompt_id)
+        original = self.originals[variant.prompt_id]
+        return variant.description if original is None else describe_change(original,
+                                                                             variant.text)
+
+    def _original_prompt(self, prompt_id: str) -> str | None:
+        from core.formats import detect_format
+
+        store = self.app.store
+        for session_id in self.spec.session_ids if self.spec else []:
+            for request_id in store.requests_with_prompt(session_id, prompt_id)[:1]:
+                request = self.app.request_or_none(request_id)
+                if request is None or not isinstance(request.request_body, dict):
+                    continue
+                fmt = detect_format(request.request_body, request.provider, request.target_url)
+                if fmt is not None:
+                    return "\n".join(fmt.system_prompts(request.request_body))
+        return None
+
+    def _score_hint(self) -> None:
+        """Say so when no score came out at all: a `–` alone does not tell why."""
+        hint = self.query_one("#matrix-hint", Static)
+        if self.table is None or self.spec is None or not self.spec.scorers:
+            return
+        finished = [row for row in self.table.rows if row.requests]
+        if not finished or any(row.score is not None for row in self.table.rows):
+            hint.update(HINT)
+            return
+        patterns = [getattr(s, "pattern", None) for s in self.spec.scorers]
+        what = (f"the score regex {next(p for p in patterns if p)!r} never matched a response"
+                if any(patterns) else "no scorer returned a number")
+        hint.update(f"no scores: {what}; check it against a response (Enter opens the diff)"
+                    " and start a new matrix with M")
 
     def on_data_table_row_highlighted(self) -> None:
         self._show_variants()
@@ -348,6 +406,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             if event.state == WorkerState.SUCCESS:
                 self.table = event.worker.result
                 self._render_rows()
+                self._score_hint()
             elif event.state == WorkerState.ERROR:
                 self.app.report_error("matrix results", event.worker.error or RuntimeError())
             return
@@ -356,7 +415,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         if event.state == WorkerState.SUCCESS:
             matrix = event.worker.result
             self._load_runs(matrix)
-            self.notify(f"matrix finished: {matrix.finished}/{len(matrix.runs)} cells",
+            self.notify(f"matrix finished: {matrix.finished}/{plural(len(matrix.runs), 'cell')}",
                         title="matrix")
             self.refresh_table()
         elif event.state == WorkerState.CANCELLED:
@@ -498,7 +557,8 @@ class MatricesScreen(Modal[str | None]):
                 names.append(clean(summary.name) if summary and summary.name else sid[:8])
             label = Text(f"{matrix.created_at:%Y-%m-%d %H:%M}  ", style="dim")
             label.append(f"{matrix.id[:8]}  ", style="bold")
-            label.append(f"{matrix.status:<11} {matrix.finished}/{len(matrix.runs)} cells  ")
+            label.append(f"{matrix.status:<11} {matrix.finished}/"
+                         f"{plural(len(matrix.runs), 'cell'):<9} ")
             label.append(short(", ".join(names), 40), style="dim")
             listing.add_option(Option(label, id=matrix.id))
         listing.highlighted = 0
