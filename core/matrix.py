@@ -423,7 +423,9 @@ def matrix_cell_replays(store: Store) -> dict[str, str]:
     for matrix in list_matrices(store):
         for run in matrix.runs:
             if run.replay_id:
-                cells[run.replay_id] = f"matrix {matrix.id[:8]} · cell {run.cell_key}"
+                labels = "/".join(part.partition("=")[2] or part
+                                  for part in run.cell_key.split("|"))
+                cells[run.replay_id] = f"matrix {matrix.id[:8]} cell {labels}"
     return cells
 
 

@@ -173,9 +173,14 @@ async def test_edit_system_prompt_for_prompt_id(app_store: Store) -> None:
         await pilot.pause()
         assert tree.edited == {"s-debate-r0", "s-debate-r1", "s-debate-r2"}
         assert screen.edits.system[-1].scope == "request"
-        # escape cancels an edit without changing anything
+        # escape cancels an edit without changing anything; typed text needs a second press
         await pilot.press("e", "x", "escape")
         await pilot.pause()
+        assert screen.query("SystemEditor")
+        assert "Escape again discards" in list(app._notifications)[-1].message
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not screen.query("SystemEditor")
         assert len(screen.edits.system) == 2
         # reset from the pending edits panel
         screen.query_one("#edits").focus()

@@ -169,7 +169,7 @@ def test_resumed_replay_speed_counts_only_this_run() -> None:
     earlier = SimpleNamespace(completion_tokens=1000, finished_at=t0 + timedelta(seconds=5))
     now = SimpleNamespace(completion_tokens=100, finished_at=t0 + timedelta(seconds=95))
     resumed_at = t0 + timedelta(seconds=90)
-    assert replay_speed(replay, [earlier, now], resumed_at) == " · 10.0 s · 10 tok/s"
-    assert replay_speed(replay, [earlier, now]) == " · 100.0 s · 11 tok/s"
+    assert replay_speed(replay, [earlier, now], resumed_at) == " · 10.0\u00a0s · 10\u00a0tok/s"
+    assert replay_speed(replay, [earlier, now]) == " · 100.0\u00a0s · 11\u00a0tok/s"
     unfinished = SimpleNamespace(created_at=t0, finished_at=None)
     assert replay_speed(unfinished, [now], resumed_at) == ""

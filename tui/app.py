@@ -52,6 +52,8 @@ class RepriseApp(App[None]):
 
     TITLE = "reprise"
     CSS_PATH = "styles/app.tcss"
+    # Below 100 columns footers go compact so every key of the screen in front fits.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     BINDINGS = [
         Binding("f1", "help", "Help", id="app.help"),

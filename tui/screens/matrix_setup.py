@@ -27,7 +27,7 @@ from core.matrix import MatrixSpec, parse_variant, plan_matrix
 from core.models import LoggedRequest
 from tui.config import Config
 from tui.navigation import Modal
-from tui.screens.replay_form import NOTHING_FREE, base_targets
+from tui.screens.replay_form import NOTHING_FREE, base_targets, default_concurrency
 from tui.widgets.text import clean, plural
 
 DEFAULT_SCORE = r"Score:\s*(\d+(?:\.\d+)?)"
@@ -99,6 +99,8 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         self.edits = edits
         self.prompt_ids = prompt_ids(requests)
         self.targets = base_targets(config)
+        self._concurrency_default = default_concurrency(
+            next((t for t in self.targets if t["key"] == self._default_key()), {}), config)
 
     def compose(self) -> ComposeResult:
         with_bodies = self.app.store.session_requests(self.session_id, bodies=True)
@@ -135,7 +137,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                                  id="matrix-target")
                 with Vertical(classes="matrix-number"):
                     yield Label("Concurrency")
-                    yield Input(str(self.config.replay.concurrency), type="integer",
+                    yield Input(str(self._concurrency_default), type="integer",
                                 id="matrix-concurrency")
                 with Vertical(classes="matrix-number"):
                     yield Label("Cells at once")
@@ -163,6 +165,11 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         self._update_plan()
 
     def on_select_changed(self) -> None:
+        box = self.query_one("#matrix-concurrency", Input)
+        new = default_concurrency(self._target(), self.config)
+        if box.value.strip() == str(self._concurrency_default):
+            box.value = str(new)
+        self._concurrency_default = new
         self._update_plan()
 
     def _target(self) -> dict[str, Any]:

@@ -57,6 +57,23 @@ def base_targets(config: Config) -> list[dict[str, Any]]:
     return targets
 
 
+LOCAL_CONCURRENCY = 1  # the local model server answers one request at a time
+
+
+def default_concurrency(target: dict[str, Any], config: Config) -> int:
+    """What the target serves at once: more requests to the local model would only queue
+    (and their queueing would count as latency)."""
+    return LOCAL_CONCURRENCY if target.get("local") else config.replay.concurrency
+
+
+class ModeButton(RadioButton):
+    """A radio button whose dot is drawn only when chosen: on and off never look alike."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # noqa: N802 (Textual's attribute name)
+        return "●" if self.value else " "
+
+
 class ModeSet(RadioSet, inherit_bindings=False):
     """Arrows choose the mode at once; Enter is left to the form, which starts the replay."""
 
@@ -104,6 +121,8 @@ class ReplayForm(Modal[dict[str, Any] | None]):
         self.requests = requests
         self.edits = edits or []
         self.targets = base_targets(config)
+        self._concurrency_default = default_concurrency(
+            next((t for t in self.targets if t["key"] == self._default_key()), {}), config)
 
     def compose(self) -> ComposeResult:
         defaults = self.config.replay
@@ -120,9 +139,9 @@ class ReplayForm(Modal[dict[str, Any] | None]):
             yield Static(summary, id="replay-edits")
             yield Label("Mode")
             with ModeSet(id="mode"):
-                yield RadioButton("chained (use replayed outputs downstream)", value=True,
-                                  id="mode-chained")
-                yield RadioButton("isolated (each request on its own)", id="mode-isolated")
+                yield ModeButton("chained (use replayed outputs downstream)", value=True,
+                                 id="mode-chained")
+                yield ModeButton("isolated (each request on its own)", id="mode-isolated")
             yield Label("Target")
             yield Select(self._options(), value=self._default_key(), allow_blank=False,
                          id="target")
@@ -130,7 +149,8 @@ class ReplayForm(Modal[dict[str, Any] | None]):
             with Horizontal(id="replay-numbers"):
                 with Vertical():
                     yield Label("Concurrency")
-                    yield Input(str(defaults.concurrency), id="concurrency", type="integer")
+                    yield Input(str(self._concurrency_default), id="concurrency",
+                                type="integer")
                 with Vertical():
                     yield Label("Model override (empty: as recorded)")
                     yield Input(defaults.model or "", id="model")
@@ -166,6 +186,12 @@ class ReplayForm(Modal[dict[str, Any] | None]):
             self._update_note()
 
     def on_select_changed(self) -> None:
+        # Follow the target's own default unless a number was typed.
+        box = self.query_one("#concurrency", Input)
+        new = default_concurrency(self._selected(), self.config)
+        if box.value.strip() == str(self._concurrency_default):
+            box.value = str(new)
+        self._concurrency_default = new
         self._update_note()
 
     def _selected(self) -> dict[str, Any]:
@@ -175,6 +201,8 @@ class ReplayForm(Modal[dict[str, Any] | None]):
     def _update_note(self) -> None:
         target = self._selected()
         note = f"→ requests go to: {target['label']}"
+        if target.get("local"):
+            note += "\n  it answers one request at a time, so concurrency defaults to 1"
         if not any(t["key"] in ("local", "base_url", "ollama") for t in self.targets):
             note += "\n" + NOTHING_FREE
         self.query_one("#target-note", Static).update(note)

@@ -70,15 +70,16 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
             listing.add_option(Option("no replays yet: press r on the session", disabled=True))
             return
         for replay in replays:
-            label = Text(f"{replay.created_at:%Y-%m-%d %H:%M}  ", style="dim")
-            label.append(f"{replay.id[:8]}  ", style="bold")
-            label.append(f"{replay.mode:<9} {replay.status:<10}")
+            # Essentials first (id, status, counts, matrix mark) so 80 columns keep them.
+            label = Text(f"{replay.id[:8]}  ", style="bold")
+            label.append(f"{replay.status:<10}")
             label.append(f" {replay.done} done · {replay.failed} failed")
+            if replay.id in cells:
+                label.append(f"  ▦ {clean(cells[replay.id])}", style="italic cyan")
             edits = len(replay.spec.edits.system) + len(replay.spec.edits.params)
             via = replay.spec.via.split("://")[-1].split("/")[0]
-            label.append(f" · {plural(edits, 'edit')} · {short(clean(via), 24)}", style="dim")
-            if replay.id in cells:
-                label.append(f" · {short(clean(cells[replay.id]), 40)}", style="italic cyan")
+            label.append(f"  {replay.created_at:%Y-%m-%d %H:%M} · {replay.mode} ·"
+                         f" {plural(edits, 'edit')} · {short(clean(via), 24)}", style="dim")
             listing.add_option(Option(label, id=replay.id))
         listing.highlighted = 0
         listing.focus()

@@ -382,10 +382,13 @@ class SessionScreen(Screen[None]):
             replay = event.worker.result
             self.load_replay(replay.id, quiet=True)
             speed = replay_speed(replay, self.results.values(), self.run_started)
+            reason = first_error(self.results.values(), self.labels)
             status.finish(
                 f"replay {replay.status}: {replay.done} done, {replay.failed} failed{speed}"
+                + (f" · {reason}" if reason else "")
             )
-            self.notify(f"replay {replay.status}{speed}", title="replay")
+            self.notify(f"replay {replay.status}{speed}" + (f"\n{reason}" if reason else ""),
+                        title="replay", severity="warning" if reason else "information")
         elif event.state == WorkerState.CANCELLED:
             if self.replay is not None:
                 self.load_replay(self.replay.id, quiet=True)
@@ -516,6 +519,15 @@ class SessionScreen(Screen[None]):
         return self.query_one(RequestDetail).copy_text()
 
 
+def first_error(results: Any, labels: dict[str, str]) -> str:
+    """Why a replay failed, in one line: the first failed request (by path) and its error."""
+    for result in results:
+        if result.status in ("failed", "blocked") and result.error:
+            name = labels.get(result.request_id, "a request")
+            return clean(f"{name}: {' '.join(result.error.split())}")[:160]
+    return ""
+
+
 def replay_speed(replay: Any, results: Any, started: datetime | None = None) -> str:
     """` · 16.6 s · 72 tok/s`: this run's wall time and the target's measured throughput.
 
@@ -533,5 +545,6 @@ def replay_speed(replay: Any, results: Any, started: datetime | None = None) -> 
         for r in results
         if getattr(r, "finished_at", None) is None or r.finished_at >= began
     )
-    rate = f" · {tokens / wall:.0f} tok/s" if tokens else ""
-    return f" · {wall:.1f} s{rate}"
+    # No-break spaces: a wrapped status line never leaves `tok/s` alone on a line.
+    rate = f" · {tokens / wall:.0f}\u00a0tok/s" if tokens else ""
+    return f" · {wall:.1f}\u00a0s{rate}"

@@ -24,6 +24,13 @@ def edit_in_editor(app: App, text: str) -> str | None:
         if code != 0:
             app.notify(f"{command} exited with {code}; text unchanged", severity="warning")
             return None
-        return path.read_text(encoding="utf-8")
+        return without_added_newline(text, path.read_text(encoding="utf-8"))
     finally:
         path.unlink(missing_ok=True)
+
+
+def without_added_newline(before: str, after: str) -> str:
+    """vi and most editors end the file with a newline; the prompt did not have one."""
+    if not before.endswith("\n") and after.endswith("\n"):
+        after = after[:-2] if after.endswith("\r\n") else after[:-1]
+    return after

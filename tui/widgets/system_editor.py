@@ -55,6 +55,7 @@ class SystemEditor(Vertical):
         self.prompt_count = prompt_count
         self.total_count = total_count
         self.scope = "prompt" if prompt_id else "request"  # or "all"
+        self._discard_armed = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._scope_text(), id="editor-scope", markup=False)
@@ -90,7 +91,17 @@ class SystemEditor(Vertical):
         self.post_message(self.Saved(self.text, scope, self.target))
 
     def action_cancel(self) -> None:
+        """Escape: leaves at once when nothing changed; an edited text needs a second press."""
+        if self.text != self.initial and not self._discard_armed:
+            self._discard_armed = True
+            self.app.notify("the edited prompt is not saved: Escape again discards it,"
+                            " ctrl+s saves it", title="edit", severity="warning")
+            self.set_timer(4, self._disarm)
+            return
         self.post_message(self.Cancelled())
+
+    def _disarm(self) -> None:
+        self._discard_armed = False
 
     def action_toggle_scope(self) -> None:
         cycle = ["prompt", "request", "all"] if self.prompt_id else ["request", "all"]
