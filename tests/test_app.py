@@ -115,6 +115,7 @@ async def test_navigate_tree_with_vim_keys(app_store: Store) -> None:
     app = RepriseApp(app_store, start_session="s-debate")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        await pilot.pause()  # the store loads in a thread, then the first request is selected
         tree = app.screen.query_one(RequestTree)
         detail = app.screen.query_one(RequestDetail)
         assert tree.current_request.id == "s-debate-r0"
