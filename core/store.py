@@ -3,6 +3,10 @@
 One file, WAL mode, schema versioned with `PRAGMA user_version`. Sessions are kept as an
 aggregate table refreshed on every import so listing 10,000 sessions is one indexed query;
 bodies are stored as JSON text and parsed only when a request is opened.
+
+Opening checks the file before writing a byte (foreign, newer or damaged files are refused
+with a `StoreError`); every fault later on (locked beyond the busy timeout, disk full, the
+file deleted under us) is a `StoreError` with one line that says what to do.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +31,16 @@ if TYPE_CHECKING:
     from core.replay.models import Replay, ReplayResult, ReplaySpec
 
 SCHEMA_VERSION = 2
+# `PRAGMA application_id` of reprise stores ("RPRS"); stores made before it was set have 0.
+APPLICATION_ID = 0x52505253
+# How long a write waits for another process's write to finish before giving up.
+BUSY_TIMEOUT_S = 15.0
+# `PRAGMA quick_check` reads every page: run it on open only for stores up to this size.
+QUICK_CHECK_MAX_BYTES = 64 << 20
+# Rows staged per short transaction on the private temp table during an import.
+STAGE_BATCH_ROWS = 1000
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_REPRISE_TABLES = {"requests", "sessions", "replays", "replay_results"}
 
 _SCHEMA_V1 = """
 CREATE TABLE requests (
@@ -112,6 +128,44 @@ SORT_COLUMNS = {
 }
 
 
+class StoreError(RuntimeError):
+    """A store fault, said in one line that names the file and what to do."""
+
+
+def describe_store_error(
+    exc: BaseException, path: str | Path, *, waited: float = BUSY_TIMEOUT_S
+) -> str:
+    """One line for a SQLite or OS fault on the store at `path`."""
+    if isinstance(exc, StoreError):
+        return str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = " ".join(str(exc).split())
+    if primary in (5, 6) or "locked" in text or "busy" in text:  # SQLITE_BUSY, SQLITE_LOCKED
+        return (
+            f"store {path} is locked by another process (waited {waited:g} s);"
+            " try again when the other reprise command has finished"
+        )
+    if primary == 13 or "disk is full" in text:  # SQLITE_FULL
+        return f"store {path}: the disk is full; free some space and run the command again"
+    if primary in (11, 26) or "malformed" in text or "not a database" in text:
+        return _damaged(path, text)
+    if primary == 8 or "readonly" in text:  # SQLITE_READONLY
+        return f"store {path} is read-only; check its permissions or pass another --db"
+    if primary in (10, 14) or isinstance(exc, OSError):  # SQLITE_IOERR, SQLITE_CANTOPEN
+        reason = getattr(exc, "strerror", None) or text
+        return f"cannot read or write store {path} ({reason}); check the disk and the file"
+    return f"store {path}: {text}"
+
+
+def _damaged(path: str | Path, detail: str) -> str:
+    detail = " ".join(detail.replace("*", " ").split())[:160]
+    return (
+        f"store {path} is damaged ({detail}); restore a backup, or move it aside and"
+        " re-import (`sqlite3 FILE .recover` can salvage what is left)"
+    )
+
+
 class ImportCounts(BaseModel):
     imported: int = 0
     updated: int = 0
@@ -140,20 +194,66 @@ def default_db_path() -> Path:
 class Store:
     """A handle on one SQLite store. Safe to share between the UI thread and workers."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path).expanduser()
+        self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            # Create the file 0600 before SQLite does: bodies can hold private data.
-            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _check_file(self.path)
+            if not self.path.exists():
+                # Create the file 0600 before SQLite does: bodies can hold private data.
+                fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            info = self.path.stat()
+        except OSError as exc:
+            raise StoreError(describe_store_error(exc, self.path)) from None
+        self._identity = (info.st_dev, info.st_ino)
+        try:
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(describe_store_error(exc, self.path)) from None
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            # Nothing is written before the file is known to be a healthy reprise store.
+            self._check_schema(check=info.st_size <= QUICK_CHECK_MAX_BYTES)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException as exc:
+            self._db.close()
+            if isinstance(exc, StoreError | sqlite3.Error):
+                raise StoreError(describe_store_error(exc, self.path)) from None
+            raise
+
+    @classmethod
+    def open(cls, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_S) -> Store:
+        """Open (or create) the store at `path`; raises `StoreError` with one line."""
+        return cls(path, busy_timeout=busy_timeout)
+
+    def _check_schema(self, *, check: bool) -> None:
+        """Refuse foreign, newer and (for stores small enough to scan) damaged files."""
+        db = self._db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        ours = app_id == APPLICATION_ID or (
+            app_id == 0 and version >= 1 and {"requests", "sessions"} <= tables
+        )
+        empty = app_id == 0 and version == 0 and not tables
+        if not ours and not empty:
+            raise StoreError(_foreign(self.path))
+        if version > SCHEMA_VERSION:
+            raise StoreError(_newer(self.path, version))
+        if check and not empty:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise StoreError(_damaged(self.path, "; ".join(problems)[:200]))
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -167,14 +267,40 @@ class Store:
         self.close()
 
     @contextmanager
+    def faults(self) -> Iterator[None]:
+        """Turn SQLite and OS faults on this store into a one-line `StoreError`."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                describe_store_error(exc, self.path, waited=self.busy_timeout)
+            ) from None
+
+    def check_alive(self) -> None:
+        """Fail when the file was deleted or replaced while open: writes would go nowhere."""
+        try:
+            info = self.path.stat()
+        except OSError:
+            info = None
+        if info is None or (info.st_dev, info.st_ino) != self._identity:
+            raise StoreError(
+                f"store {self.path} was deleted or replaced while reprise was using it;"
+                " nothing more can be saved to it"
+            )
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """All-or-nothing writes: an import never leaves the store half-written."""
-        with self._lock:
+        with self._lock, self.faults():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self.check_alive()
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
             else:
                 self._db.execute("COMMIT")
@@ -183,85 +309,95 @@ class Store:
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} was written by a newer reprise (schema {version});"
-                    " upgrade reprise to open it"
-                )
+                raise StoreError(_newer(self.path, version))
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 with self.transaction() as db:
                     for statement in _split_sql(MIGRATIONS[target]):
                         db.execute(statement)
                     db.execute(f"PRAGMA user_version = {target}")
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     # -- requests --------------------------------------------------------------------------
     def upsert_requests(
         self, requests: Iterable[LoggedRequest], *, source: str | None = None
     ) -> ImportCounts:
-        """Insert or update requests in one transaction; a request id is kept once.
+        """Insert or update requests all-or-nothing; a request id is kept once.
 
-        The newer version of a row wins; a full body is never replaced by a preview.
-        `source` labels the sessions touched (e.g. "helicone" for pulled ones).
+        The newer version of a row wins its values; a thinner body (preview, missing) never
+        replaces a fuller one, and a fuller body is taken even from an older row. Rows are
+        first staged in short transactions on a private temp table (no lock on the store),
+        then merged in one short write transaction, so a long import never holds other
+        reprise processes off for longer than the merge. `source` labels the sessions touched
+        (e.g. "helicone" for pulled ones).
         """
         counts = ImportCounts()
-        touched: set[str] = set()
         lone: dict[str, LoggedRequest] = {}  # requests without a session: listed on their own
-        with self.transaction() as db:
-            for request in requests:
-                row = _request_row(request)
-                existing = db.execute(
-                    f"SELECT {_REQUEST_COLUMNS}, request_body, response_body, version"
-                    " FROM requests WHERE id = ?",
-                    (request.id,),
-                ).fetchone()
-                if existing is not None and tuple(existing) == row:
-                    counts.unchanged += 1
-                    continue
-                if not request.session_id and not (existing and existing["session_id"]):
-                    lone[request.id] = request
-                elif request.session_id:
-                    lone.pop(request.id, None)
-                    db.execute(
-                        "DELETE FROM sessions WHERE id = ? AND NOT EXISTS"
-                        " (SELECT 1 FROM requests WHERE session_id = ?)",
-                        (request.id, request.id),
-                    )
-                if existing is None:
-                    db.execute(
-                        f"INSERT INTO requests ({_REQUEST_COLUMNS}, request_body, response_body,"
-                        " version) VALUES (" + ",".join("?" * 23) + ")",
-                        row,
-                    )
-                    counts.imported += 1
-                else:
-                    if existing["version"] > row[-1]:
-                        counts.skipped += 1
+        stage = f"temp.import_stage_{uuid.uuid4().hex}"
+        with self._lock, self.faults():
+            self._db.execute(f"CREATE TABLE {stage} AS SELECT {_ALL_COLUMNS} FROM requests LIMIT 0")
+            self._db.execute(f"CREATE UNIQUE INDEX {stage}_id ON {stage.split('.')[1]} (id)")
+        try:
+            staged = offered = changed = 0
+            batch: list[tuple[Any, ...]] = []
+            for request in [*requests, None]:
+                if request is not None:
+                    batch.append(_request_row(request))
+                    if not request.session_id:
+                        lone[request.id] = request
+                    if len(batch) < STAGE_BATCH_ROWS:
                         continue
-                    keep_body = existing["body_state"] == "full" and request.body_state != "full"
-                    if keep_body:
-                        row = (*row[:18], "full", row[19], None, None, row[22])
-                    db.execute(
-                        # A partial row (e.g. the legacy shape) never erases known values.
-                        "UPDATE requests SET session_id=COALESCE(?, session_id), created_at=?,"
-                        " response_at=COALESCE(?, response_at), session_name=?, session_path=?,"
-                        " prompt_id=COALESCE(?, prompt_id), provider=?, model=?,"
-                        " target_url=COALESCE(?, target_url), request_url=COALESCE(?, request_url),"
-                        " status=COALESCE(?, status), latency_ms=COALESCE(?, latency_ms),"
-                        " ttft_ms=COALESCE(?, ttft_ms), prompt_tokens=COALESCE(?, prompt_tokens),"
-                        " completion_tokens=COALESCE(?, completion_tokens),"
-                        " total_tokens=COALESCE(?, total_tokens), cost=COALESCE(?, cost),"
-                        " body_state=?, meta=?,"
-                        " request_body=COALESCE(?, CASE WHEN ? THEN request_body END),"
-                        " response_body=COALESCE(?, CASE WHEN ? THEN response_body END),"
-                        " version=? WHERE id=?",
-                        (*row[1:20], row[20], keep_body, row[21], keep_body, row[22], row[0]),
+                if not batch:
+                    break
+                with self._lock, self.faults():
+                    self._db.execute("BEGIN")  # the temp table only: the store is not locked
+                    try:
+                        cursor = self._db.executemany(_upsert_sql(stage, values=True), batch)
+                        changed += cursor.rowcount
+                        self._db.execute("COMMIT")
+                    except BaseException:
+                        self._db.execute("ROLLBACK")
+                        raise
+                offered += len(batch)
+                batch = []
+            with self._lock, self.faults():
+                staged = self._db.execute(f"SELECT COUNT(*) FROM {stage}").fetchone()[0]
+            # Repeats of an id inside the batch: updated when they won, skipped when not.
+            counts.updated += changed - staged
+            counts.skipped += offered - changed
+            with self.transaction() as db:
+                touched = {
+                    row[0]
+                    for row in db.execute(
+                        f"SELECT session_id FROM {stage} WHERE session_id IS NOT NULL UNION"
+                        f" SELECT r.session_id FROM requests r JOIN {stage} s ON s.id = r.id"
+                        " WHERE r.session_id IS NOT NULL"
                     )
-                    counts.updated += 1
-                    if existing["session_id"]:
-                        touched.add(existing["session_id"])
-                if request.session_id:
-                    touched.add(request.session_id)
-            self._refresh_sessions(db, touched, source)
-            self._refresh_lone(db, lone, source)
+                }
+                existing = db.execute(
+                    f"SELECT COUNT(*) FROM {stage} s WHERE EXISTS"
+                    " (SELECT 1 FROM requests r WHERE r.id = s.id)"
+                ).fetchone()[0]
+                # The same row again, byte for byte: nothing is written.
+                counts.unchanged += db.execute(
+                    f"SELECT COUNT(*) FROM {stage} s JOIN requests r ON r.id = s.id WHERE "
+                    + _IDENTICAL.format(new="s", old="r")
+                ).fetchone()[0]
+                merged = db.execute(_upsert_sql("requests", source=stage)).rowcount
+                inserted = staged - existing
+                counts.imported += inserted
+                counts.updated += merged - inserted
+                counts.skipped += existing - (merged - inserted) - counts.unchanged
+                # A request that now has a session no longer stands as a session of its own.
+                db.execute(
+                    f"DELETE FROM sessions WHERE id IN (SELECT id FROM {stage}"
+                    " WHERE session_id IS NOT NULL) AND NOT EXISTS"
+                    " (SELECT 1 FROM requests q WHERE q.session_id = sessions.id)"
+                )
+                self._refresh_sessions(db, touched, source)
+                self._refresh_lone(db, lone, source)
+        finally:
+            with self._lock, self.faults():
+                self._db.execute(f"DROP TABLE IF EXISTS {stage}")
         return counts
 
     def get_request(self, request_id: str) -> LoggedRequest | None:
@@ -349,7 +485,8 @@ class Store:
         for session_id in session_ids:
             agg = db.execute(
                 "SELECT MIN(created_at), MAX(COALESCE(response_at, created_at)), COUNT(*),"
-                " COALESCE(SUM(cost), 0), COALESCE(SUM(total_tokens), 0),"
+                # TOTAL, not SUM: a sum past 64 bits must not abort the import.
+                " TOTAL(cost), CAST(MIN(TOTAL(total_tokens), 9.2e18) AS INTEGER),"
                 " GROUP_CONCAT(DISTINCT model), GROUP_CONCAT(DISTINCT session_path),"
                 " (SELECT session_name FROM requests WHERE session_id = ?1 AND session_name != ''"
                 "  ORDER BY created_at LIMIT 1)"
@@ -428,7 +565,7 @@ class Store:
     # -- raw access for the replay and evaluation layers -----------------------------------
     def execute(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run one statement under the store's lock (autocommit) and return its rows."""
-        with self._lock:
+        with self._lock, self.faults():
             return self._db.execute(sql, tuple(params)).fetchall()
 
     # -- replays ---------------------------------------------------------------------------
@@ -448,7 +585,8 @@ class Store:
             mode=spec.mode,
             spec=spec,
         )
-        with self._lock:
+        with self._lock, self.faults():
+            self.check_alive()
             self._db.execute(
                 "INSERT INTO replays (id, session_id, created_at, finished_at, status, mode, spec,"
                 " owner_pid) VALUES (?,?,?,?,?,?,?,?)",
@@ -467,7 +605,8 @@ class Store:
 
     def save_result(self, replay_id: str, result: ReplayResult) -> None:
         """Insert or replace one request's result; autocommit makes it durable at once."""
-        with self._lock:
+        with self._lock, self.faults():
+            self.check_alive()
             self._db.execute(
                 "INSERT INTO replay_results (replay_id, request_id, status, finished_at, data)"
                 " VALUES (?,?,?,?,?) ON CONFLICT(replay_id, request_id) DO UPDATE SET"
@@ -477,7 +616,7 @@ class Store:
                     result.request_id,
                     result.status,
                     format_time(result.finished_at),
-                    result.model_dump_json(),
+                    _result_json(result),
                 ),
             )
 
@@ -486,7 +625,8 @@ class Store:
 
         finished = None if status == "running" else format_time(datetime.now(UTC))
         # A replay set running (again, on resume) belongs to this process from now on.
-        with self._lock:
+        with self._lock, self.faults():
+            self.check_alive()
             self._db.execute(
                 "UPDATE replays SET status = ?, finished_at = ?,"
                 " owner_pid = CASE WHEN ? = 'running' THEN ? ELSE owner_pid END WHERE id = ?",
@@ -526,6 +666,119 @@ class Store:
 _SESSIONLESS = (
     "EXISTS (SELECT 1 FROM requests q WHERE q.id = sessions.id AND q.session_id IS NULL)"
 )
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what is not a regular SQLite file, or is a newer reprise store, unopened."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a special file"
+        raise StoreError(f"store {path} is {kind}, not a file; pass --db with a file path")
+    if info.st_size == 0:
+        return
+    with path.open("rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise StoreError(
+            f"{path} is not a SQLite database (not a reprise store, or its first page is"
+            " damaged); pass --db with a reprise store or a new file"
+        )
+    version = int.from_bytes(header[60:64], "big")
+    app_id = int.from_bytes(header[68:72], "big")
+    if app_id not in (0, APPLICATION_ID):
+        raise StoreError(_foreign(path))
+    if app_id == APPLICATION_ID and version > SCHEMA_VERSION:
+        raise StoreError(_newer(path, version))
+
+
+def _foreign(path: Path) -> str:
+    return (
+        f"{path} is not a reprise store (another application's SQLite database); pass --db"
+        " with a reprise store or a new file"
+    )
+
+
+def _newer(path: Path, version: int) -> str:
+    return (
+        f"store {path} was written by a newer reprise (schema {version}, this one reads up to"
+        f" {SCHEMA_VERSION}); upgrade reprise to open it"
+    )
+
+
+_ALL_COLUMNS = _REQUEST_COLUMNS + ", request_body, response_body, version"
+# Columns a newer row replaces, and those it fills only when it knows them.
+_REPLACED = ("created_at", "session_name", "session_path", "meta")
+_FILLED = (
+    "session_id", "response_at", "prompt_id", "target_url", "request_url", "status",
+    "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens", "total_tokens", "cost",
+)
+_BODIES = ("body_state", "request_body", "response_body")
+# Two rows alike in every column (NULL-safe): a re-import that changes nothing.
+_IDENTICAL = " AND ".join(f"{{new}}.{c} IS {{old}}.{c}" for c in _ALL_COLUMNS.split(", "))
+
+
+def _upsert_sql(table: str, *, values: bool = False, source: str | None = None) -> str:
+    """The one merge rule for request rows, as an upsert into `table`.
+
+    A row at least as new as the stored one wins its values (unknown ones never erase known
+    ones); its bodies win unless they are thinner. An older row only ever brings a fuller
+    body (a full body behind a newer preview or placeholder) and fills unknown values.
+    """
+    name = table.split(".")[-1]
+
+    def rank(row: str) -> str:
+        return f"(CASE {row}.body_state WHEN 'full' THEN 2 WHEN 'preview' THEN 1 ELSE 0 END)"
+
+    newer = f"excluded.version >= {name}.version"
+    fuller = f"{rank('excluded')} > {rank(name)}"
+    take_body = f"(({newer} AND {rank('excluded')} >= {rank(name)}) OR {fuller})"
+    sets = [f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE {name}.{c} END" for c in _REPLACED]
+    sets += [
+        f"{c} = CASE WHEN {newer} THEN COALESCE(excluded.{c}, {name}.{c})"
+        f" ELSE COALESCE({name}.{c}, excluded.{c}) END"
+        for c in _FILLED
+    ]
+    sets += [
+        f"{c} = CASE WHEN {newer} AND excluded.{c} != 'unknown' THEN excluded.{c}"
+        f" WHEN {name}.{c} = 'unknown' THEN excluded.{c} ELSE {name}.{c} END"
+        for c in ("provider", "model")
+    ]
+    sets += [f"{c} = CASE WHEN {take_body} THEN excluded.{c} ELSE {name}.{c} END" for c in _BODIES]
+    sets.append(f"version = MAX({name}.version, excluded.version)")
+    rows = (
+        "VALUES (" + ",".join("?" * len(_ALL_COLUMNS.split(","))) + ")"
+        if values
+        else f"SELECT {_ALL_COLUMNS} FROM {source} WHERE true"
+    )
+    return (
+        f"INSERT INTO {table} ({_ALL_COLUMNS}) {rows} ON CONFLICT(id) DO UPDATE SET "
+        + ", ".join(sets)
+        + f" WHERE ({newer} OR {fuller}) AND NOT ("
+        + _IDENTICAL.format(new="excluded", old=name)
+        + ")"
+    )
+
+
+def _result_json(result: ReplayResult) -> str:
+    """A result as JSON; bodies too deep for the model's serializer are kept as JSON text.
+
+    A paid response must never be lost because its shape is odd: it is stored raw instead.
+    """
+    try:
+        return result.model_dump_json()
+    except (ValueError, RecursionError):
+        pass
+    update: dict[str, Any] = {}
+    for name in ("sent_body", "response_body"):
+        try:
+            text = json.dumps(getattr(result, name), ensure_ascii=False)
+        except (ValueError, RecursionError, TypeError):
+            text = "(too deeply nested to store)"
+        update[name] = {"_raw_json": text} if name == "sent_body" else text
+    return result.model_copy(update=update).model_dump_json()
 
 
 def _split_sql(script: str) -> list[str]:
@@ -589,7 +842,8 @@ def _derived_prompt_id(request: LoggedRequest) -> str | None:
 
 
 def _request_from_row(row: sqlite3.Row, *, bodies: bool) -> LoggedRequest:
-    meta = json.loads(row["meta"] or "{}")
+    meta = _loads_stored(row["meta"] or "{}")
+    meta = meta if isinstance(meta, dict) else {}
     values: dict[str, Any] = {
         "id": row["id"],
         "session_id": row["session_id"],
@@ -616,10 +870,19 @@ def _request_from_row(row: sqlite3.Row, *, bodies: bool) -> LoggedRequest:
         "raw_cost": meta.get("raw_cost"),
     }
     if bodies:
-        raw_request, raw_response = row["request_body"], row["response_body"]
-        values["request_body"] = None if raw_request is None else json.loads(raw_request)
-        values["response_body"] = None if raw_response is None else json.loads(raw_response)
+        values["request_body"] = _loads_stored(row["request_body"])
+        values["response_body"] = _loads_stored(row["response_body"])
     return LoggedRequest.model_construct(**values)
+
+
+def _loads_stored(raw: str | None) -> Any:
+    """A stored body; text that no longer parses (too deep, damaged) is kept as text."""
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw
 
 
 def _session_from_row(row: sqlite3.Row) -> SessionSummary:

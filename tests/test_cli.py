@@ -156,7 +156,10 @@ def test_pull_into_a_file_that_is_not_a_store_fails_in_one_line(tmp_path: Path) 
         cli, ["--db", str(db), "pull", "--session", "s1"]
     )
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [f"reprise: cannot open store {db}: file is not a database"]
+    assert result.stderr.splitlines() == [
+        f"reprise: {db} is not a SQLite database (not a reprise store, or its first page is"
+        " damaged); pass --db with a reprise store or a new file"
+    ]
     assert db.read_bytes() == b"this is not SQLite" * 100
 
 

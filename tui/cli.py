@@ -47,6 +47,19 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Store faults (locked, disk full, deleted, damaged) end a command in one line."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            store = sys.modules.get("core.store")  # no store fault without the store loaded
+            if store is None or not isinstance(exc, store.StoreError | store.sqlite3.Error):
+                raise
+            from tui.commands.common import fail
+
+            path = (ctx.obj or {}).get("db") or store.default_db_path()
+            fail(store.describe_store_error(exc, path))
+
 
 @click.group(cls=LazyGroup, invoke_without_command=True)
 @click.option(

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
-from core.store import Store, default_db_path
+from core.store import Store, StoreError, default_db_path
 from core.text import dumps_json, literal
 
 
@@ -23,7 +23,9 @@ def open_store(ctx: click.Context) -> Store:
     path = store_path(ctx)
     try:
         store = Store(path)
-    except Exception as exc:  # sqlite3.DatabaseError, permission errors, newer schema
+    except StoreError as exc:  # foreign, newer, damaged, locked: the message names the file
+        fail(str(exc))
+    except Exception as exc:  # anything else still ends in one line
         fail(f"cannot open store {path}: {exc}")
     ctx.call_on_close(store.close)
     return store
