@@ -7,12 +7,14 @@ replay can send exactly what was recorded, edits aside.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from core.parsing import parse_float, parse_int, parse_time
+from core.parsing import BadNumber, parse_float, parse_int, parse_time
 
 SESSION_ID = "Helicone-Session-Id"
 SESSION_NAME = "Helicone-Session-Name"
@@ -30,37 +32,145 @@ class RowError(ValueError):
     """A source row that cannot become a LoggedRequest; the message names the problem."""
 
 
+# -- limits on what one row may hold (docs/reliability.md) -------------------------------
+MAX_ID_CHARS = 256  # request and session ids
+MAX_TEXT_CHARS = 8192  # names, paths, models, URLs, property values
+MAX_BODY_STRING_CHARS = 16 << 20  # one string inside a body: 16 Mi characters
+# JSON nesting inside a body. Real bodies (tool schemas included) stay far below; pydantic
+# cannot serialize past 255 levels, and a replay result wraps the body in a few more.
+MAX_DEPTH = 128
+MAX_INT64 = 2**63 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_problem(
+    value: Any, where: str = "", *, max_string: int = MAX_BODY_STRING_CHARS
+) -> str | None:
+    """Why `value` is not JSON reprise can store, show and send again, or None when it is.
+
+    Refused: nesting past MAX_DEPTH, lone surrogates (escaped `\\ud800` or undecodable
+    bytes), strings past `max_string`, numbers out of range, non-JSON objects.
+    """
+    # Iterative walk: (value, depth, key, parent entry); the path is built only on error.
+    stack: list[tuple[Any, int, Any, Any]] = [(value, 0, None, None)]
+    while stack:
+        entry = stack.pop()
+        item, depth = entry[0], entry[1]
+        problem = None
+        if isinstance(item, str):
+            problem = _text_problem(item, max_string)
+        elif isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                problem = f"nested deeper than {MAX_DEPTH} levels"
+            elif isinstance(item, dict):
+                for key, child in item.items():
+                    key_problem = (
+                        _text_problem(key, MAX_TEXT_CHARS)
+                        if isinstance(key, str)
+                        else "a key that is not text"
+                    )
+                    if key_problem:
+                        return _at(_where(entry, where), f"key {_key(key)}: {key_problem}")
+                    stack.append((child, depth + 1, key, entry))
+            else:
+                stack.extend((child, depth + 1, index, entry) for index, child in enumerate(item))
+        elif isinstance(item, BadNumber):
+            problem = f"{item!r} is out of range"
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                problem = "not a finite number"
+        elif not (item is None or isinstance(item, bool | int)):
+            problem = f"not JSON ({type(item).__name__})"
+        if problem:
+            return _at(_where(entry, where), problem)
+    return None
+
+
+def _at(where: str, problem: str) -> str:
+    return f"{where}: {problem}" if where else problem
+
+
+def _text_problem(text: str, limit: int) -> str | None:
+    if len(text) > limit:
+        return f"text of {len(text):,} characters is over the limit of {limit:,}"
+    if _SURROGATE.search(text):
+        return "invalid UTF-8 or a lone surrogate (not valid Unicode)"
+    return None
+
+
+def _key(key: Any) -> str:
+    text = json.dumps(str(key))
+    return text if len(text) <= 40 else text[:39] + "…\""
+
+
+def _where(entry: Any, root: str) -> str:
+    parts: list[str] = []
+    while entry is not None and entry[3] is not None:
+        key = entry[2]
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{_key(key)[1:-1]}")
+        entry = entry[3]
+    path = (root + "".join(reversed(parts))).lstrip(".")
+    return path if len(path) <= 90 else path[:40] + "…" + path[-40:]
+
+
+def _checked_text(value: str | None) -> str | None:
+    if value is not None and (problem := _text_problem(value, MAX_TEXT_CHARS)):
+        raise ValueError(problem)
+    return value
+
+
+def _checked_json(value: Any) -> Any:
+    if (problem := json_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _checked_properties(value: dict[str, str]) -> dict[str, str]:
+    if (problem := json_problem(value, "properties", max_string=MAX_TEXT_CHARS)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(_checked_text)]
+Text = Annotated[str, AfterValidator(_checked_text)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT64)]  # token counts: non-negative, 64-bit
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Body = Annotated[Any, AfterValidator(_checked_json)]
+
+
 class LoggedRequest(BaseModel):
     """One recorded LLM call, normalized from whatever shape it was logged in."""
 
     model_config = ConfigDict(frozen=False)
 
-    id: str
+    id: Id
     created_at: datetime
     response_at: datetime | None = None
-    session_id: str | None = None
-    session_name: str = ""
-    session_path: str = "/"
-    prompt_id: str | None = None
-    properties: dict[str, str] = Field(default_factory=dict)
-    user_id: str | None = None
-    provider: str = "unknown"
-    model: str = "unknown"
-    target_url: str | None = None
-    request_url: str | None = None
-    status: int | None = None
-    latency_ms: float | None = None
-    time_to_first_token_ms: float | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
-    cost: float | None = None
+    session_id: Id | None = None
+    session_name: Text = ""
+    session_path: Text = "/"
+    prompt_id: Text | None = None
+    properties: Annotated[dict[str, str], AfterValidator(_checked_properties)] = Field(
+        default_factory=dict
+    )
+    user_id: Text | None = None
+    provider: Text = "unknown"
+    model: Text = "unknown"
+    target_url: Text | None = None
+    request_url: Text | None = None
+    status: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None = None
+    latency_ms: Finite | None = None
+    time_to_first_token_ms: Finite | None = None
+    prompt_tokens: Count | None = None
+    completion_tokens: Count | None = None
+    total_tokens: Count | None = None
+    cost: Finite | None = None
     # A logged cost that cannot be dollars (negative, or an integer that looks like Helicone's
     # internal micro-units): kept here as logged, never summed or shown as money.
-    raw_cost: float | None = None
-    scores: dict[str, float] = Field(default_factory=dict)
-    request_body: Any = None
-    response_body: Any = None
+    raw_cost: Finite | None = None
+    scores: dict[Text, Finite] = Field(default_factory=dict)
+    request_body: Body = None
+    response_body: Body = None
     body_state: BodyState = "full"
     # Pre-signed storage URL for the real bodies; short-lived, never persisted.
     signed_body_url: str | None = Field(default=None, exclude=True)
@@ -77,6 +187,17 @@ class LoggedRequest(BaseModel):
     @classmethod
     def from_helicone_row(cls, row: Any) -> LoggedRequest:
         """Build from a `HeliconeRequest` row (query-clickhouse, S3 preview or legacy shape)."""
+        try:
+            return cls._from_helicone_row(row)
+        except ValidationError as exc:
+            raise RowError(one_line_validation_error(exc)) from None
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            if isinstance(exc, RowError):
+                raise
+            raise RowError(f"cannot read this row ({' '.join(str(exc).split())[:200]})") from None
+
+    @classmethod
+    def _from_helicone_row(cls, row: Any) -> LoggedRequest:
         if not isinstance(row, dict):
             raise RowError(f"expected an object, got {type(row).__name__}")
         request_id = row.get("request_id") or row.get("id")
@@ -94,22 +215,23 @@ class LoggedRequest(BaseModel):
         props = {str(k): "" if v is None else str(v) for k, v in props_raw.items()}
 
         request_body, response_body, state = _bodies(row)
-        try:
-            cost = parse_float(row.get("cost"))
-            if cost is None:
-                cost = parse_float(row.get("costUSD"))
-            values = dict(
-                response_at=parse_time(row.get("response_created_at")),
-                status=parse_int(row.get("response_status")),
-                latency_ms=parse_float(row.get("delay_ms", row.get("latency"))),
-                time_to_first_token_ms=parse_float(row.get("time_to_first_token")),
-                prompt_tokens=parse_int(row.get("prompt_tokens")),
-                completion_tokens=parse_int(row.get("completion_tokens")),
-                total_tokens=parse_int(row.get("total_tokens")),
-                cost=cost,
-            )
-        except ValueError as exc:
-            raise RowError(str(exc)) from None
+        cost = _field("cost", parse_float, row.get("cost"))
+        if cost is None:
+            cost = _field("costUSD", parse_float, row.get("costUSD"))
+        values = dict(
+            response_at=_field("response_created_at", parse_time, row.get("response_created_at")),
+            status=_field("response_status", parse_int, row.get("response_status")),
+            latency_ms=_field("delay_ms", parse_float, row.get("delay_ms", row.get("latency"))),
+            time_to_first_token_ms=_field(
+                "time_to_first_token", parse_float, row.get("time_to_first_token")
+            ),
+            prompt_tokens=_field("prompt_tokens", parse_int, row.get("prompt_tokens")),
+            completion_tokens=_field(
+                "completion_tokens", parse_int, row.get("completion_tokens")
+            ),
+            total_tokens=_field("total_tokens", parse_int, row.get("total_tokens")),
+            cost=cost,
+        )
         values.update(_checked_numbers(values))
 
         prompt_id = props.get(PROMPT_ID) or _str_or_none(row.get("prompt_id"))
@@ -148,6 +270,9 @@ class LoggedRequest(BaseModel):
         """Fill the real bodies from a signed-body object `{"request": …, "response": …}`."""
         if not isinstance(payload, dict) or "request" not in payload:
             raise RowError("signed body is not a {request, response} object")
+        for key in ("request", "response"):
+            if (problem := json_problem(payload.get(key), key)) is not None:
+                raise RowError(problem)
         update: dict[str, Any] = {
             "request_body": payload.get("request"),
             "response_body": _strip_stream_data(payload.get("response")),
@@ -155,7 +280,24 @@ class LoggedRequest(BaseModel):
         }
         if not self.prompt_id and isinstance(payload.get("request"), dict):
             update["prompt_id"] = _str_or_none(payload["request"].get("prompt_id"))
-        return self.model_copy(update=update)
+        try:
+            return type(self).model_validate({**dict(self), **update})
+        except ValidationError as exc:
+            raise RowError(one_line_validation_error(exc)) from None
+
+
+def one_line_validation_error(exc: ValidationError) -> str:
+    """The first problem of a pydantic error as `field: message` on one line."""
+    errors = exc.errors(include_url=False, include_input=False)
+    if not errors:
+        return "invalid row"
+    first = errors[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "row"
+    message = " ".join(str(first.get("msg", "invalid")).split())
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {message}{more}"[:300]
 
 
 class SessionSummary(BaseModel):
@@ -250,6 +392,13 @@ def _scores(raw: Any) -> dict[str, float]:
         if number is not None:
             scores[str(key)] = number
     return scores
+
+
+def _field(name: str, parser: Any, value: Any) -> Any:
+    try:
+        return parser(value)
+    except ValueError as exc:
+        raise RowError(f"{name}: {exc}") from None
 
 
 def _str_or_none(value: Any) -> str | None:

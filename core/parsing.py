@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -21,26 +22,26 @@ def parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if value > 1e11 else value
         try:
+            seconds = value / 1000 if value > 1e11 else value
             return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
-            raise ValueError(f"timestamp out of range: {value!r}") from None
+            raise ValueError(f"timestamp out of range: {_short(value)}") from None
     if not isinstance(value, str):
-        raise ValueError(f"not a timestamp: {value!r}")
+        raise ValueError(f"not a timestamp: {_short(value)}")
     text = value.strip()
     if text.endswith("Z") or text.endswith("z"):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"not a timestamp: {value!r}") from None
+        raise ValueError(f"not a timestamp: {_short(value)}") from None
     if not parsed.tzinfo:
         return parsed.replace(tzinfo=UTC)
     try:  # times are stored in UTC; an offset at the edge of the calendar has no UTC form
         parsed.astimezone(UTC)
     except OverflowError:
-        raise ValueError(f"timestamp out of range: {value!r}") from None
+        raise ValueError(f"timestamp out of range: {_short(value)}") from None
     return parsed
 
 
@@ -55,16 +56,16 @@ def parse_float(value: Any) -> float | None:
         try:
             number = float(value)
         except OverflowError:  # an integer wider than any float
-            raise ValueError(f"number out of range: {value!r}") from None
+            raise ValueError(f"number out of range: {_short(value)}") from None
     elif isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
-            raise ValueError(f"not a number: {value!r}") from None
+            raise ValueError(f"not a number: {_short(value)}") from None
     else:
-        raise ValueError(f"not a number: {value!r}")
+        raise ValueError(f"not a number: {_short(value)}")
     if not math.isfinite(number):
-        raise ValueError(f"not a finite number: {value!r}")
+        raise ValueError(f"not a finite number: {_short(value)}")
     return number
 
 
@@ -76,9 +77,11 @@ def parse_int(value: Any) -> int | None:
         parsed = parse_float(value)
         if parsed is None:
             return None
+        if not parsed.is_integer():
+            raise ValueError(f"not a whole number: {_short(value)}")
         number = int(parsed)
     if abs(number) > _MAX_INT:
-        raise ValueError(f"number out of range: {value!r}")
+        raise ValueError(f"number out of range: {_short(value)}")
     return number
 
 
@@ -87,3 +90,60 @@ def format_time(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """A value for an error message: one line, ASCII-escaped, cut to `limit` characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    if isinstance(value, str | int | float | bool) or value is None:
+        text = ascii(value)
+    else:
+        text = repr(value) if isinstance(value, BadNumber) else type(value).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# -- JSON from outside -------------------------------------------------------------------
+# Numbers JSON allows but reprise cannot hold (a 5,000-digit integer, 1e999, NaN) become a
+# BadNumber instead of an exception, so the one row holding it is refused, not the file.
+MAX_NUMBER_CHARS = 100
+
+
+class BadNumber:
+    """A JSON number literal that is out of range; any row holding one is rejected."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        if len(self.text) > 24:
+            return f"a number of {len(self.text)} characters ({self.text[:12]}…)"
+        return f"the number {self.text}"
+
+
+def _json_int(text: str) -> int | BadNumber:
+    return int(text) if len(text) <= MAX_NUMBER_CHARS else BadNumber(text)
+
+
+def _json_float(text: str) -> float | BadNumber:
+    if len(text) > MAX_NUMBER_CHARS:
+        return BadNumber(text)
+    number = float(text)
+    return number if math.isfinite(number) else BadNumber(text)
+
+
+_DECODER = json.JSONDecoder(
+    parse_int=_json_int, parse_float=_json_float, parse_constant=BadNumber
+)
+
+
+def loads(text: str) -> Any:
+    """Parse JSON from outside: raises `json.JSONDecodeError` or `RecursionError` only."""
+    return _DECODER.decode(text)
+
+
+def raw_decode(text: str, index: int) -> tuple[Any, int]:
+    """Parse one JSON value starting at `index`; returns it and the index after it."""
+    return _DECODER.raw_decode(text, index)

@@ -91,7 +91,7 @@ def test_bad_input_names_file_and_line_and_keeps_good_rows(store: Store, tmp_pat
     errors = "\n".join(counts.errors)
     assert f"{jsonl}:2: invalid JSON" in errors
     assert f"{jsonl}:3: missing request_id" in errors
-    assert f"{jsonl}:4: not a number" in errors
+    assert f"{jsonl}:4: delay_ms: not a number" in errors
     assert f"{broken}:2:" in errors and "invalid JSON" in errors
     assert f"{wrong}: not a Helicone export" in errors
     assert f"{empty}: file is empty" in errors
@@ -203,7 +203,8 @@ def test_fifty_megabyte_export_imports_with_one_bad_line(store: Store, tmp_path:
     counts = import_files(store, [path])
     assert counts.imported == 11_999
     assert counts.errors == [
-        f"{path}:{bad_line}: invalid JSON (Expecting property name enclosed in double quotes)"
+        f"{path}:{bad_line}: invalid JSON (Expecting property name enclosed in double quotes"
+        " at column 25)"
     ]
     assert store.count_sessions() == 100
 
@@ -227,7 +228,7 @@ def test_out_of_range_numbers_are_row_errors(tmp_path: Path) -> None:
     assert code == 2 and "Traceback" not in err
     report = json.loads(out)
     assert report["imported"] == 1
-    assert [e.split(":")[1].strip() for e in report["errors"]] == [
+    assert [e.split(":")[2].strip() for e in report["errors"]] == [
         f"row {n}" for n in range(2, 8)
     ]
     code, out, _ = run(db, "sessions", "--json")
@@ -244,6 +245,6 @@ def test_json_nested_too_deeply_is_reported_not_raised(store: Store, tmp_path: P
     counts = import_files(store, [array, lines])
     assert counts.imported == 1
     assert counts.errors == [
-        f"{array}: invalid JSON (nested too deeply)",
+        f"{array}:1: row 1: invalid JSON (nested too deeply)",
         f"{lines}:2: invalid JSON (nested too deeply)",
     ]

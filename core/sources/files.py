@@ -9,8 +9,6 @@ line or row number; every good row is imported; each file is written all-or-noth
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +16,12 @@ from typing import Any
 
 from core.formats import detect_format
 from core.models import LoggedRequest, RowError
-from core.store import ImportCounts, Store
+from core.sources.reader import ImportFileError, JsonFile, display, read_json_file
+from core.store import ImportCounts, Store, StoreError
 
-MAX_FILE_BYTES = 1 << 30  # refuse anything over 1 GiB with a clear message
-_TOO_DEEP = "invalid JSON (nested too deeply)"
+__all__ = ["ImportFileError", "import_files", "parse_file"]
+
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-
-
-class ImportFileError(ValueError):
-    """A file that cannot be read at all (the message names the file)."""
 
 
 @dataclass
@@ -44,92 +39,57 @@ class ParsedFile:
     skipped: int = 0
 
 
-def read_text(path: Path) -> str:
-    """Read a (possibly gzipped) UTF-8 file, with errors that name it."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ImportFileError(f"{path}: file is {size / 1e6:.0f} MB; the limit is 1 GiB")
-        with path.open("rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise ImportFileError(f"{path}: {exc.strerror or exc}") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise ImportFileError(f"{path}: not a valid gzip file ({exc})") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-
-
 def parse_file(path: Path) -> ParsedFile:
-    text = read_text(path)
-    stripped = text.strip()
-    if not stripped:
-        raise ImportFileError(f"{path}: file is empty")
-    try:
-        document = json.loads(stripped)
-    except json.JSONDecodeError as whole_error:
-        if "\n" in stripped and stripped[0] == "{":
-            return _parse_jsonl(path, text)
-        raise ImportFileError(
-            f"{path}:{whole_error.lineno}:{whole_error.colno}: invalid JSON ({whole_error.msg})"
-        ) from None
-    except RecursionError:
-        if "\n" in stripped and stripped[0] == "{":
-            return _parse_jsonl(path, text)
-        raise ImportFileError(f"{path}: {_TOO_DEEP}") from None
-    return _parse_document(path, document)
-
-
-def _parse_jsonl(path: Path, text: str) -> ParsedFile:
+    """Read one export file into requests, signed bodies and per-row errors."""
+    read = read_json_file(path)
+    name = display(path)
     parsed = ParsedFile()
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            parsed.errors.append(f"{path}:{number}: invalid JSON ({exc.msg})")
-            continue
-        except RecursionError:
-            parsed.errors.append(f"{path}:{number}: {_TOO_DEEP}")
-            continue
-        _take_item(parsed, item, f"{path}:{number}", path)
+    if read.items is None:
+        return _parse_document(path, read)
+    document = read.document
+    if read.page and isinstance(document, dict) and document.get("error"):
+        raise ImportFileError(f"{name}: the saved API response is an error: {document['error']}")
+    for item in read.items:
+        if item.error is not None:
+            parsed.errors.append(f"{item.where}: {item.error}")
+        else:
+            _take_item(parsed, item.value, item.where, path)
     return parsed
 
 
-def _parse_document(path: Path, document: Any) -> ParsedFile:
+def _parse_document(path: Path, read: JsonFile) -> ParsedFile:
+    name = display(path)
+    document = read.document
     parsed = ParsedFile()
-    if isinstance(document, list):
-        rows = document
-    elif isinstance(document, dict) and "data" in document and "error" in document:
+    if isinstance(document, dict) and "data" in document and "error" in document:
         if document.get("error"):
-            raise ImportFileError(f"{path}: the saved API response is an error: {document['error']}")
+            raise ImportFileError(
+                f"{name}: the saved API response is an error: {str(document['error'])[:200]}"
+            )
         rows = document.get("data")
         if not isinstance(rows, list):
-            raise ImportFileError(f"{path}: `data` is not a list of rows")
+            raise ImportFileError(f"{name}: `data` is not a list of rows")
     elif isinstance(document, dict):
         if _is_signed_body(document) or "request_id" in document:
             rows = [document]
         elif document and all(
-            _UUID.fullmatch(k) and _is_signed_body(v) for k, v in document.items()
+            isinstance(k, str) and _UUID.fullmatch(k) and _is_signed_body(v)
+            for k, v in document.items()
         ):
             for request_id, payload in document.items():
-                parsed.signed_bodies.append(SignedBody(payload, request_id, f"{path}: {request_id}"))
+                parsed.signed_bodies.append(SignedBody(payload, request_id, f"{name}: {request_id}"))
             return parsed
         else:
             raise ImportFileError(
-                f"{path}: not a Helicone export (expected a list of rows, JSONL, an API page"
+                f"{name}: not a Helicone export (expected a list of rows, JSONL, an API page"
                 " or a signed body)"
             )
     else:
-        raise ImportFileError(f"{path}: not a Helicone export (top level is {type(document).__name__})")
+        raise ImportFileError(
+            f"{name}: not a Helicone export (top level is {type(document).__name__})"
+        )
     for index, item in enumerate(rows, start=1):
-        _take_item(parsed, item, f"{path}: row {index}", path)
+        _take_item(parsed, item, f"{name}:1: row {index}", path)
     return parsed
 
 
@@ -151,6 +111,8 @@ def _take_item(parsed: ParsedFile, item: Any, where: str, path: Path) -> None:
         parsed.requests.append(LoggedRequest.from_helicone_row(item))
     except RowError as exc:
         parsed.errors.append(f"{where}: {exc}")
+    except Exception as exc:  # a last line of defence: one row, never the file
+        parsed.errors.append(f"{where}: unexpected error reading this row ({type(exc).__name__})")
 
 
 def _is_signed_body(item: Any) -> bool:
@@ -160,31 +122,40 @@ def _is_signed_body(item: Any) -> bool:
 
 
 def import_files(store: Store, paths: list[Path]) -> ImportCounts:
-    """Import each file in its own transaction; errors are collected, never raised."""
+    """Import each file all-or-nothing (rows and signed bodies together); never raises.
+
+    A file that cannot be read or stored is reported and the next file is imported.
+    """
     total = ImportCounts()
     for path in paths:
         try:
             parsed = parse_file(path)
+            pending = {r.id: r for r in parsed.requests}
+            bodies: list[LoggedRequest] = []
+            errors = list(parsed.errors)
+            for signed in parsed.signed_bodies:
+                target = _match_signed_body(store, pending, signed)
+                if isinstance(target, str):
+                    errors.append(f"{signed.where}: {target}")
+                    continue
+                try:
+                    bodies.append(target.with_signed_body(signed.payload))
+                except RowError as exc:
+                    errors.append(f"{signed.where}: {exc}")
+            counts = store.upsert_requests([*parsed.requests, *bodies])
         except ImportFileError as exc:
             total.errors.append(str(exc))
             continue
-        counts = store.upsert_requests(parsed.requests)
+        except StoreError as exc:
+            total.errors.append(f"{display(path)}: not imported: {exc}")
+            continue
+        except Exception as exc:  # a last line of defence: this file, never the next ones
+            total.errors.append(
+                f"{display(path)}: not imported: unexpected error ({type(exc).__name__})"
+            )
+            continue
         counts.skipped += parsed.skipped
-        counts.errors.extend(parsed.errors)
-        pending = {r.id: r for r in parsed.requests}
-        bodies: list[LoggedRequest] = []
-        for signed in parsed.signed_bodies:
-            target = _match_signed_body(store, pending, signed)
-            if isinstance(target, str):
-                counts.errors.append(f"{signed.where}: {target}")
-                continue
-            try:
-                bodies.append(target.with_signed_body(signed.payload))
-            except RowError as exc:
-                counts.errors.append(f"{signed.where}: {exc}")
-        if bodies:
-            applied = store.upsert_requests(bodies)
-            counts.updated += applied.updated + applied.imported
+        counts.errors.extend(errors)
         total.add(counts)
     return total
 
