@@ -6,13 +6,15 @@ import json
 import re
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _visible(match: re.Match[str]) -> str:
     char = match.group(0)
     if char == "\x1b":
         return "␛"
+    if "\ud800" <= char <= "\udfff":  # a lone surrogate cannot be printed at all
+        return "\ufffd"
     return f"\\x{ord(char):02x}"
 
 
@@ -28,7 +30,14 @@ def literal(text: str) -> str:
 # starts an escape sequence on its own), line/paragraph separators and bidi overrides.
 _TERMINAL_UNSAFE = {
     code: f"\\u{code:04x}"
-    for code in [*range(0x7F, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    for code in [
+        *range(0x7F, 0xA0),
+        0x2028,
+        0x2029,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        *range(0xD800, 0xE000),  # lone surrogates: unprintable, kept as JSON escapes
+    ]
 }
 
 

@@ -12,6 +12,10 @@ from datetime import datetime
 
 from core.models import LoggedRequest, normalize_path
 
+# Folders deeper than this are folded into one named after the rest of the path (its name
+# keeps the slashes), so a path of thousands of segments still shows and serializes.
+MAX_TREE_DEPTH = 48
+
 
 @dataclass
 class TreeFolder:
@@ -52,7 +56,7 @@ def build_tree(requests: Iterable[LoggedRequest]) -> TreeFolder:
     root = TreeFolder(name="", path="/")
     folders: dict[str, TreeFolder] = {"": root}
     for request in ordered:
-        segments = [s for s in normalize_path(request.session_path).split("/") if s]
+        segments = _segments(request.session_path)
         chain = [root]
         key = ""
         for segment in segments:
@@ -74,3 +78,10 @@ def build_tree(requests: Iterable[LoggedRequest]) -> TreeFolder:
             if folder.end is None or end > folder.end:
                 folder.end = end
     return root
+
+
+def _segments(path: object) -> list[str]:
+    segments = [s for s in normalize_path(path).split("/") if s]
+    if len(segments) <= MAX_TREE_DEPTH:
+        return segments
+    return [*segments[: MAX_TREE_DEPTH - 1], "/".join(segments[MAX_TREE_DEPTH - 1 :])]

@@ -7,36 +7,113 @@ mutates what it is given.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import functools
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+
+
+# Readers take whatever a store holds: values of the wrong type are shown as text (or, for
+# token counts, as unknown) instead of failing the whole request.
+def _as_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):
+        return type(value).__name__
+
+
+def _as_count(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return int(value) if 0 <= value < 2**63 else None
+
+
+AnyText = Annotated[str, BeforeValidator(lambda v: "" if v is None else _as_text(v))]
+MaybeText = Annotated[str | None, BeforeValidator(_as_text)]
+MaybeCount = Annotated[int | None, BeforeValidator(_as_count)]
 
 
 class ToolCall(BaseModel):
-    id: str = ""
-    name: str = ""
-    arguments: str = ""  # JSON text as sent on the wire
+    id: AnyText = ""
+    name: AnyText = ""
+    arguments: AnyText = ""  # JSON text as sent on the wire
 
 
 class Message(BaseModel):
-    role: str  # system | developer | user | assistant | tool
-    text: str = ""
+    role: AnyText  # system | developer | user | assistant | tool
+    text: AnyText = ""
     tool_calls: list[ToolCall] = Field(default_factory=list)
-    tool_call_id: str | None = None
-    name: str | None = None
-    reasoning: str = ""  # thinking / reasoning summaries shown beside the text, never replaced
+    tool_call_id: MaybeText = None
+    name: MaybeText = None
+    reasoning: AnyText = ""  # thinking / reasoning summaries shown beside the text, never replaced
 
 
 class Output(BaseModel):
     """What a response said: text, tool calls, or an error, plus token usage."""
 
-    text: str = ""
+    text: AnyText = ""
     tool_calls: list[ToolCall] = Field(default_factory=list)
-    error: str | None = None
-    reasoning: str = ""
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finish_reason: str | None = None
+    error: MaybeText = None
+    reasoning: AnyText = ""
+    prompt_tokens: MaybeCount = None
+    completion_tokens: MaybeCount = None
+    finish_reason: MaybeText = None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def tolerant(fallback: Callable[[BaseException], Any]) -> Callable[[F], F]:
+    """A reader that never raises on a stored or live body of an unexpected shape.
+
+    The formats read what is there; anything they did not foresee ends in `fallback`
+    (e.g. an Output whose error says the shape was unexpected) instead of a traceback.
+    """
+
+    def wrap(method: F) -> F:
+        @functools.wraps(method)
+        def safe(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except (AttributeError, KeyError, TypeError, ValueError, RecursionError) as exc:
+                return fallback(exc)
+
+        return safe  # type: ignore[return-value]
+
+    return wrap
+
+
+def unexpected_output(exc: BaseException) -> Output:
+    return Output(error=f"the response has an unexpected shape ({_reason(exc)})")
+
+
+def unexpected_messages(exc: BaseException) -> list[Message]:
+    return [Message(role="?", text=f"(the messages have an unexpected shape: {_reason(exc)})")]
+
+
+def no_texts(exc: BaseException) -> list[Any]:
+    return []
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return type(exc).__name__
+
+
+def as_list(value: Any) -> list[Any]:
+    """A JSON array as a list; anything else (object, text, number) as no items."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 class Format(Protocol):
@@ -109,7 +186,7 @@ def detect_format(body: Any, provider: str = "", url: str | None = None) -> Form
         return anthropic.FORMAT
     if "messages" in body:
         if "system" in body and not any(
-            isinstance(m, dict) and m.get("role") == "system" for m in body["messages"]
+            isinstance(m, dict) and m.get("role") == "system" for m in as_list(body["messages"])
         ):
             return anthropic.FORMAT
         if "max_tokens" in body and "anthropic" in url:
@@ -160,6 +237,8 @@ def not_replayable_reason(
             f"unknown request format for provider {provider or 'unknown'}"
             f" (body keys: {keys}); it is shown as JSON and cannot be replayed"
         )
+    if "messages" in request_body and not isinstance(request_body["messages"], list):
+        return "the request's `messages` is not a list"
     return None
 
 
@@ -217,7 +296,7 @@ def substitute_in_messages(body: dict[str, Any], old: str, new: str) -> dict[str
     """
     updated = []
     changed = False
-    for message in body.get("messages") or []:
+    for message in as_list(body.get("messages")):
         if isinstance(message, dict) and "content" in message:
             content = replace_in_content(message["content"], old, new)
             if content is not message["content"]:
@@ -242,7 +321,7 @@ def substitute_many_in_messages(
     ordered = sorted(replacements, key=len, reverse=True)
     updated = []
     changed = False
-    for message in body.get("messages") or []:
+    for message in as_list(body.get("messages")):
         if isinstance(message, dict) and "content" in message:
             content = message["content"]
             candidates = ordered

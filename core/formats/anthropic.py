@@ -10,9 +10,15 @@ from core.formats import (
     Message,
     Output,
     ToolCall,
+    as_dict,
+    as_list,
     content_text,
+    no_texts,
     substitute_in_messages,
     substitute_many_in_messages,
+    tolerant,
+    unexpected_messages,
+    unexpected_output,
 )
 
 
@@ -20,9 +26,10 @@ class AnthropicMessages:
     name = "anthropic"
     default_path = "/v1/messages"
 
+    @tolerant(unexpected_messages)
     def messages(self, body: dict[str, Any]) -> list[Message]:
         result = [Message(role="system", text=text) for text in self.system_prompts(body)]
-        for raw in body.get("messages") or []:
+        for raw in as_list(body.get("messages")):
             if not isinstance(raw, dict):
                 continue
             role = str(raw.get("role") or "user")
@@ -57,15 +64,18 @@ class AnthropicMessages:
             result.append(Message(role=role, text=text, tool_calls=calls, reasoning=reasoning))
         return result
 
+    @tolerant(no_texts)
     def system_prompts(self, body: dict[str, Any]) -> list[str]:
         system = body.get("system")
         if system is None or system == "":
             return []
         return [content_text(system)]
 
+    @tolerant(no_texts)
     def tools(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        return [t for t in body.get("tools") or [] if isinstance(t, dict)]
+        return [t for t in as_list(body.get("tools")) if isinstance(t, dict)]
 
+    @tolerant(unexpected_output)
     def output(self, response: Any) -> Output:
         if not isinstance(response, dict):
             return Output(text="" if response is None else str(response))
@@ -79,14 +89,14 @@ class AnthropicMessages:
             return Output(error=str(response["helicone_error"]))
         texts: list[str] = []
         calls: list[ToolCall] = []
-        for block in response.get("content") or []:
+        for block in as_list(response.get("content")):
             if not isinstance(block, dict):
                 continue
             if block.get("type") == "text":
                 texts.append(str(block.get("text") or ""))
             elif block.get("type") == "tool_use":
                 calls.append(_tool_call(block))
-        usage = response.get("usage") or {}
+        usage = as_dict(response.get("usage"))
         return Output(
             text=clean_stream_artefacts("".join(texts)),
             tool_calls=calls,

@@ -8,9 +8,15 @@ from core.formats import (
     Message,
     Output,
     ToolCall,
+    as_dict,
+    as_list,
     content_text,
+    no_texts,
     substitute_in_messages,
     substitute_many_in_messages,
+    tolerant,
+    unexpected_messages,
+    unexpected_output,
 )
 
 SYSTEM_ROLES = ("system", "developer")
@@ -20,9 +26,10 @@ class OpenAIChat:
     name = "openai"
     default_path = "/v1/chat/completions"
 
+    @tolerant(unexpected_messages)
     def messages(self, body: dict[str, Any]) -> list[Message]:
         result: list[Message] = []
-        for raw in body.get("messages") or []:
+        for raw in as_list(body.get("messages")):
             if not isinstance(raw, dict):
                 continue
             result.append(
@@ -36,23 +43,28 @@ class OpenAIChat:
             )
         return result
 
+    @tolerant(no_texts)
     def system_prompts(self, body: dict[str, Any]) -> list[str]:
         return [m.text for m in self.messages(body) if m.role in SYSTEM_ROLES]
 
+    @tolerant(no_texts)
     def tools(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        return [t for t in body.get("tools") or [] if isinstance(t, dict)]
+        return [t for t in as_list(body.get("tools")) if isinstance(t, dict)]
 
+    @tolerant(unexpected_output)
     def output(self, response: Any) -> Output:
         if not isinstance(response, dict):
             return Output(text="" if response is None else str(response))
         error = _error_text(response)
         if error is not None:
             return Output(error=error)
-        choices = response.get("choices") or []
+        choices = as_list(response.get("choices"))
         first = choices[0] if choices and isinstance(choices[0], dict) else {}
         # Helicone's consolidated stream keeps both `message` and `delta`; prefer `message`.
         message = first.get("message") or first.get("delta") or {}
-        usage = response.get("usage") or {}
+        if not isinstance(message, dict):  # e.g. {"message": "hi"}: show what is there
+            message = {"content": message if isinstance(message, str | list) else None}
+        usage = as_dict(response.get("usage"))
         return Output(
             text=content_text(message.get("content")),
             tool_calls=_tool_calls(message.get("tool_calls")),
@@ -175,10 +187,10 @@ class OpenAIStream:
 
 def _tool_calls(raw: Any) -> list[ToolCall]:
     calls: list[ToolCall] = []
-    for item in raw or []:
+    for item in as_list(raw):
         if not isinstance(item, dict):
             continue
-        function = item.get("function") or {}
+        function = as_dict(item.get("function"))
         arguments = function.get("arguments", "")
         if not isinstance(arguments, str):
             import json

@@ -40,7 +40,7 @@ from core.replay.transport import (
     secrets_in,
 )
 from core.replay.wire import CannotSend, is_compatible_target, shape, thread_chain
-from core.store import Store
+from core.store import Store, StoreError
 
 EventCallback = Callable[[ReplayEvent], None]
 RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -305,6 +305,16 @@ class _Runner:
                     )
                 )
             raise
+        except StoreError:
+            raise
+        except Exception as exc:  # an unforeseen recorded shape fails this request alone
+            result = ReplayResult(
+                request_id=item.id,
+                status="failed",
+                depends_on=item.depends_on,
+                error=f"cannot replay this request: its body has an unexpected shape"
+                f" ({type(exc).__name__})",
+            )
         self._finish(result)
 
     def _finish(self, result: ReplayResult) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from core.parsing import format_time
-from core.text import literal
+from core.text import dumps_json, literal
 from tui.commands.common import fail, open_store, print_json
 
 
@@ -127,7 +127,10 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     if request is None:
         fail(f"no request {request_id!r} in the store")
     if as_json:
-        print_json(request.model_dump(mode="json"))
+        # Bodies go through json, not the model: any depth the store holds can be printed.
+        data = request.model_dump(mode="json", exclude={"request_body", "response_body"})
+        print_json({**data, "request_body": request.request_body,
+                    "response_body": request.response_body})
         return
     from rich.console import Console
     from rich.text import Text
@@ -152,12 +155,10 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
         properties=request.properties,
     )
     if fmt is None:
-        import json
-
         console.print(Text(literal(f"not replayable: {reason}"), style="yellow"))
         for label, body in (("request", request.request_body), ("response", request.response_body)):
             console.print(Text(f"[{label} body]", style="bold"))
-            shown = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
+            shown = body if isinstance(body, str) else dumps_json(body)
             console.print(Text(literal(shown)), style="dim")
         return
     for note in fmt.notes(request.request_body):
