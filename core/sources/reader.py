@@ -163,9 +163,13 @@ def _first_content(raw: bytes) -> int:
 
 
 def _is_jsonl(raw: bytes, start: int) -> bool:
-    """JSONL when one of the first lines is a whole JSON object on its own."""
-    if _LINE.search(raw, start) is None:
+    """JSONL when one of the first lines is a whole JSON object on its own (the first one may
+    be the broken one) and the first line does not open a multi-line document."""
+    first_break = _LINE.search(raw, start)
+    if first_break is None:
         return False
+    if raw[start : first_break.start()].rstrip().endswith((b"{", b"[", b",")):
+        return False  # the first line opens a multi-line document (a page, an object)
     for number, line in enumerate(_LINE.split(raw[start : start + (1 << 24)])):
         if number >= 50:
             break
