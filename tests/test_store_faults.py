@@ -331,3 +331,33 @@ def test_disk_full_is_a_failure_and_the_store_stays_whole(tmp_path: Path, small_
         assert counts.imported == 4  # the page holds four requests
     result = _cli(db, "import", str(export))
     assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+# -- the app --------------------------------------------------------------------------------
+async def test_app_reports_a_store_deleted_under_a_replay(tmp_path: Path) -> None:
+    from tests.servers import FakeProvider
+    from tests.test_app import SIZE, debate_requests
+    from tui.app import RepriseApp
+    from tui.config import Config, ReplayDefaults
+
+    db = tmp_path / "app.db"
+    store = Store(db)
+    store.upsert_requests(debate_requests())
+    with FakeProvider() as server:
+        config = Config(replay=ReplayDefaults(target="base_url", base_url=server.base_url + "/v1"))
+        app = RepriseApp(store, config, start_session="s-debate")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("r")
+            await pilot.pause()
+            for extra in tmp_path.glob("app.db*"):
+                extra.unlink()
+            await pilot.press("ctrl+s")
+            for _ in range(40):
+                await pilot.pause(0.05)
+                if app._notifications:
+                    break
+            messages = [n.message for n in app._notifications]
+            assert any("deleted or replaced" in m for m in messages), messages
+            assert app.is_running
+    store.close()

@@ -6,6 +6,7 @@ The first screen (sessions) imports only what it needs; the session, replay and 
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -126,6 +127,27 @@ class RepriseApp(App[None]):
                                          " to start an empty one."))
             return
         self.post_message(StoreReady(store, config, error))
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A store fault (locked, disk full, deleted, damaged) is a notification, not a crash.
+
+        Workers that touch the store raise `StoreError`; Textual would end the app with a
+        traceback. Anything else keeps Textual's behaviour.
+        """
+        store_module = sys.modules.get("core.store")
+        cause = getattr(error, "error", error)  # a WorkerFailed wraps the worker's exception
+        if store_module is not None and isinstance(
+            cause, store_module.StoreError | store_module.sqlite3.Error
+        ):
+            path = self.store.path if self.store is not None else "(the store)"
+            self.notify(
+                store_module.describe_store_error(cause, path),
+                title="store",
+                severity="error",
+                timeout=20,
+            )
+            return
+        super()._handle_exception(error)
 
     def on_store_ready(self, message: StoreReady) -> None:
         self.config = message.config

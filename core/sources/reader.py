@@ -36,6 +36,7 @@ _SPACE = re.compile(r"[ \t\r\n\ufeff]*")
 # Strings (skipped whole) and structural characters, to find where a broken element ends.
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.S)
 _DATA_ARRAY = re.compile(r'"data"\s*:\s*\[')
+_PAGE_OPENING = re.compile(rb'^\{\s*"(data|error)"\s*:')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -131,18 +132,20 @@ def read_json_file(path: Path) -> JsonFile:
     if raw[start : start + 1] == b"[":
         first = _SPACE.match(text).end()  # type: ignore[union-attr]
         return JsonFile(items=_array_items(text, first, name))
-    if raw[start : start + 1] != b"{":
-        raise ImportFileError(
-            f"{name}: not a Helicone export (not JSON: it does not start with {{ or [)"
-        )
     try:
+        if raw[start : start + 1] != b"{":
+            raise json.JSONDecodeError("Expecting value", text, 0)
         document = loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        if _is_jsonl(raw, start):
+        if _is_jsonl(raw, start):  # JSONL, perhaps with its first line damaged
             return JsonFile(items=_line_items(raw, name))
         rows = _page_rows(text, name)
         if rows is not None:
             return JsonFile(items=rows, page=True)
+        if raw[start : start + 1] != b"{":
+            raise ImportFileError(
+                f"{name}: not a Helicone export (not JSON: it does not start with {{ or [)"
+            ) from None
         raise ImportFileError(f"{name}:{_describe(exc)}") from None
     if isinstance(document, dict) and isinstance(document.get("data"), list):
         rows = _page_rows(text, name)
@@ -168,8 +171,9 @@ def _is_jsonl(raw: bytes, start: int) -> bool:
     first_break = _LINE.search(raw, start)
     if first_break is None:
         return False
-    if raw[start : first_break.start()].rstrip().endswith((b"{", b"[", b",")):
-        return False  # the first line opens a multi-line document (a page, an object)
+    first = raw[start : first_break.start()].strip()
+    if first == b"{" or _PAGE_OPENING.match(first):
+        return False  # the first line opens a multi-line document (an object, a page)
     for number, line in enumerate(_LINE.split(raw[start : start + (1 << 24)])):
         if number >= 50:
             break
@@ -246,15 +250,14 @@ def _array_items(text: str, open_at: int, name: str) -> list[Item]:
             if isinstance(exc, json.JSONDecodeError):  # name the line of the fault itself
                 where = f"{name}:{exc.lineno}: row {row}"
             items.append(Item(where, error=_json_error(exc)))
-            if isinstance(exc, RecursionError):  # well formed, only too deep: skip it whole
-                end = _element_end(text, index)
-            else:  # broken: resume at the next thing that reads as a whole row
-                end = _next_row(text, index + 1)
-                if end >= 0:
-                    index = end
-                    continue
+            # Too deep but well formed: skip it whole; broken: resume at the next whole row.
+            end = _element_end(text, index) if isinstance(exc, RecursionError) else -1
             if end < 0:
-                return items
+                resume = _next_row(text, index)
+                if resume < 0:
+                    return items
+                index = resume
+                continue
         after = _skip(text, end)
         if text.startswith(",", after):
             index = _skip(text, after + 1)
@@ -264,12 +267,12 @@ def _array_items(text: str, open_at: int, name: str) -> list[Item]:
         if after >= len(text):
             items.append(Item(f"{name}:{lines.at(after)}", error="the array is not closed"))
             return items
-        # Garbage between elements: report it, resume after the next separator.
-        resume = _element_end(text, after)
+        # Garbage after an element: report it, resume at the next whole row.
         items.append(Item(f"{name}:{lines.at(after)}", error="expected , or ] between rows"))
-        if resume < 0 or text.startswith("]", resume):
+        resume = _next_row(text, after)
+        if resume < 0:
             return items
-        index = _skip(text, resume + 1)
+        index = resume
 
 
 def _element_end(text: str, index: int) -> int:
