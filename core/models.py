@@ -51,6 +51,31 @@ def json_problem(
     Refused: nesting past MAX_DEPTH, lone surrogates (escaped `\\ud800` or undecodable
     bytes), strings past `max_string`, numbers out of range, non-JSON objects.
     """
+    # Fast path at C speed: serialize once; only a suspect value gets the full walk.
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return _walk(value, where, max_string)
+    if len(text) > max_string or _SURROGATE.search(text) or _too_deep(value):
+        return _walk(value, where, max_string)
+    return None
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether containers nest past MAX_DEPTH (walks containers only, not their leaves)."""
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def _walk(value: Any, where: str, max_string: int) -> str | None:
+    """The full walk: finds the first problem and names where it is."""
     # Iterative walk: (value, depth, key, parent entry); the path is built only on error.
     stack: list[tuple[Any, int, Any, Any]] = [(value, 0, None, None)]
     while stack:
