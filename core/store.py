@@ -11,6 +11,7 @@ file deleted under us) is a `StoreError` with one line that says what to do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -257,7 +258,7 @@ class Store:
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
-        with self._lock:
+        with self._lock, contextlib.suppress(sqlite3.Error):
             self._db.close()
 
     def __enter__(self) -> Store:
@@ -306,7 +307,7 @@ class Store:
                 self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        with self._lock:
+        with self._lock, self.faults():
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(_newer(self.path, version))
@@ -401,7 +402,7 @@ class Store:
         return counts
 
     def get_request(self, request_id: str) -> LoggedRequest | None:
-        with self._lock:
+        with self._lock, self.faults():
             row = self._db.execute(
                 f"SELECT {_REQUEST_COLUMNS}, request_body, response_body FROM requests"
                 " WHERE id = ?",
@@ -415,7 +416,7 @@ class Store:
         A request logged without a session is a session of its own, under its request id.
         """
         columns = _REQUEST_COLUMNS + (", request_body, response_body" if bodies else "")
-        with self._lock:
+        with self._lock, self.faults():
             rows = self._db.execute(
                 f"SELECT {columns} FROM requests WHERE session_id = ? ORDER BY created_at, id",
                 (session_id,),
@@ -428,7 +429,7 @@ class Store:
         return [_request_from_row(row, bodies=bodies) for row in rows]
 
     def requests_with_prompt(self, session_id: str, prompt_id: str) -> list[str]:
-        with self._lock:
+        with self._lock, self.faults():
             rows = self._db.execute(
                 "SELECT id FROM requests WHERE (session_id = ?1 OR (id = ?1 AND session_id IS"
                 " NULL)) AND prompt_id = ?2 ORDER BY created_at",
@@ -459,17 +460,17 @@ class Store:
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params = [*params, limit, offset]
-        with self._lock:
+        with self._lock, self.faults():
             rows = self._db.execute(sql, params).fetchall()
         return [_session_from_row(row) for row in rows]
 
     def count_sessions(self, search: str | None = None) -> int:
         where, params = _search_clause(search)
-        with self._lock:
+        with self._lock, self.faults():
             return self._db.execute(f"SELECT COUNT(*) FROM sessions {where}", params).fetchone()[0]
 
     def get_session(self, session_id: str) -> SessionSummary | None:
-        with self._lock:
+        with self._lock, self.faults():
             row = self._db.execute(
                 "SELECT id, name, started_at, ended_at, requests, cost, total_tokens, models,"
                 " source, (SELECT COUNT(*) FROM replays r WHERE r.session_id = sessions.id)"
@@ -634,7 +635,7 @@ class Store:
             )
 
     def get_replay(self, replay_id: str) -> Replay | None:
-        with self._lock:
+        with self._lock, self.faults():
             row = self._db.execute(
                 f"SELECT {_REPLAY_COLUMNS} FROM replays WHERE id = ?", (replay_id,)
             ).fetchone()
@@ -643,7 +644,7 @@ class Store:
     def list_replays(self, session_id: str | None = None) -> list[Replay]:
         """Replays newest first, of one session or of all."""
         where, params = ("WHERE session_id = ?", (session_id,)) if session_id else ("", ())
-        with self._lock:
+        with self._lock, self.faults():
             rows = self._db.execute(
                 f"SELECT {_REPLAY_COLUMNS} FROM replays {where} ORDER BY created_at DESC, id",
                 params,
@@ -653,7 +654,7 @@ class Store:
     def replay_results(self, replay_id: str) -> dict[str, ReplayResult]:
         from core.replay.models import ReplayResult
 
-        with self._lock:
+        with self._lock, self.faults():
             rows = self._db.execute(
                 "SELECT data FROM replay_results WHERE replay_id = ? ORDER BY rowid",
                 (replay_id,),
