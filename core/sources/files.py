@@ -77,7 +77,7 @@ def _parse_document(path: Path, read: JsonFile) -> ParsedFile:
             for k, v in document.items()
         ):
             for request_id, payload in document.items():
-                parsed.signed_bodies.append(SignedBody(payload, request_id, f"{name}: {request_id}"))
+                parsed.signed_bodies.append(SignedBody(payload, request_id, f"{name}:1: body {request_id}"))
             return parsed
         else:
             raise ImportFileError(
