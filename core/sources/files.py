@@ -16,10 +16,16 @@ from typing import Any
 
 from core.formats import detect_format
 from core.models import LoggedRequest, RowError
-from core.sources.reader import ImportFileError, JsonFile, display, read_json_file
+from core.sources.reader import (
+    ImportFileError,
+    JsonFile,
+    display,
+    read_bytes,
+    read_json_file,
+)
 from core.store import ImportCounts, Store, StoreError
 
-__all__ = ["ImportFileError", "import_files", "parse_file"]
+__all__ = ["ImportFileError", "import_files", "parse_file", "read_text"]
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
@@ -37,6 +43,14 @@ class ParsedFile:
     signed_bodies: list[SignedBody] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: int = 0
+
+
+def read_text(path: Path) -> str:
+    """A whole (possibly gzipped) UTF-8 file as text, read under the reader's limits."""
+    try:
+        return read_bytes(path).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"{display(path)}: not UTF-8 text (byte {exc.start})") from None
 
 
 def parse_file(path: Path) -> ParsedFile:

@@ -10,7 +10,6 @@ written in one transaction; bad rows are reported as FILE:LINE and never stop go
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +17,7 @@ from pydantic import ValidationError
 
 from core.models import LoggedRequest
 from core.sources.calls import Call, to_request
-from core.store import ImportCounts, Store
+from core.store import ImportCounts, Store, StoreError
 
 FileFormat = Literal["helicone", "otel", "openinference", "langfuse"]
 FORMATS: tuple[str, ...] = ("helicone", "otel", "openinference", "langfuse")
@@ -33,37 +32,20 @@ class _Records:
 
 
 def _read_records(path: Path) -> _Records:
-    from core.sources.files import ImportFileError, read_text
+    """Records read by the one hardened reader (`core.sources.reader`): JSONL split on line
+    breaks only, arrays element by element, bounded gzip, special files refused."""
+    from core.sources.reader import display, read_json_file
 
     records = _Records()
-    text = read_text(path)
-    stripped = text.strip()
-    if not stripped:
-        raise ImportFileError(f"{path}: file is empty")
-    try:
-        document = json.loads(stripped)
-    except (json.JSONDecodeError, RecursionError) as whole:
-        if "\n" not in stripped or stripped[0] != "{":
-            message = whole.msg if isinstance(whole, json.JSONDecodeError) else "nested too deeply"
-            raise ImportFileError(f"{path}: invalid JSON ({message})") from None
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                records.items.append((f"{path}:{number}", json.loads(line)))
-            except json.JSONDecodeError as exc:
-                records.errors.append(f"{path}:{number}: invalid JSON ({exc.msg})")
-            except RecursionError:
-                records.errors.append(f"{path}:{number}: invalid JSON (nested too deeply)")
+    read = read_json_file(path)
+    if read.items is not None:  # JSONL, an array, or a page's `data` (Langfuse's included)
+        for item in read.items:
+            if item.error is not None:
+                records.errors.append(f"{item.where}: {item.error}")
+            else:
+                records.items.append((item.where, item.value))
         return records
-    if isinstance(document, dict) and isinstance(document.get("data"), list) and (
-        "meta" in document
-    ):
-        document = document["data"]  # a Langfuse API page
-    if isinstance(document, list):
-        records.items = [(f"{path}: row {n}", item) for n, item in enumerate(document, start=1)]
-    else:
-        records.items = [(str(path), document)]
+    records.items = [(f"{display(path)}:1", read.document)]
     return records
 
 
@@ -194,11 +176,14 @@ def import_paths(store: Store, paths: list[Path], fmt: FileFormat | None = None)
             continue
         try:
             calls, errors = calls_from_file(path, chosen)
+            requests = requests_from_calls(calls, errors)
+            counts = store.upsert_requests(requests)
         except ImportFileError as exc:
             total.errors.append(str(exc))
             continue
-        requests = requests_from_calls(calls, errors)
-        counts = store.upsert_requests(requests)
+        except StoreError as exc:  # this file only: the next ones are still tried
+            total.errors.append(f"{path}: not imported: {exc}")
+            continue
         counts.errors.extend(errors)
         if not requests and not errors:
             counts.errors.append(f"{path}: no LLM calls found in this {chosen} file")
