@@ -563,6 +563,12 @@ class Store:
                 (request_id, name, started, ended, cost, tokens, model, search, source, source),
             )
 
+    def data_version(self) -> int:
+        """A number that changes when another connection (a `reprise record` process, an
+        import in another terminal) commits to this store: cheap enough to poll."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
     # -- raw access for the replay and evaluation layers -----------------------------------
     def execute(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run one statement under the store's lock (autocommit) and return its rows."""

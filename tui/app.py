@@ -37,6 +37,13 @@ class StoreReady(Message):
         super().__init__()
 
 
+class StoreChanged(Message):
+    """Another process wrote to the store (e.g. `reprise record`): screens refresh."""
+
+
+STORE_POLL_SECONDS = 1.0
+
+
 def peek_config(path: Path | None) -> dict[str, Any]:
     """The raw config table, read without validation (theme and keys before first paint)."""
     if path is None:
@@ -167,8 +174,32 @@ class RepriseApp(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, SessionsScreen):
                 screen.store_ready()
+        self._data_version: int | None = None
+        self.set_interval(STORE_POLL_SECONDS, self.watch_store, name="store-watch")
         if self._start_session:
             self.open_session(self._start_session)
+
+    @work(thread=True, exclusive=True, group="store-watch", exit_on_error=False)
+    def watch_store(self) -> None:
+        """Sessions recorded or imported by another process show up without a restart."""
+        store = self.store
+        if store is None:
+            return
+        try:
+            version = store.data_version()
+        except Exception:  # a store gone away is reported where it is used
+            return
+        previous, self._data_version = self._data_version, version
+        # The first look also refreshes: a write may have landed between the screens' first
+        # query and this baseline.
+        if version != previous:
+            self.post_message(StoreChanged())
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        for screen in self.screen_stack:
+            refresh = getattr(screen, "store_changed", None)
+            if callable(refresh):
+                refresh()
 
     # -- navigation ------------------------------------------------------------------------
     def open_session(self, session_id: str) -> None:

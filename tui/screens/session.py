@@ -14,6 +14,7 @@ from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
@@ -121,6 +122,38 @@ class SessionScreen(Screen[None]):
         first = next((r for r in self.requests), None)
         if first is not None:
             self.call_after_refresh(tree.select_request, first.id)
+        self._status()
+
+    # -- live arrival ----------------------------------------------------------------------
+    class RequestsArrived(Message):
+        """The session's requests, read again after another process wrote to the store."""
+
+        def __init__(self, requests: list[LoggedRequest]) -> None:
+            self.requests = requests
+            super().__init__()
+
+    def store_changed(self) -> None:
+        if self.replay_worker is None or self.replay_worker.is_finished:
+            self.reload_requests()
+
+    @work(thread=True, exclusive=True, group="session-reload", exit_on_error=False)
+    def reload_requests(self) -> None:
+        requests = self.app.store.session_requests(self.session_id)
+        if [r.id for r in requests] != [r.id for r in self.requests]:
+            self.post_message(self.RequestsArrived(requests))
+
+    def on_session_screen_requests_arrived(self, message: RequestsArrived) -> None:
+        tree = self.query_one(RequestTree)
+        current = tree.current_request
+        self.requests = message.requests
+        self.by_id = {r.id: r for r in self.requests}
+        name = self.sub_title or self.session_id
+        tree.load(build_tree(self.requests), name)
+        tree.border_title = f"{name} · {plural(len(self.requests), 'request')}"
+        if not self.edits.is_empty:
+            tree.set_edited({r.id for r in self.requests if self.edits.touches(r)})
+        if current is not None and current.id in self.by_id:
+            self.call_after_refresh(tree.select_request, current.id)
         self._status()
 
     # -- showing ---------------------------------------------------------------------------

@@ -133,6 +133,11 @@ class SessionsScreen(Screen[None]):
         table = tables.first()
         table.reload(self.query_one("#filter", Input).value)
 
+    def store_changed(self) -> None:
+        """New sessions or requests arrived from another process (`reprise record`)."""
+        if self.source != "helicone" and self.app.store is not None:
+            self.query_one(SessionList).reload()
+
     def on_screen_resume(self) -> None:
         # Replays may have been added while the session was open.
         if self.app.store is not None:
