@@ -86,7 +86,7 @@ def describe_change(old: str, new: str, *, limit: int = 2) -> str:
     for tag, i1, i2, j1, j2 in ops[:limit]:
         if tag == "insert":
             where = (" at the end" if i1 == len(before)
-                     else " at the start" if i1 == 0 else "")
+                     else " at the start" if i1 == 0 else f" before “{before[i1]}”")
             parts.append(f"adds {_quote(after[j1:j2])}{where}")
         elif tag == "delete":
             parts.append(f"removes {_quote(before[i1:i2])}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from core.demo import demo_store_copy
-from core.demo_replay import seed_demo_replay
+from core.demo_replay import DEBATE_SESSION, seed_demo_replay
 from core.store import Store
 from tui.cli import cli
 from tui.config import load_config
@@ -57,3 +57,54 @@ def test_export_takes_the_replay_id_prefix_the_app_shows(tmp_path: Path) -> None
     assert json.loads(result.stdout)["replay_id"] == replay.id
     missing = run_cli("--db", str(db), "export", "zzzzzzzz")
     assert missing.exit_code == 1 and "no replay 'zzzzzzzz'" in missing.output
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_refused_connection_names_the_url_and_the_reason(tmp_path: Path) -> None:
+    from core.replay.engine import RetryPolicy, run_replay
+    from core.replay.models import ReplaySpec
+    from tui.screens.session import first_error
+
+    db = demo_store_copy(tmp_path)
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    with Store(db) as store:
+        spec = ReplaySpec(session_id=DEBATE_SESSION, via=url, concurrency=2)
+        replay = await run_replay(store, spec, retry=RetryPolicy(max_attempts=1))
+        results = store.replay_results(replay.id)
+        requests = store.session_requests(DEBATE_SESSION)
+    assert replay.status == "failed"
+    errors = {r.error for r in results.values() if r.status == "failed"}
+    assert errors == {f"connection refused by {url}/chat/completions: nothing is listening"
+                      " there; start the server or correct the target URL"}
+    # Blocked requests name what they wait for by path, not by id.
+    blocked = [r.error for r in results.values() if r.status == "blocked"]
+    assert blocked and all("depends on turn-" in e for e in blocked)
+    # The final status line of the app gives the reason, by path.
+    from core.labels import request_labels
+
+    reason = first_error(results.values(), request_labels(requests))
+    assert "connection refused by" in reason and url in reason and reason.startswith("turn-")
+
+
+def test_network_errors_say_what_and_where() -> None:
+    import socket
+
+    import httpx
+
+    from core.replay.failures import describe_network_error
+
+    url = "https://user:secret@api.example.test/v1?key=abc"
+    dns = httpx.ConnectError("[Errno -2] Name or service not known")
+    dns.__cause__ = socket.gaierror(-2, "Name or service not known")
+    text = describe_network_error(dns, url)
+    assert "cannot resolve the host api.example.test" in text
+    assert "secret" not in text and "key=abc" not in text
+    slow = describe_network_error(httpx.ReadTimeout("timed out"), url)
+    assert slow.startswith("timed out waiting for the answer from https://api.example.test/v1")

@@ -25,6 +25,7 @@ import httpx
 
 from core.labels import request_labels
 from core.models import LoggedRequest
+from core.replay.failures import describe_network_error
 from core.replay.models import (
     FINAL_STATUSES,
     Replay,
@@ -555,12 +556,9 @@ class _Runner:
                     if assembler.feed(event) and ttft is None:
                         ttft = (time.perf_counter() - started) * 1000
                 return assembler.body(), ttft, response.headers.get("helicone-id")
-        except httpx.TimeoutException as exc:
-            raise _Attempt(f"timed out: {type(exc).__name__}", retryable=True) from None
-        except httpx.TransportError as exc:
-            raise _Attempt(
-                f"connection error: {type(exc).__name__}: {exc}", retryable=True
-            ) from None
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            # One sentence naming the URL and the cause (refused, unresolvable, timed out).
+            raise _Attempt(describe_network_error(exc, url), retryable=True) from None
 
 
 async def _sse_data(response: httpx.Response) -> AsyncIterator[str]:

@@ -1,0 +1,80 @@
+"""Requests named by path, edits by what they change, and a cancelled matrix counted honestly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from core.demo import demo_store_copy
+from core.demo_replay import DEBATE_SESSION, seed_demo_replay
+from core.labels import describe_change, fit, request_labels
+from core.replay.models import ReplayResult
+from core.store import Store
+
+
+def req(rid: str, path: str, prompt: str | None) -> SimpleNamespace:
+    return SimpleNamespace(id=rid, session_path=path, prompt_id=prompt)
+
+
+def test_requests_are_named_by_path_and_numbered_where_they_repeat() -> None:
+    requests = [
+        req("a", "/debate/climate/turn-1", "argument-evaluation"),
+        req("b", "/debate/climate/turn-1", "assistant-argument"),
+        req("c", "/debate/climate/turn-1", "argument-evaluation"),
+        req("d", "/debate/climate/turn-2", "argument-evaluation"),
+    ]
+    assert request_labels(requests) == {
+        "a": "turn-1 · argument-evaluation #1",
+        "b": "turn-1 · assistant-argument",
+        "c": "turn-1 · argument-evaluation #2",
+        "d": "turn-2 · argument-evaluation",
+    }
+    same_path = [req("x", "/tutor/explain", "math-tutor"), req("y", "/tutor/explain", None)]
+    assert request_labels(same_path) == {"x": "explain · math-tutor", "y": "explain"}
+    assert fit("turn-2 · argument-evaluation #12", 20) == "turn-2 · argume… #12"
+
+
+def test_edits_are_described_by_what_they_change() -> None:
+    prompt = "You are a judge. Give a score from 1 to 10."
+    assert describe_change(prompt, prompt + " Be strict.") == "adds “Be strict.” at the end"
+    assert describe_change(prompt, prompt.replace("judge.", "harsh judge.")) == (
+        "adds “harsh” before “judge.”")
+    assert describe_change(prompt, prompt.replace("10", "5")) == "“10.” → “5.”"
+    assert describe_change(prompt, prompt.replace(" Give a score from 1 to 10.", "")) == (
+        "removes “Give a score from 1 to …”")
+
+
+async def test_cancelled_requests_of_a_matrix_are_not_failures(tmp_path: Path) -> None:
+    from core.matrix import matrix_cell_replays, matrix_table
+    from tests.test_app_matrix import seed_matrix
+
+    with Store(demo_store_copy(tmp_path)) as store:
+        matrix_id = seed_matrix(store)
+        cells = matrix_cell_replays(store)
+        replay_id = next(iter(cells))
+        assert cells[replay_id].startswith(f"matrix {matrix_id[:8]} cell ")
+        request_id = next(iter(store.replay_results(replay_id)))
+        store.save_result(replay_id, ReplayResult(request_id=request_id, status="cancelled"))
+        table = await matrix_table(store, matrix_id)
+        row = next(r for r in table.rows if replay_id in r.replay_ids)
+        assert row.failed == 0 and row.requests == 8  # the in-flight one is neither
+
+
+async def test_the_session_keeps_the_users_replay_after_a_matrix(tmp_path: Path) -> None:
+    from tests.test_app_matrix import seed_matrix
+    from tui.app import RepriseApp
+    from tui.config import Config
+    from tui.screens.diff import DiffScreen
+
+    with Store(demo_store_copy(tmp_path)) as store:
+        mine = seed_demo_replay(store)
+        seed_matrix(store)  # its cells' replays are newer than the user's
+        app = RepriseApp(store, Config(), start_session=DEBATE_SESSION)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.pause()
+            await pilot.press("d")
+            await pilot.pause()
+            assert isinstance(app.screen, DiffScreen)
+            assert app.screen.replay_id == mine.id
+            assert app.screen.sub_title == f"recorded → replay {mine.id[:8]}"
