@@ -5,14 +5,16 @@ that are unique on both sides, so plain patience anchoring leaves huge regions u
 Here a region is cut down until it is small or provably cheap:
 
 1. Trim the common prefix and suffix (compared a slice at a time, galloping).
-2. Anchor without requiring unique tokens: try k-grams of 1, 4 and 16 tokens, first those
-   unique on both sides, then those occurring equally rarely (≤ 4 times) on both sides,
-   paired in order; chain them by a longest increasing subsequence, extend each anchor to
-   its full equal run and recurse on the gaps. A chain of very few anchors that implies a
-   large shift (a word moved across the region) is not trusted.
-3. Regions under 4,096 cells go to ``difflib.SequenceMatcher``; anchorless larger regions
-   get an exact O(ND) Myers pass when their edit distance is small. Myers work is capped
-   per diff, so adversarial input (two alternating tokens, all-identical tokens) stays fast.
+2. Anchor without requiring unique tokens: try k-grams of 1, 8 and 32 tokens (hashed, and
+   checked token by token before use), first those unique on both sides, then those
+   occurring equally rarely (≤ 4 times) on both sides, paired in order; chain them by a
+   longest increasing subsequence, grow each anchor into its full equal run and recurse
+   on the gaps. A run that sits off its neighbours' diagonal by more than it saves (a
+   word that moved) is dropped.
+3. Small regions (under 4,096 cells) get an exact O(ND) Myers pass, or
+   ``difflib.SequenceMatcher`` when they are mostly changed; larger anchorless regions
+   get Myers when their edit distance is small. Myers work is capped per region, per diff
+   and after failures, so dense rewrites and adversarial input stay fast.
 4. What is still left — large, anchorless and far apart — is a rewrite: SequenceMatcher if
    it is moderately sized, otherwise kept position by position when most positions are
    equal (one token repeated with scattered substitutions), else one replace.
@@ -32,14 +34,15 @@ __all__ = ["Matcher", "Run", "match_runs", "trusted"]
 
 Run = tuple[int, int, int]  # (index in a, index in b, length): a[i:i+n] == b[j:j+n]
 
-# Regions whose size product is below this go straight to SequenceMatcher.
+# Regions whose size product is below this are small: exact Myers, else SequenceMatcher.
 _SMALL = 4_096
 # Anchorless regions up to this product still get SequenceMatcher; larger ones are a rewrite.
 _MEDIUM = 160_000
 # k-gram sizes tried for anchors, and how many equal occurrences still make an anchor.
 _GRAMS = (1, 8, 32)
 _RARE = 4
-# Largest edit distance one Myers pass looks for, and the Myers steps allowed per diff.
+# Edit distance one Myers pass looks for: at most _DMAX, starting at _DSTART, doubled after
+# a success and halved (down to _DMIN) after a failure; and the Myers steps allowed per diff.
 _DMAX = 400
 _DMIN = 16
 _DSTART = 128
@@ -84,7 +87,9 @@ def trusted(runs: list[Run], alo: int, ahi: int, blo: int, bhi: int) -> list[Run
     One pass; a run dropped late can expose its predecessor, which is checked again."""
 
     def off(before: int, d: int, after: int, n: int) -> bool:
-        return 2 * max(0, d - max(before, after), min(before, after) - d) > 2 * n
+        # leaving the neighbours' diagonal range and coming back costs twice the distance;
+        # keeping the run saves 2n changed tokens
+        return max(0, d - max(before, after), min(before, after) - d) > n
 
     kept: list[Run] = []
     start, end = alo - blo, ahi - bhi
@@ -327,7 +332,7 @@ class Matcher:
             sa = ga[alo : ahi - k + 1]
             sb = gb[blo : bhi - k + 1]
             ca, cb = Counter(sa), Counter(sb)
-            pairs = _unique_pairs(sa, sb, alo, blo, ca, cb, max(1, k // 2))
+            pairs = _unique_pairs(sa, sb, alo, blo, ca, cb, k)
             if not pairs:
                 pairs = _rare_pairs(sa, sb, alo, blo, ca, cb)
             if pairs:
