@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 
 from rich.cells import cell_len
@@ -165,7 +165,11 @@ def _text(pieces: list[Piece] | None) -> Text | None:
     return None if pieces is None else _line_text(pieces)
 
 
-def _inline_pieces(result: DiffResult, styles: DiffStyles) -> list[list[Piece]]:
+LinePair = tuple[list[Piece] | None, list[Piece] | None]
+
+
+def _inline_batches(result: DiffResult, styles: DiffStyles) -> Iterator[list[LinePair]]:
+    """Finished logical lines of the inline view, a batch after each op."""
     equal, deleted, inserted = (
         styles.style("equal"),
         styles.style("deleted"),
@@ -175,12 +179,19 @@ def _inline_pieces(result: DiffResult, styles: DiffStyles) -> list[list[Piece]]:
     for op in result.ops:
         if op.tag == "equal":
             out.add(sanitize(op.a_text, True), equal)
-            continue
-        if op.a_text:
-            out.add(_changed(op.a_text, True), deleted)
-        if op.b_text:
-            out.add(_changed(op.b_text, True), inserted)
-    return [line for line in out.lines if line is not None]
+        else:
+            if op.a_text:
+                out.add(_changed(op.a_text, True), deleted)
+            if op.b_text:
+                out.add(_changed(op.b_text, True), inserted)
+        if len(out.lines) > 1:  # every line but the last is final
+            done, out.lines = out.lines[:-1], out.lines[-1:]
+            yield [(line, None) for line in done]
+    yield [(line, None) for line in out.lines]
+
+
+def _inline_pieces(result: DiffResult, styles: DiffStyles) -> list[list[Piece]]:
+    return [line for batch in _inline_batches(result, styles) for line, _ in batch if line is not None]
 
 
 def inline_lines(
@@ -193,9 +204,8 @@ def inline_lines(
 # --------------------------------------------------------------------------- side by side
 
 
-def _side_pieces(
-    result: DiffResult, styles: DiffStyles
-) -> list[tuple[list[Piece] | None, list[Piece] | None]]:
+def _side_batches(result: DiffResult, styles: DiffStyles) -> Iterator[list[LinePair]]:
+    """Finished aligned line pairs of the side-by-side view, a batch after each op."""
     equal, deleted, inserted = (
         styles.style("equal"),
         styles.style("deleted"),
@@ -220,14 +230,24 @@ def _side_pieces(
                 right.lines += middle
                 left.lines.append([(last, equal)] if last else [])
                 right.lines.append([(last, equal)] if last else [])
-            continue
-        if op.a_text:
-            _add_side(left, _changed(op.a_text, True), deleted)
-        if op.b_text:
-            _add_side(right, _changed(op.b_text, True), inserted)
+        else:
+            if op.a_text:
+                _add_side(left, _changed(op.a_text, True), deleted)
+            if op.b_text:
+                _add_side(right, _changed(op.b_text, True), inserted)
+        # only the last line of a side can still change (padding, appending)
+        final = min(len(left.lines), len(right.lines)) - 1
+        if final > 0:
+            done = list(zip(left.lines[:final], right.lines[:final], strict=True))
+            left.lines, right.lines = left.lines[final:], right.lines[final:]
+            yield done
     gap = len(right.lines) - len(left.lines)
     (left if gap > 0 else right).lines.extend([None] * abs(gap))
-    return list(zip(left.lines, right.lines, strict=True))
+    yield list(zip(left.lines, right.lines, strict=True))
+
+
+def _side_pieces(result: DiffResult, styles: DiffStyles) -> list[LinePair]:
+    return [pair for batch in _side_batches(result, styles) for pair in batch]
 
 
 def side_by_side_rows(
@@ -351,10 +371,13 @@ def _wrap(line: Text | None, width: int) -> list[Text]:
 
 
 class DiffLayout:
-    """Visual rows of a diff at one width, computed once so a viewer draws only what shows.
+    """Visual rows of a diff at one width, built as far as a viewer needs them.
 
-    Logical lines are kept as styled pieces (built on first use); wrapping works on their
-    plain text and is cached per width; a ``Text`` is built only for a row that is drawn.
+    Logical lines are kept as styled pieces and produced op by op, so the first screen of
+    a huge diff costs only what it shows; ``advance`` finishes the rest a slice at a time
+    (``row_count`` is exact once ``complete``, ``estimated_rows`` sizes a scrollbar before).
+    Wrapping works on plain text and is cached per width; a ``Text`` is built only for a
+    row that is drawn.
     """
 
     def __init__(
@@ -366,42 +389,47 @@ class DiffLayout:
         self.result = result
         self.styles = DiffStyles.from_theme(theme)
         self.side_by_side = side_by_side
-        self._lines: list[tuple[list[Piece] | None, list[Piece] | None]] | None = None
-        self._plain: list[tuple[str | None, str | None]] | None = None
+        batches = _side_batches if side_by_side else _inline_batches
+        self._source: Iterator[list[LinePair]] | None = batches(result, self.styles)
+        self._lines: list[LinePair] = []
+        self._plain: list[tuple[str | None, str | None]] = []
         self._texts: dict[int, tuple[Text | None, Text | None]] = {}
         self._width = -1
         self._row_start: list[int] = [0]
         self._wraps: list[tuple[list[int], list[int]]] = []
+        self._chars_done = 0
+        both = 2 if side_by_side else 1  # equal text shows once inline, on both sides else
+        self._chars_total = sum(
+            len(op.a_text) * both if op.tag == "equal" else len(op.a_text) + len(op.b_text)
+            for op in result.ops
+        )
 
-    def _logical(self) -> list[tuple[list[Piece] | None, list[Piece] | None]]:
-        if self._lines is None:
-            if self.side_by_side:
-                self._lines = _side_pieces(self.result, self.styles)
-            else:
-                self._lines = [(line, None) for line in _inline_pieces(self.result, self.styles)]
-        return self._lines
+    @property
+    def complete(self) -> bool:
+        """True once every logical line is built and wrapped."""
+        return self._source is None and len(self._wraps) == len(self._lines)
 
-    def _plains(self) -> list[tuple[str | None, str | None]]:
-        if self._plain is None:
-            self._plain = [(_plain(left), _plain(right)) for left, right in self._logical()]
-        return self._plain
+    def _pull(self, lines: int) -> None:
+        """Build at least ``lines`` more logical lines (fewer at the end)."""
+        want = len(self._lines) + lines
+        while self._source is not None and len(self._lines) < want:
+            batch = next(self._source, None)
+            if batch is None:
+                self._source = None
+                break
+            self._lines += batch
+            for left, right in batch:
+                pl, pr = _plain(left), _plain(right)
+                self._plain.append((pl, pr))
+                self._chars_done += len(pl or "") + len(pr or "") + 1
 
-    def column_width(self, width: int) -> int:
-        """Cells per side in side-by-side mode."""
-        return max(1, (width - 3) // 2)
-
-    def set_width(self, width: int) -> int:
-        """Wrap every logical line to ``width`` cells (cached); returns the row count."""
-        width = max(1, width)
-        if width == self._width:
-            return self._row_start[-1]
-        self._width = width
-        wrap_width = self.column_width(width) if self.side_by_side else width
-        row_start = [0]
-        wraps: list[tuple[list[int], list[int]]] = []
-        total = 0
+    def _wrap(self) -> None:
+        """Wrap the built lines not wrapped yet at the current width."""
+        wrap_width = self.column_width(self._width) if self.side_by_side else self._width
+        row_start, wraps = self._row_start, self._wraps
+        total = row_start[-1]
         one = [0]
-        for left, right in self._plains():
+        for left, right in self._plain[len(wraps) :]:
             lw = one if left is None or len(left) <= wrap_width and left.isascii() else (
                 wrap_offsets(left, wrap_width)
             )
@@ -411,9 +439,32 @@ class DiffLayout:
             wraps.append((lw, rw))
             total += max(len(lw), len(rw))
             row_start.append(total)
-        self._wraps = wraps
-        self._row_start = row_start
-        return total
+
+    def column_width(self, width: int) -> int:
+        """Cells per side in side-by-side mode."""
+        return max(1, (width - 3) // 2)
+
+    def set_width(self, width: int, rows: int | None = None) -> int:
+        """Wrap to ``width`` cells (cached per width) and return the rows laid out: all of
+        them, or when ``rows`` is given at least that many (the rest comes later)."""
+        width = max(1, width)
+        if width != self._width:
+            self._width = width
+            self._row_start = [0]
+            self._wraps = []
+        self._wrap()
+        while self._source is not None and (rows is None or self._row_start[-1] < rows):
+            self._pull(256 if rows is not None else 1 << 30)
+            self._wrap()
+        return self._row_start[-1]
+
+    def advance(self, lines: int = 1_000) -> bool:
+        """Lay out up to ``lines`` more logical lines; True once the layout is complete."""
+        if self._width < 1:
+            return self.complete
+        self._pull(lines)
+        self._wrap()
+        return self.complete
 
     @property
     def width(self) -> int:
@@ -422,11 +473,21 @@ class DiffLayout:
 
     @property
     def row_count(self) -> int:
-        """Rows at the current width."""
+        """Rows laid out at the current width (all of them once ``complete``)."""
         return self._row_start[-1]
+
+    def estimated_rows(self) -> int:
+        """``row_count`` when complete, else a projection from the share of text laid out."""
+        rows = self._row_start[-1]
+        if self.complete or not self._chars_done:
+            return rows
+        share = min(1.0, self._chars_done / max(1, self._chars_total))
+        return max(rows + 1, int(rows / share))
 
     def row(self, y: int) -> Text:
         """Visual row ``y`` as a Text at most the current width wide."""
+        if y >= self._row_start[-1] and not self.complete and self._width > 0:
+            self.set_width(self._width, y + 1)
         if y < 0 or y >= self._row_start[-1]:
             return Text(end="")
         index = bisect_right(self._row_start, y) - 1
@@ -447,7 +508,7 @@ class DiffLayout:
         """One logical line as Text, built on demand (a few hundred kept)."""
         got = self._texts.get(index)
         if got is None:
-            left, right = self._logical()[index]
+            left, right = self._lines[index]
             got = (_text(left), _text(right))
             if len(self._texts) > 512:
                 self._texts.clear()
@@ -456,6 +517,7 @@ class DiffLayout:
 
     def plain_text(self) -> str:
         """All rows as plain text, for copying."""
+        self.set_width(self._width if self._width > 0 else 80)
         return "\n".join(self.row(y).plain for y in range(self.row_count))
 
 

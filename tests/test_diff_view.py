@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from core.diff import diff_texts
+from core.render import DiffLayout
 from tui.widgets.diff_view import DiffView
 
 A = "Keep this line.\nThe [bold]old[/bold] value \x1b[31mred\x1b[0m.\n" + "filler line\n" * 60
@@ -60,3 +61,30 @@ async def test_large_diff_renders_only_what_is_visible() -> None:
         view.scroll_to(y=view.virtual_size.height // 2, animate=False)
         await pilot.pause()
         assert any("w" in line for line in _visible(view))
+
+
+async def test_long_diff_paints_first_screen_then_finishes_layout() -> None:
+    words = " ".join(f"w{i % 500}" for i in range(50_000))
+    a = "\n".join(words[i : i + 300] for i in range(0, len(words), 300))
+    b = a.replace("w7 ", "seven ")
+    result = diff_texts(a, b)
+    app = DiffApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(DiffView)
+        view.set_result(result)
+        layout = view.layout_rows
+        assert not layout.complete  # only the first screen is laid out before painting
+        assert layout.row_count >= view.size.height
+        await pilot.pause()
+        assert _visible(view)[0].startswith("w0 w1")
+        for _ in range(200):
+            if layout.complete:
+                break
+            await pilot.pause(0.02)
+        assert layout.complete
+        assert view.virtual_size.height == layout.row_count
+        full = DiffLayout(result)
+        assert full.set_width(layout.width) == layout.row_count
+        view.scroll_end(animate=False)
+        await pilot.pause()
+        assert any("seven" in line or "w" in line for line in _visible(view))

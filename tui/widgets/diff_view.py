@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from rich.segment import Segment
@@ -9,16 +10,24 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from core.diff import DiffResult
 from core.render import DiffLayout, DiffStyles
+
+# A long diff is laid out in slices of this many seconds, this far apart, after its first
+# screen is shown.
+_SLICE = 0.008
+_SLICE_GAP = 0.01
 
 
 class DiffView(ScrollView, can_focus=True):
     """Inline or side-by-side view of a ``DiffResult``.
 
-    Rows are wrapped once per width (cached in a ``DiffLayout``) and each visible row is
-    turned into a ``Strip`` on demand, so scrolling a 50,000-word diff stays smooth.
+    Only what the screen shows is laid out before the first paint; the rest of a long diff
+    is wrapped in short slices between frames (cached per width in a ``DiffLayout``), and
+    each visible row is turned into a ``Strip`` on demand, so opening and scrolling a
+    50,000-word diff stays smooth.
     Content is literal: markup and escape sequences in a response are shown as text.
     """
 
@@ -48,6 +57,7 @@ class DiffView(ScrollView, can_focus=True):
         self._theme = DiffStyles.from_theme(theme)
         self._layouts: dict[bool, DiffLayout] = {}
         self._strips: dict[int, Strip] = {}
+        self._layout_timer: Timer | None = None
         self.set_reactive(DiffView.side_by_side, side_by_side)
 
     @property
@@ -85,10 +95,33 @@ class DiffView(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width or self.size.width
         if width <= 0:
             return
-        rows = self.layout_rows.set_width(width)
+        # lay out just what the screen shows now; the rest follows in short slices
+        self.layout_rows.set_width(width, rows=self.scroll_offset.y + self.size.height + 1)
         self._strips.clear()
-        self.virtual_size = Size(width, rows)
+        self._sync_size(width)
         self.refresh()
+        self._schedule_layout()
+
+    def _sync_size(self, width: int) -> None:
+        layout = self.layout_rows
+        rows = layout.row_count if layout.complete else layout.estimated_rows()
+        self.virtual_size = Size(width, rows)
+
+    def _schedule_layout(self) -> None:
+        if not self.layout_rows.complete and self._layout_timer is None:
+            self._layout_timer = self.set_timer(_SLICE_GAP, self._continue_layout)
+
+    def _continue_layout(self) -> None:
+        """Lay out more of a long diff for a few milliseconds, between frames."""
+        self._layout_timer = None
+        layout = self.layout_rows
+        if layout.width < 1:
+            return
+        deadline = time.perf_counter() + _SLICE
+        while not layout.advance(200) and time.perf_counter() < deadline:
+            pass
+        self._sync_size(layout.width)
+        self._schedule_layout()
 
     def render_line(self, y: int) -> Strip:
         """One visible row; rows are cached until the width or mode changes."""
@@ -101,9 +134,11 @@ class DiffView(ScrollView, can_focus=True):
             self._relayout()
         strip = self._strips.get(row)
         if strip is None:
+            if row >= layout.row_count and layout.complete:
+                return Strip.blank(width, style)
+            text = layout.row(row)  # lays out further when scrolled past what is ready
             if row >= layout.row_count:
                 return Strip.blank(width, style)
-            text = layout.row(row)
             segments = list(text.render(self.app.console))
             strip = Strip(Segment.apply_style(segments, style), text.cell_len)
             if len(self._strips) > 2000:
