@@ -454,7 +454,7 @@ class DiffLayout:
             self._wraps = []
         self._wrap()
         while self._source is not None and (rows is None or self._row_start[-1] < rows):
-            self._pull(256 if rows is not None else 1 << 30)
+            self._pull(32 if rows is not None else 1 << 30)
             self._wrap()
         return self._row_start[-1]
 

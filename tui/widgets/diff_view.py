@@ -69,7 +69,7 @@ class DiffView(ScrollView, can_focus=True):
         """Show another diff (e.g. after a new replay) from the top."""
         self._result = result
         self._layouts.clear()
-        self._relayout()
+        self._relayout(top=0)
         self.scroll_to(0, 0, animate=False)
 
     @property
@@ -91,16 +91,17 @@ class DiffView(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._relayout()
 
-    def _relayout(self) -> None:
+    def _relayout(self, top: int | None = None) -> None:
         width = self.scrollable_content_region.width or self.size.width
         if width <= 0:
             return
         # lay out just what the screen shows now; the rest follows in short slices
-        self.layout_rows.set_width(width, rows=self.scroll_offset.y + self.size.height + 1)
+        top = self.scroll_offset.y if top is None else top
+        self.layout_rows.set_width(width, rows=top + self.size.height + 1)
         self._strips.clear()
         self._sync_size(width)
         self.refresh()
-        self._schedule_layout()
+        self.call_after_refresh(self._schedule_layout)  # the first screen is painted first
 
     def _sync_size(self, width: int) -> None:
         layout = self.layout_rows
