@@ -317,9 +317,11 @@ class FakeProvider:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                # Anthropic names each event (`event: message_start`), as its SDK requires.
+                # Anthropic and Responses name each event (`event: message_start`), as their
+                # SDKs require; Gemini's chunks have no type and no name.
                 chunks = [
-                    (f"event: {e['type']}\n" if not done and isinstance(e, dict) else "")
+                    (f"event: {e['type']}\n" if not done and isinstance(e, dict) and "type" in e
+                     else "")
                     + f"data: {json.dumps(e)}\n\n"
                     for e in events
                 ]

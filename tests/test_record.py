@@ -270,3 +270,54 @@ def test_client_leaving_mid_stream_is_recorded_truncated(tmp_path: Path) -> None
     text = request.response_body["choices"][0]["message"]["content"] or ""
     assert 0 < len(text.split()) < 40
     assert len(provider.received) == 1  # the upstream call was aborted, not retried
+
+
+def test_responses_api_and_gemini_through_the_recorder(running: Running) -> None:
+    base, provider = running.server.url, running.provider
+    running.recorder.settings.upstreams["gemini"] = provider.base_url
+    tools = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+    answers = []
+    for url in (provider.base_url, base):
+        client = openai_client(url)
+        plain = client.responses.create(model="gpt-4o-mini", instructions="Be brief.",
+                                        input="Weather in Paris?", tools=tools)
+        events = list(client.responses.create(model="gpt-4o-mini", input="Hello", stream=True))
+        answers.append((plain.model_dump(), [e.model_dump() for e in events]))
+    # Response ids count up on the provider: compare everything else.
+    assert _without_ids(answers[0]) == _without_ids(answers[1])
+
+    gemini = {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}],
+              "systemInstruction": {"parts": [{"text": "Be kind."}]}}
+    path = "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
+    direct = httpx.post(provider.base_url + path, json=gemini, headers={"x-goog-api-key": KEY})
+    proxied = httpx.post(base + path, json=gemini, headers={"x-goog-api-key": KEY})
+    assert proxied.status_code == 200 and proxied.content == direct.content
+    running.flush()
+    with Store(running.recorder.settings.db) as store:
+        (session,) = store.list_sessions()
+        stored = store.session_requests(session.id, bodies=True)
+    from core.formats import detect_format
+
+    plain_r, streamed_r, gemini_r = stored
+    assert detect_format(plain_r.request_body).name == "responses"
+    assert detect_format(streamed_r.request_body).output(streamed_r.response_body).text
+    fmt = detect_format(gemini_r.request_body)
+    assert fmt.name == "gemini" and gemini_r.provider == "google"
+    assert gemini_r.model == "gemini-2.0-flash" and gemini_r.request_url.endswith(
+        ":streamGenerateContent")
+    assert fmt.output(gemini_r.response_body).text == "reply(Be kind.): Hi"
+    assert gemini_r.time_to_first_token_ms is not None
+    assert KEY.encode() not in Path(running.recorder.settings.db).read_bytes()
+
+
+def _without_ids(value: Any) -> Any:
+    """The provider numbers its responses (`resp_fake0001`, `msg_resp_fake0001`…)."""
+    import re
+
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_ids(v) for v in value]
+    if isinstance(value, str):
+        return re.sub(r"resp_fake\d+", "resp_fake", value)
+    return value
