@@ -117,6 +117,12 @@ Scorer = Annotated[ExtractScorer | JudgeScorer, Field(discriminator="kind")]
 _SCORERS = TypeAdapter(list[Scorer])
 
 
+def judge_keys_of(scorers: list[ExtractScorer | JudgeScorer]) -> dict[str, str]:
+    """Judge base URL -> key variable, for scorers the person running this just named."""
+    return {s.via: s.api_key_env for s in scorers
+            if isinstance(s, JudgeScorer) and s.api_key_env}
+
+
 def parse_score_option(value: str) -> ExtractScorer:
     """`PROMPT_ID=REGEX` from the command line."""
     prompt_id, sep, pattern = value.partition("=")
@@ -172,15 +178,19 @@ async def judge(
     *,
     client: httpx.AsyncClient,
     env: Mapping[str, str] | None = None,
+    key_env: str | None = None,
 ) -> tuple[float | None, bool]:
     """Score via the judge, from the cache when this (model, prompt) was asked before.
 
-    Returns (score, from_cache). Only successful replies are cached.
+    `key_env` is the key variable the person running this named for the judge's base URL
+    (never the one stored with the scorer). Returns (score, from_cache). Only successful
+    replies are cached.
     """
     cached = cached_judgement(store, scorer.model, prompt)
     if cached is not None:
         return cached[1], True
-    from core.replay.transport import credentials_for, join_base, redact, secrets_in
+    from core.keys import KeyInvalid, Redactor, env_secrets
+    from core.replay.transport import TargetRefused, credentials_for, join_base
 
     env = os.environ if env is None else env
     base = scorer.via
@@ -193,17 +203,20 @@ async def judge(
             raise JudgeError(f"the judge needs the local model: {exc}") from None
     url = join_base(base, "openai")
     headers = {"Content-Type": "application/json"}
-    headers.update(credentials_for(
-        url, env, custom_base=base if scorer.api_key_env else None,
-        custom_key_env=scorer.api_key_env))
+    redact = Redactor(env_secrets(env, [key_env]))
+    try:
+        headers.update(credentials_for(url, env, custom_base=base if key_env else None,
+                                       custom_key_env=key_env))
+    except (TargetRefused, KeyInvalid) as exc:
+        raise JudgeError(f"judge call not sent: {redact(str(exc))}") from None
     body = {"model": scorer.model, "temperature": scorer.temperature,
             "messages": [{"role": "user", "content": prompt}]}
     try:
         response = await client.post(url, json=body, headers=headers)
     except httpx.HTTPError as exc:
-        raise JudgeError(f"judge call failed: {type(exc).__name__}: {exc}") from None
+        raise JudgeError(redact(f"judge call failed: {type(exc).__name__}: {exc}")) from None
     if response.status_code >= 400:
-        detail = redact(response.text[:300], secrets_in(headers))
+        detail = redact(response.text[:300])
         raise JudgeError(f"judge call failed: HTTP {response.status_code}: {detail}")
     try:
         from core.formats import format_named
@@ -330,9 +343,11 @@ async def score_replay(
     client: httpx.AsyncClient | None = None,
     env: Mapping[str, str] | None = None,
     judge_concurrency: int = 4,
+    judge_keys: Mapping[str, str] | None = None,
 ) -> ReplayScores:
     """Score every request of a replay, original and replayed; `scorers` defaults to the
-    ones attached to the replay."""
+    ones attached to the replay. `judge_keys` maps a judge's base URL to the key variable
+    named for it by the person running this (see `judge`)."""
     replay = store.get_replay(replay_id)
     if replay is None:
         raise ValueError(f"no replay {replay_id!r} in the store")
@@ -357,7 +372,8 @@ async def score_replay(
         async with sem:
             assert client is not None
             try:
-                value, hit = await judge(store, scorer, prompt, client=client, env=env)
+                value, hit = await judge(store, scorer, prompt, client=client, env=env,
+                                         key_env=(judge_keys or {}).get(scorer.via))
             except JudgeError as exc:
                 return None, str(exc)
         calls += 0 if hit else 1

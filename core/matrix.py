@@ -26,8 +26,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from core.edits import EditSet, ParamEdit, SystemEdit
 from core.evals import ExtractScorer, JudgeScorer, Scorer, score_replay
+from core.keys import redact
 from core.models import LoggedRequest
-from core.replay.models import ReplayEvent, ReplayMode, ReplaySpec
+from core.replay.models import ReplayEvent, ReplayMode, ReplaySpec, ReplayTarget
 from core.store import Store
 
 ORIGINAL = "original"
@@ -255,6 +256,10 @@ class MatrixSpec(BaseModel):
                           allow_hosts=list(self.allow_hosts), concurrency=self.concurrency,
                           stream=self.stream)
 
+    def target(self) -> ReplayTarget:
+        return ReplayTarget(via=self.via, api_key_env=self.api_key_env,
+                            allow_hosts=list(self.allow_hosts))
+
     def variant(self, prompt_id: str, label: str) -> Variant:
         if label == ORIGINAL:
             return original_variant(prompt_id)
@@ -466,25 +471,42 @@ async def run_matrix(
     *,
     resume_id: str | None = None,
     on_event: MatrixCallback | None = None,
+    target: ReplayTarget | None = None,
     client: httpx.AsyncClient | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Matrix:
-    """Run a new matrix from `spec`, or resume `resume_id` (its stored spec wins).
+    """Run a new matrix from `spec`, or resume `resume_id` (its stored spec wins, except
+    where it sends: `target`, named by the person running it; a stored target that is not
+    built in is refused without one, as for a resumed replay).
 
     Replays run `spec.parallel_cells` at a time on one shared HTTP client; a replay that
     fails as a whole marks its cell failed and the rest carry on.
     """
+    import os
+
     from core.replay.engine import make_client, run_replay
+    from core.replay.transport import resume_target
 
     if resume_id is not None:
         matrix = get_matrix(store, resume_id)
         if matrix is None:
             raise ValueError(f"no matrix {resume_id!r} in the store")
+        if target is None:
+            target = resume_target(matrix.spec.target(), what=f"matrix {resume_id}")
+        for run in matrix.runs:
+            replay = store.get_replay(run.replay_id) if run.replay_id else None
+            if (replay is not None and replay.status == "running"
+                    and replay.owner_pid not in (None, os.getpid())):
+                raise ValueError(
+                    f"matrix {resume_id} is still running in process {replay.owner_pid};"
+                    " wait for it to finish or stop that process before resuming"
+                )
     elif spec is not None:
         matrix = create_matrix(store, spec)
+        target = target or spec.target()
     else:
         raise ValueError("run_matrix needs a spec or a resume_id")
-    spec = matrix.spec
+    spec = matrix.spec.model_copy(update=target.model_dump())
     cells = {c.key: c for c in spec.cells()}
 
     def emit(event: MatrixEvent) -> None:
@@ -514,13 +536,14 @@ async def run_matrix(
 
             try:
                 replay = await run_replay(store, spec.replay_spec(cell, run.session_id),
-                                          resume_id=run.replay_id, on_event=forward,
-                                          client=http, env=env)
+                                          resume_id=run.replay_id, target=target,
+                                          on_event=forward, client=http, env=env)
             except (ValueError, OSError, httpx.HTTPError) as exc:
-                _set_run(store, matrix.id, run, status="failed", error=str(exc))
+                message = redact(str(exc), env=env)
+                _set_run(store, matrix.id, run, status="failed", error=message)
                 emit(MatrixEvent(kind="cell_failed", matrix_id=matrix.id, cell_key=run.cell_key,
                                  session_id=run.session_id, replay_id=run.replay_id,
-                                 message=str(exc)))
+                                 message=message))
                 return
             _set_run(store, matrix.id, run, status="done", error=None)
             emit(MatrixEvent(kind="cell_finished", matrix_id=matrix.id, cell_key=run.cell_key,
@@ -603,8 +626,12 @@ async def matrix_table(
     *,
     client: httpx.AsyncClient | None = None,
     env: Mapping[str, str] | None = None,
+    judge_keys: Mapping[str, str] | None = None,
 ) -> MatrixTable:
-    """Score and summarize every cell (judge replies come from the cache when repeated)."""
+    """Score and summarize every cell (judge replies come from the cache when repeated).
+
+    `judge_keys` maps a judge's base URL to the key variable the person running this named
+    for it; the key variable stored with a judge is never used."""
     matrix = get_matrix(store, matrix_id)
     if matrix is None:
         raise ValueError(f"no matrix {matrix_id!r} in the store")
@@ -655,7 +682,7 @@ async def matrix_table(
                     priced = True
             if scorers:
                 scores = await score_replay(store, run.replay_id, scorers, client=client,
-                                            env=env)
+                                            env=env, judge_keys=judge_keys)
                 for score_row in scores.rows:
                     if score_row.scorer is None:
                         continue

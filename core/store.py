@@ -640,6 +640,17 @@ class Store:
                 (status, finished, status, os.getpid(), replay_id),
             )
 
+    def claim_replay(self, replay_id: str, seen_owner: int | None) -> bool:
+        """Mark a replay running in this process, unless another process claimed it since its
+        owner was read as `seen_owner` (two resumes at once: only one wins)."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE replays SET status = 'running', finished_at = NULL, owner_pid = ?"
+                " WHERE id = ? AND owner_pid IS ?",
+                (os.getpid(), replay_id, seen_owner),
+            )
+        return cursor.rowcount == 1
+
     def get_replay(self, replay_id: str) -> Replay | None:
         with self._lock, self.faults():
             row = self._db.execute(
@@ -929,6 +940,7 @@ def _replay_from_row(row: sqlite3.Row) -> Replay:
         status=_live_status(row["status"], row["owner_pid"]),
         mode=row["mode"],
         spec=ReplaySpec.model_validate_json(row["spec"] or "{}"),
+        owner_pid=row["owner_pid"],
         total=row["total"],
         failed=row["failed"],
         done=row["done"],

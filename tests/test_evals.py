@@ -16,6 +16,7 @@ from core.evals import (
     ReplayScores,
     attach_scorers,
     attached_scorers,
+    judge_keys_of,
     parse_score_option,
     recorded_session_score,
     score_replay,
@@ -157,7 +158,13 @@ async def test_judge_calls_are_cached(demo: Store, provider: FakeProvider) -> No
                              model="judge-model", api_key_env="JUDGE_KEY",
                              template="Q: {input}\nA: {output}\nScore 1-10.")
         env = {"JUDGE_KEY": "sk-judge"}
-        first = await score_replay(demo, replay_id, [scorer], env=env)
+        # Stored with the scorer, the key variable alone sends nothing: it is named here.
+        await score_replay(demo, replay_id, [scorer.model_copy(update={"model": "m0"})],
+                           env=env)
+        assert all("authorization" not in r.headers for r in judge_server.received)
+        judge_server.received.clear()
+        first = await score_replay(demo, replay_id, [scorer], env=env,
+                                   judge_keys=judge_keys_of([scorer]))
         sent = len(judge_server.received)
         # 3 recorded outputs + 3 replayed outputs, all different prompts.
         assert sent == 6 and first.judge_calls == 6
@@ -166,7 +173,8 @@ async def test_judge_calls_are_cached(demo: Store, provider: FakeProvider) -> No
         rows = [r for r in first.rows if r.scorer == scorer.label]
         assert [r.original for r in rows] == [8, 8, 8]
         assert [r.replay for r in rows] == [7.5, 7.5, 7.5]
-        again = await score_replay(demo, replay_id, [scorer], env=env)
+        again = await score_replay(demo, replay_id, [scorer], env=env,
+                                   judge_keys=judge_keys_of([scorer]))
         assert len(judge_server.received) == sent and again.judge_calls == 0
         assert [r.model_dump() for r in again.rows] == [r.model_dump() for r in first.rows]
         # Another model is another cache key.

@@ -59,8 +59,12 @@ def test_region_from_key_with_override():
     eu = HeliconeConfig.from_env("sk-helicone-eu-secret123")
     assert eu.api_url == "https://eu.api.helicone.ai"
     assert HeliconeConfig.from_env("sk-helicone-x").api_url == "https://api.helicone.ai"
-    own = HeliconeConfig.from_env("sk-helicone-eu-x", base_url="http://helicone.local:8585/")
-    assert own.api_url == "http://helicone.local:8585"
+    own = HeliconeConfig.from_env("sk-helicone-eu-x", base_url="https://helicone.local:8585/")
+    assert own.api_url == "https://helicone.local:8585"
+    # The key never travels in clear text to another machine; loopback is fine.
+    with pytest.raises(HeliconeError, match="https"):
+        HeliconeConfig.from_env("sk-helicone-x", base_url="http://helicone.local:8585")
+    assert HeliconeConfig.from_env("sk-helicone-x", base_url="http://127.0.0.1:8585").api_url
 
 
 def test_config_hides_key_and_reads_env(monkeypatch):

@@ -26,6 +26,7 @@ from core.matrix import (
     run_matrix,
     variant_from_file,
 )
+from core.replay.transport import TargetRefused
 from core.store import Store
 from tests.servers import FakeProvider, system_and_last_user
 
@@ -229,7 +230,9 @@ async def test_interrupted_matrix_resumes(demo: Store) -> None:
         assert 0 < kept < 9
         sent_before = len(server.received)
 
-        resumed = await run_matrix(demo, resume_id=matrix.id)
+        with pytest.raises(TargetRefused, match=f"--via {server.base_url}"):
+            await run_matrix(demo, resume_id=matrix.id)  # the stored target is not trusted
+        resumed = await run_matrix(demo, resume_id=matrix.id, target=spec.target())
         assert resumed.status == "done" and resumed.finished == 6
         # Finished cells were skipped; the interrupted replay sent only what it lacked.
         assert len(server.received) - sent_before == 3 * 9 + (9 - kept)
@@ -237,7 +240,7 @@ async def test_interrupted_matrix_resumes(demo: Store) -> None:
         assert [r.replay_id for r in resumed.runs[:2]] == [r.replay_id for r in matrix.runs[:2]]
         assert len({r.replay_id for r in resumed.runs}) == 6
     assert all(len(demo.replay_results(r.replay_id)) == 9 for r in resumed.runs)
-    again = await run_matrix(demo, resume_id=matrix.id)  # nothing left to do
+    again = await run_matrix(demo, resume_id=matrix.id, target=spec.target())  # nothing to do
     assert again.status == "done"
     assert get_matrix(demo, matrix.id).spec == spec
     with pytest.raises(ValueError):

@@ -88,7 +88,13 @@ def test_resume_after_sigkill(tmp_path):
             assert replay.status == "interrupted"  # killed: its process is gone
             finished = {k for k, r in store.replay_results(replay.id).items()
                         if r.status == "done"}
-        resumed = subprocess.run([*base, "--resume", replay.id, "--json"], cwd=ROOT, env=env,
+        # The stored target is not trusted: the person resuming names it again.
+        refused = subprocess.run([*base, "--resume", replay.id, "--json"], cwd=ROOT, env=env,
+                                 capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 1
+        assert f"--via {server.base_url} --api-key-env MY_KEY" in refused.stderr
+        resumed = subprocess.run([*base, "--resume", replay.id, "--via", server.base_url,
+                                  "--api-key-env", "MY_KEY", "--json"], cwd=ROOT, env=env,
                                  capture_output=True, text=True, timeout=60)
         assert resumed.returncode == 0, resumed.stderr
         out = json.loads(resumed.stdout)

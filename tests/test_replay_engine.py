@@ -228,7 +228,8 @@ async def test_cancellation_keeps_finished_and_resume_sends_only_missing(store):
         assert "r1" in finished and "r3" not in finished
         assert results["r3"].status == "cancelled"
         before = len(server.received)
-        resumed = await run_replay(store, spec, resume_id=replay_id, retry=FAST)
+        resumed = await run_replay(store, spec, resume_id=replay_id, retry=FAST,
+                                   target=spec.target())
         assert resumed.id == replay_id and resumed.status == "done"
         resent = [b["messages"][-1]["content"][:5] for b in server.bodies()[before:]]
         assert "Argue" not in resent and len(resent) == 4 - len(finished)

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
+
+if TYPE_CHECKING:
+    from core.replay.models import ReplayTarget
 
 
 class ReplayDefaults(BaseModel):
@@ -33,6 +37,24 @@ class Config(BaseModel):
     keymap: dict[str, str] = Field(default_factory=dict)  # binding id -> "key1,key2"
     replay: ReplayDefaults = Field(default_factory=ReplayDefaults)
     helicone: HeliconeDefaults = Field(default_factory=HeliconeDefaults)
+
+    def key_bindings(self) -> dict[str, str]:
+        """Base URL -> key variable, as this person's config names them."""
+        replay = self.replay
+        if replay.base_url and replay.api_key_env:
+            return {replay.base_url: replay.api_key_env}
+        return {}
+
+    def resume_target(self, stored: ReplayTarget, what: str) -> ReplayTarget:
+        """A stored target as this config names it; TargetRefused when the config does not
+        name it (the app then asks the person to confirm)."""
+        from core.replay.transport import resume_target
+
+        base = (self.replay.base_url or "").rstrip("/")
+        if base and stored.via.rstrip("/") == base:
+            return resume_target(stored, via=stored.via, api_key_env=self.replay.api_key_env,
+                                 what=what)
+        return resume_target(stored, what=what)
 
 
 def config_path() -> Path:

@@ -116,9 +116,42 @@ def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+class StreamAssembler(Protocol):
+    """Folds a provider's server-sent events back into one response body."""
+
+    def feed(self, event: Any) -> bool:
+        """Take one parsed `data:` payload; True when it carried output (time to first token)."""
+        ...
+
+    def end_marker(self) -> None:
+        """The stream's non-JSON end sentinel arrived (OpenAI's `data: [DONE]`)."""
+        ...
+
+    def body(self) -> dict[str, Any]: ...
+
+    def problem(self) -> str | None:
+        """After the stream closed: why the answer is not complete, or None when it is."""
+        ...
+
+
+STREAM_CUT = "stream ended before the answer was complete"
+
+
 class Format(Protocol):
+    """A wire format. The completeness check lives here, one per format: `response_problem`
+    for a whole body and `stream_assembler().problem()` for a stream; the engine calls them and
+    records a failure with their reason instead of a result."""
+
     name: str
     default_path: str
+
+    def response_problem(self, response: Any) -> str | None:
+        """Why a 200 response is not a complete answer of this format's shape, or None.
+
+        Error bodies are not problems here: `output()` reports them as errors."""
+        ...
+
+    def stream_assembler(self) -> StreamAssembler: ...
 
     def messages(self, body: dict[str, Any]) -> list[Message]: ...
 
@@ -152,10 +185,22 @@ class Format(Protocol):
         """The same conversation as an OpenAI chat completions body (for compatible targets)."""
         ...
 
-    def stream_assembler(self) -> Any: ...
-
 
 FORMAT_NAMES = ("openai", "anthropic", "responses", "gemini")
+
+
+def usage_problem(usage: Any, fields: tuple[str, ...]) -> str | None:
+    """Token counts must be whole non-negative numbers when a response reports them."""
+    if usage is None:
+        return None
+    if not isinstance(usage, dict):
+        return "response usage is not an object"
+    for field in fields:
+        value = usage.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 0):
+            return f"response usage {field} is not a whole number"
+    return None
 
 
 def format_named(name: str) -> Format:

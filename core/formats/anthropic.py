@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from core.formats import (
+    STREAM_CUT,
     Message,
     Output,
     ToolCall,
@@ -19,6 +20,7 @@ from core.formats import (
     tolerant,
     unexpected_messages,
     unexpected_output,
+    usage_problem,
 )
 
 
@@ -106,6 +108,21 @@ class AnthropicMessages:
             finish_reason=response.get("stop_reason"),
         )
 
+    def response_problem(self, response: Any) -> str | None:
+        if not isinstance(response, dict):
+            return "response is not a JSON object"
+        if response.get("type") == "error" or "error" in response or "helicone_error" in response:
+            return None
+        content = response.get("content")
+        if not isinstance(content, list):
+            return "response has no content"
+        if not all(isinstance(block, dict) for block in content):
+            return "response content block is not an object"
+        for block in content:
+            if block.get("type") == "text" and not isinstance(block.get("text", ""), str):
+                return "response text block holds no text"
+        return usage_problem(response.get("usage"), ("input_tokens", "output_tokens"))
+
     def with_system(self, body: dict[str, Any], text: str, *, append: bool) -> dict[str, Any]:
         system = body.get("system")
         if append and isinstance(system, list) and system:
@@ -170,13 +187,16 @@ class AnthropicStream:
         self.blocks: dict[int, dict[str, Any]] = {}
         self.partial_json: dict[int, str] = {}
         self.error: Any = None
+        self.stopped = False
 
     def feed(self, event: Any) -> bool:
         """Take one parsed `data:` payload; True when it carried output (for time to first token)."""
         if not isinstance(event, dict):
             return False
         kind = event.get("type")
-        if kind == "error":
+        if kind == "message_stop":
+            self.stopped = True
+        elif kind == "error":
             self.error = event.get("error") or event
         elif kind == "message_start" and isinstance(event.get("message"), dict):
             start = dict(event["message"])
@@ -220,6 +240,14 @@ class AnthropicStream:
                 usage.update(event["usage"])
                 self.message["usage"] = usage
         return False
+
+    def end_marker(self) -> None:
+        """Anthropic streams have no sentinel line; `message_stop` ends them."""
+
+    def problem(self) -> str | None:
+        if self.error is not None or self.stopped:
+            return None
+        return f"{STREAM_CUT} (no message_stop)"
 
     def body(self) -> dict[str, Any]:
         if self.error is not None:

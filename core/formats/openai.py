@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.formats import (
+    STREAM_CUT,
     Message,
     Output,
     ToolCall,
@@ -17,6 +18,7 @@ from core.formats import (
     tolerant,
     unexpected_messages,
     unexpected_output,
+    usage_problem,
 )
 
 SYSTEM_ROLES = ("system", "developer")
@@ -72,6 +74,29 @@ class OpenAIChat:
             completion_tokens=usage.get("completion_tokens") if isinstance(usage, dict) else None,
             finish_reason=first.get("finish_reason"),
         )
+
+    def response_problem(self, response: Any) -> str | None:
+        if not isinstance(response, dict):
+            return "response is not a JSON object"
+        if _error_text(response) is not None:
+            return None
+        choices = response.get("choices")
+        if not isinstance(choices, list) or not choices:
+            return "response has no choices"
+        first = choices[0]
+        if not isinstance(first, dict):
+            return "response choice is not an object"
+        message = first.get("message", first.get("delta"))
+        if not isinstance(message, dict):
+            return "response choice has no message"
+        content = message.get("content")
+        if content is not None and not isinstance(content, str | list):
+            return "response message content is neither text nor a list of parts"
+        calls = message.get("tool_calls")
+        if calls is not None and (not isinstance(calls, list)
+                                  or not all(isinstance(c, dict) for c in calls)):
+            return "response tool_calls is not a list of objects"
+        return usage_problem(response.get("usage"), ("prompt_tokens", "completion_tokens"))
 
     def with_system(self, body: dict[str, Any], text: str, *, append: bool) -> dict[str, Any]:
         messages = list(body.get("messages") or [])
@@ -131,9 +156,12 @@ class OpenAIStream:
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
         self.error: Any = None
+        self.events = 0
+        self.done = False
 
     def feed(self, event: Any) -> bool:
         """Take one parsed `data:` payload; True when it carried output (for time to first token)."""
+        self.events += 1
         if not isinstance(event, dict):
             return False
         if "error" in event:
@@ -168,6 +196,21 @@ class OpenAIStream:
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         return got
+
+    def end_marker(self) -> None:
+        self.done = True
+
+    def problem(self) -> str | None:
+        """Complete means a finish reason or `[DONE]` arrived (an error event is an answer)."""
+        if self.error is not None:
+            return None
+        if not self.events:
+            return "the event stream carried no events"
+        if self.finish_reason is None and not self.done:
+            return f"{STREAM_CUT} (no finish_reason, no [DONE])"
+        if self.usage is not None:
+            return usage_problem(self.usage, ("prompt_tokens", "completion_tokens"))
+        return None
 
     def body(self) -> dict[str, Any]:
         if self.error is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.formats import Message, Output, ToolCall, replace_in_content
+from core.formats import STREAM_CUT, Message, Output, ToolCall, replace_in_content
 
 SYSTEM_ROLES = ("system", "developer")
 # Output items that are tool calls run by OpenAI itself; shown as calls, never replayed alone.
@@ -26,7 +26,6 @@ HOSTED_CALLS = (
     "shell_call", "apply_patch_call", "tool_search_call",
 )
 TERMINAL_EVENTS = ("response.completed", "response.failed", "response.incomplete")
-STREAM_CUT = "stream ended before the answer was complete"
 _SAMPLING_KEYS = ("model", "temperature", "top_p", "stream", "user", "parallel_tool_calls")
 
 

@@ -13,55 +13,46 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from core.keys import KeyInvalid, Redactor, env_secrets
 from core.labels import request_labels
 from core.models import LoggedRequest
-from core.replay.failures import describe_network_error
 from core.replay.models import (
     FINAL_STATUSES,
     Replay,
     ReplayEvent,
     ReplayResult,
     ReplaySpec,
+    ReplayTarget,
 )
 from core.replay.plan import PlannedRequest, ReplayPlan, plan_replay, same_tool_calls
+from core.replay.sending import (
+    MAX_RAW_BODY,
+    Attempt,
+    RetryPolicy,
+    Timeouts,
+    make_client,
+    send,
+    waiting_for,
+)
 from core.replay.transport import (
     TargetRefused,
-    redact,
+    check_target,
     request_headers,
+    resume_target,
     secrets_in,
 )
 from core.replay.wire import CannotSend, is_compatible_target, shape, thread_chain
 from core.store import Store, StoreError
 
 EventCallback = Callable[[ReplayEvent], None]
-RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
-MAX_ERROR_BODY = 20_000
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter; `Retry-After` wins when the server sends one."""
-
-    max_attempts: int = 5
-    base_s: float = 0.5
-    cap_s: float = 30.0
-    max_retry_after_s: float = 120.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_retry_after_s)
-        ceiling = min(self.cap_s, self.base_s * 2 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+__all__ = ["RetryPolicy", "Timeouts", "make_client", "replay_events", "run_replay"]
 
 
 class AdaptiveLimiter:
@@ -95,46 +86,48 @@ class AdaptiveLimiter:
             self._last_cut = now
 
 
-class _Attempt(Exception):
-    """A failed attempt: what to record, and whether it may be retried."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        body: Any = None,
-        retryable: bool = False,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = body
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
 async def run_replay(
     store: Store,
     spec: ReplaySpec,
     *,
     on_event: EventCallback | None = None,
     resume_id: str | None = None,
+    target: ReplayTarget | None = None,
     client: httpx.AsyncClient | None = None,
     env: Mapping[str, str] | None = None,
     retry: RetryPolicy | None = None,
+    timeouts: Timeouts | None = None,
 ) -> Replay:
-    """Replay `spec.session_id` (or resume `resume_id`, whose stored spec wins) and return it."""
+    """Replay `spec.session_id`, or resume `resume_id` and return the replay.
+
+    Each attempt of each request is bounded by `timeouts` (defaults: `Timeouts()`).
+
+    A resumed replay keeps its stored edits and mode, but where it sends and with which key
+    comes from `target` (named by the person resuming); without one, a stored target that
+    is not built in is refused (TargetRefused says which flags name it). A replay still
+    running in another live process is refused too.
+    """
     env = os.environ if env is None else env
     if resume_id is not None:
         existing_replay = store.get_replay(resume_id)
         if existing_replay is None:
             raise ValueError(f"no replay {resume_id!r} in the store")
-        spec = existing_replay.spec
+        owner = existing_replay.owner_pid
+        if existing_replay.status == "running" and owner not in (None, os.getpid()):
+            raise ValueError(
+                f"replay {resume_id} is still running in process {owner}; wait for it to"
+                " finish or stop that process before resuming"
+            )
+        if target is None:
+            target = resume_target(existing_replay.spec.target(), what=f"replay {resume_id}")
+        spec = existing_replay.spec.with_target(target)
+        check_target(spec.target(), env)
         replay = existing_replay
         previous = store.replay_results(resume_id)
-        store.finish_replay(resume_id, "running")
+        if not store.claim_replay(resume_id, owner):
+            raise ValueError(f"replay {resume_id} was resumed by another process just now")
     else:
+        check_target(spec.target(), env)
         replay = store.create_replay(spec)
         previous = {}
     requests = store.session_requests(spec.session_id, bodies=True)
@@ -148,10 +141,11 @@ async def run_replay(
         raise
     plan = plan_replay(requests, run_spec)
     own_client = client is None
+    timeouts = timeouts or Timeouts()
     if client is None:
-        client = make_client(spec.concurrency)
+        client = make_client(spec.concurrency, timeouts)
     runner = _Runner(
-        store, run_spec, plan, replay.id, client, env, on_event, retry or RetryPolicy()
+        store, run_spec, plan, replay.id, client, env, on_event, retry or RetryPolicy(), timeouts
     )
     runner.load(previous)
     try:
@@ -208,17 +202,6 @@ async def replay_events(
                 await task
 
 
-def make_client(concurrency: int = 8) -> httpx.AsyncClient:
-    """The shared client: generous read timeout (long generations), pooled connections."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=None),
-        limits=httpx.Limits(
-            max_connections=max(concurrency * 2, 10), max_keepalive_connections=max(concurrency, 10)
-        ),
-        follow_redirects=False,
-    )
-
-
 def similarity(a: str, b: str) -> float:
     """Word-level similarity of two outputs, from the diff engine when it is available."""
     try:
@@ -241,7 +224,9 @@ class _Runner:
         env: Mapping[str, str],
         on_event: EventCallback | None,
         retry: RetryPolicy,
+        timeouts: Timeouts,
     ) -> None:
+        self.timeouts = timeouts
         self.store = store
         self.spec = spec
         self.plan = plan
@@ -258,6 +243,8 @@ class _Runner:
         # Messages name requests by path (core.labels), never by UUID.
         self.labels = request_labels([item.request for item in plan.items])
         self.running: set[str] = set()
+        # Every key this run could send, scrubbed from whatever it stores or reports.
+        self.redact = Redactor(env_secrets(env, [spec.api_key_env]))
 
     def emit(self, event: ReplayEvent) -> None:
         if self.on_event is not None:
@@ -309,6 +296,7 @@ class _Runner:
         except StoreError:
             raise
         except Exception as exc:  # an unforeseen recorded shape fails this request alone
+            self.running.discard(item.id)
             result = ReplayResult(
                 request_id=item.id,
                 status="failed",
@@ -320,8 +308,20 @@ class _Runner:
 
     def _finish(self, result: ReplayResult) -> None:
         result.finished_at = datetime.now(UTC)
+        try:
+            self.store.save_result(self.replay_id, result)
+        except (ValueError, RecursionError) as exc:  # e.g. a response nested too deep to store
+            raw = self.redact(_raw_text(result.response_body))
+            result = result.model_copy(update={
+                "status": "failed",
+                "error": f"the response could not be stored ({type(exc).__name__});"
+                         " its text is kept as the raw body",
+                "response_body": raw,
+                "output_text": "",
+                "tool_calls": [],
+            })
+            self.store.save_result(self.replay_id, result)
         self.results[result.request_id] = result
-        self.store.save_result(self.replay_id, result)
         kind = {
             "done": "finished",
             "diverged": "finished",
@@ -364,17 +364,17 @@ class _Runner:
             body, diverged = self._body(item)
             # A base URL speaks chat completions: other formats are translated (core.replay.wire).
             wire = shape(request, recorded_fmt, body, self.spec, self.env)
+            headers = request_headers(
+                request, wire.fmt.name, wire.url, self.spec, self.env, replay_id=self.replay_id
+            )
         except CannotSend as exc:
             return base.model_copy(update={"status": "skipped", "error": str(exc)})
-        except TargetRefused as exc:
+        except (TargetRefused, KeyInvalid) as exc:
             return base.model_copy(
-                update={"status": "failed", "error": str(exc), "sent_body": None}
+                update={"status": "failed", "error": self.redact(str(exc)), "sent_body": None}
             )
         fmt, body, url, stream = wire.fmt, wire.body, wire.url, wire.stream
-        headers = request_headers(
-            request, fmt.name, url, self.spec, self.env, replay_id=self.replay_id
-        )
-        secrets = secrets_in(headers)
+        redact = Redactor([*secrets_in(headers), *self.redact.secrets])
         base.sent_body = body
         if diverged:
             base.diverged = True
@@ -392,18 +392,27 @@ class _Runner:
                         replay_id=self.replay_id,
                         request_id=item.id,
                         attempt=attempt,
+                        message=waiting_for(url, self.timeouts),
                     )
                 )
             started = time.perf_counter()
             try:
-                response, ttft, helicone_id = await self._send(
-                    fmt, url, headers, payload, stream, started
+                response, ttft, helicone_id = await send(
+                    self.client, fmt, url, headers, payload, stream, started, self.timeouts
                 )
-            except _Attempt as failure:
-                failure_error = redact(str(failure), secrets)
+            except Attempt as failure:
+                failure_error = redact(str(failure))
                 if failure.status == 429:
                     self.limiter.on_throttle()
-                if failure.retryable and attempt < self.retry.max_attempts:
+                cap = self.retry.max_retry_after_s
+                too_long = failure.retry_after is not None and failure.retry_after > cap
+                if too_long:
+                    failure_error += (
+                        f"; the server asks to wait {failure.retry_after:.0f} s, longer than"
+                        f" the {cap:.0f} s reprise waits: try again later"
+                    )
+                if (failure.retryable and not too_long
+                        and attempt < self.retry.attempts_for(failure.kind)):
                     await self.limiter.release()
                     self.running.discard(item.id)
                     delay = self.retry.delay(attempt, failure.retry_after)
@@ -425,7 +434,7 @@ class _Runner:
                         "status": "failed",
                         "error": failure_error,
                         "http_status": failure.status,
-                        "response_body": redact(failure.body, secrets),
+                        "response_body": redact(failure.body),
                         "attempts": attempt,
                         "latency_ms": (time.perf_counter() - started) * 1000,
                     }
@@ -438,8 +447,14 @@ class _Runner:
             await self.limiter.release()
             self.running.discard(item.id)
             break
-        response = redact(response, secrets)
-        output = fmt.output(response)
+        response = redact(response)
+        try:
+            output = fmt.output(response)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            return base.model_copy(update={
+                "status": "failed", "http_status": 200, "attempts": attempt,
+                "error": f"response has an unexpected shape ({type(exc).__name__})",
+                "response_body": _raw_text(response), "latency_ms": latency})
         status = "diverged" if base.diverged else "done"
         if output.error is not None:
             status = "failed"
@@ -459,7 +474,7 @@ class _Runner:
                 "helicone_id": helicone_id,
                 "similarity": None
                 if output.error
-                else similarity(recorded_fmt.output(request.response_body).text, output.text),
+                else _similarity_to_recorded(recorded_fmt, request, output.text),
             }
         )
 
@@ -501,112 +516,18 @@ class _Runner:
         body = self.spec.edits.apply(request, body)
         return body, diverged
 
-    async def _send(
-        self,
-        fmt: Any,
-        url: str,
-        headers: dict[str, str],
-        payload: bytes,
-        stream: bool,
-        started: float,
-    ) -> tuple[Any, float | None, str | None]:
-        try:
-            if not stream:
-                response = await self.client.post(url, content=payload, headers=headers)
-                if response.status_code >= 400:
-                    raise _failure(response, response.content)
-                ttft = (time.perf_counter() - started) * 1000
-                try:
-                    return response.json(), ttft, response.headers.get("helicone-id")
-                except ValueError:
-                    raise _Attempt(
-                        f"HTTP {response.status_code}: response is not JSON",
-                        status=response.status_code,
-                        body=response.text[:MAX_ERROR_BODY],
-                    ) from None
-            async with self.client.stream(
-                "POST", url, content=payload, headers=headers
-            ) as response:
-                if response.status_code >= 400:
-                    raise _failure(response, await response.aread())
-                if "text/event-stream" not in response.headers.get("content-type", ""):
-                    raw = await response.aread()
-                    try:
-                        data = json.loads(raw)
-                    except ValueError:
-                        raise _Attempt(
-                            "expected an event stream",
-                            status=response.status_code,
-                            body=raw.decode(errors="replace")[:MAX_ERROR_BODY],
-                        ) from None
-                    return (
-                        data,
-                        (time.perf_counter() - started) * 1000,
-                        response.headers.get("helicone-id"),
-                    )
-                assembler = fmt.stream_assembler()
-                ttft: float | None = None
-                async for data in _sse_data(response):
-                    if data == "[DONE]":
-                        break
-                    try:
-                        event = json.loads(data)
-                    except ValueError:
-                        continue
-                    if assembler.feed(event) and ttft is None:
-                        ttft = (time.perf_counter() - started) * 1000
-                return assembler.body(), ttft, response.headers.get("helicone-id")
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            # One sentence naming the URL and the cause (refused, unresolvable, timed out).
-            raise _Attempt(describe_network_error(exc, url), retryable=True) from None
-
-
-async def _sse_data(response: httpx.Response) -> AsyncIterator[str]:
-    """The `data:` payloads of a server-sent event stream, one per event."""
-    lines: list[str] = []
-    async for line in response.aiter_lines():
-        if not line:
-            if lines:
-                yield "\n".join(lines)
-                lines = []
-            continue
-        if line.startswith("data:"):
-            lines.append(line[5:].lstrip(" "))
-    if lines:
-        yield "\n".join(lines)
-
-
-def _failure(response: httpx.Response, raw: bytes) -> _Attempt:
-    text = raw.decode(errors="replace")
+def _similarity_to_recorded(fmt: Any, request: LoggedRequest, text: str) -> float | None:
     try:
-        body: Any = json.loads(text)
-    except ValueError:
-        body = text[:MAX_ERROR_BODY]
-    status = response.status_code
-    detail = body
-    if isinstance(body, dict) and "error" in body:
-        error = body["error"]
-        detail = error.get("message", error) if isinstance(error, dict) else error
-    return _Attempt(
-        f"HTTP {status}: {str(detail)[:500]}",
-        status=status,
-        body=body,
-        retryable=status in RETRY_STATUSES,
-        retry_after=_retry_after(response.headers.get("retry-after")),
-    )
+        recorded = fmt.output(request.response_body).text
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None  # a recorded response of an odd shape: no similarity, still a result
+    return similarity(recorded, text)
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
+def _raw_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value[:MAX_RAW_BODY]
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        return json.dumps(value)[:MAX_RAW_BODY]
+    except (ValueError, TypeError, RecursionError):
+        return repr(value)[:MAX_RAW_BODY]

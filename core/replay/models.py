@@ -42,6 +42,15 @@ EventKind = Literal[
 FINAL_STATUSES: frozenset[str] = frozenset({"done", "failed", "diverged", "skipped"})
 
 
+class ReplayTarget(BaseModel):
+    """Where requests go and which key variable travels with them: always named by the person
+    running the command (a stored one is shown, never reused without being named again)."""
+
+    via: str = "original"  # "original" | "helicone" | "local" | an OpenAI-compatible base URL
+    api_key_env: str | None = None  # env var holding the key for a custom base URL
+    allow_hosts: list[str] = Field(default_factory=list)
+
+
 class ReplaySpec(BaseModel):
     """What to replay and how: saved with the replay so it can be shown and resumed."""
 
@@ -54,6 +63,13 @@ class ReplaySpec(BaseModel):
     allow_hosts: list[str] = Field(default_factory=list)
     concurrency: int = 8
     stream: bool | None = None  # None: stream exactly when the recorded request did
+
+    def target(self) -> ReplayTarget:
+        return ReplayTarget(via=self.via, api_key_env=self.api_key_env,
+                            allow_hosts=list(self.allow_hosts))
+
+    def with_target(self, target: ReplayTarget) -> ReplaySpec:
+        return self.model_copy(update=target.model_dump())
 
 
 class ReplayResult(BaseModel):
@@ -92,6 +108,7 @@ class Replay(BaseModel):
     status: ReplayStatus = "running"
     mode: ReplayMode = "chained"
     spec: ReplaySpec
+    owner_pid: int | None = None  # the process that runs (or last ran) it
     total: int = 0  # results stored so far
     failed: int = 0
     done: int = 0

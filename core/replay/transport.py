@@ -8,17 +8,20 @@ only to Google's Gemini and Vertex hosts, the Azure key (`AZURE_OPENAI_API_KEY`,
 `api-key`) only to the Azure host the user named (`AZURE_OPENAI_ENDPOINT` or
 `--allow-host`), a custom key only to the custom base URL it was named for. A recorded URL
 that points anywhere else (an imported file can say anything) is refused unless the user
-allowed that host explicitly, and even then it receives no provider key.
+allowed that host explicitly, and even then it receives no provider key. No key travels over
+plain HTTP except to this machine (loopback). A stored replay's target is data too: resuming
+one re-derives the target and its key from the person resuming (`resume_target`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
+from core.keys import read_key, redact
 from core.models import LoggedRequest
-from core.replay.models import ReplaySpec
+from core.replay.models import ReplaySpec, ReplayTarget
 
 OPENAI_HOSTS = frozenset({"api.openai.com", "oai.helicone.ai", "oai.hconeai.com"})
 ANTHROPIC_HOSTS = frozenset({"api.anthropic.com", "anthropic.helicone.ai"})
@@ -45,6 +48,8 @@ ANTHROPIC_VERSION = "2023-06-01"
 SECRET_HEADERS = frozenset(
     {"authorization", "x-api-key", "helicone-auth", "api-key", "x-goog-api-key"}
 )
+BUILTIN_VIAS = ("original", "helicone", "local")
+__all__ = ["redact"]  # the one redaction, re-exported for the engine's callers
 
 
 class TargetRefused(ValueError):
@@ -57,6 +62,23 @@ def hostname(url: str) -> str:
 
 def is_helicone_host(host: str) -> bool:
     return host == "helicone.ai" or host.endswith(".helicone.ai") or host == "oai.hconeai.com"
+
+
+def is_loopback(host: str) -> bool:
+    """This machine: `localhost`, 127.0.0.0/8 or ::1."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def may_carry_key(url: str) -> bool:
+    """Keys travel over https, or over plain http only to this machine."""
+    scheme, host, _ = origin(url)
+    return scheme == "https" or (scheme == "http" and is_loopback(host))
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -106,11 +128,21 @@ def credentials_for(
     custom_key_env: str | None = None,
     allow_hosts: list[str] | None = None,
 ) -> dict[str, str]:
-    """The auth headers that may be sent to `url`, and only those."""
+    """The auth headers that may be sent to `url`, and only those.
+
+    `custom_key_env` must come from the person running the command (a flag, the app's form
+    or its confirmation), never from a stored spec. Raises TargetRefused when that key would
+    travel in clear text, KeyInvalid when a key variable holds an unusable value.
+    """
     headers: dict[str, str] = {}
     scheme, host, _ = origin(url)
     if custom_base and custom_key_env and origin(custom_base) == origin(url):
-        key = env.get(custom_key_env)
+        if not may_carry_key(url):
+            raise TargetRefused(
+                f"${custom_key_env} would be sent in clear text to {host}; use an https:// URL"
+                " (plain http carries keys only to this machine)"
+            )
+        key = read_key(env, custom_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
@@ -118,18 +150,79 @@ def credentials_for(
     # https://api.openai.com/v1` still carries the OpenAI key, and nothing else does.
     if scheme != "https":
         return headers  # provider keys never travel in clear text
-    if host in OPENAI_HOSTS and env.get("OPENAI_API_KEY"):
-        headers["Authorization"] = f"Bearer {env['OPENAI_API_KEY']}"
-    if host in ANTHROPIC_HOSTS and env.get("ANTHROPIC_API_KEY"):
-        headers["x-api-key"] = env["ANTHROPIC_API_KEY"]
-    if is_helicone_host(host) and env.get("HELICONE_API_KEY"):
-        headers["Helicone-Auth"] = f"Bearer {env['HELICONE_API_KEY']}"
-    google_key = env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")
-    if is_google_host(host) and google_key:
-        headers["x-goog-api-key"] = google_key
-    if env.get("AZURE_OPENAI_API_KEY") and azure_named(url, env, allow_hosts or []):
-        headers["api-key"] = env["AZURE_OPENAI_API_KEY"]
+    if host in OPENAI_HOSTS and (key := read_key(env, "OPENAI_API_KEY")):
+        headers["Authorization"] = f"Bearer {key}"
+    if host in ANTHROPIC_HOSTS and (key := read_key(env, "ANTHROPIC_API_KEY")):
+        headers["x-api-key"] = key
+    if is_helicone_host(host) and (key := read_key(env, "HELICONE_API_KEY")):
+        headers["Helicone-Auth"] = f"Bearer {key}"
+    if is_google_host(host):
+        google_key = read_key(env, "GEMINI_API_KEY") or read_key(env, "GOOGLE_API_KEY")
+        if google_key:
+            headers["x-goog-api-key"] = google_key
+    if azure_named(url, env, allow_hosts or []) and (
+        key := read_key(env, "AZURE_OPENAI_API_KEY")
+    ):
+        headers["api-key"] = key
     return headers
+
+
+def check_target(target: ReplayTarget, env: Mapping[str, str]) -> None:
+    """Refuse, before anything is sent, a base URL whose named key could not travel safely:
+    clear text to another machine (TargetRefused) or an unusable value (KeyInvalid)."""
+    if target.via in BUILTIN_VIAS:
+        return
+    if not target.via.lower().startswith(("http://", "https://")):
+        raise TargetRefused(
+            f"--via must be original, helicone, local or a base URL, not {target.via!r}"
+        )
+    if target.api_key_env:
+        credentials_for(join_base(target.via, "openai"), env, custom_base=target.via,
+                        custom_key_env=target.api_key_env)
+
+
+def describe_target(target: ReplayTarget) -> str:
+    if target.via == "original":
+        hosts = ", ".join(target.allow_hosts)
+        return "the recorded URLs" + (f" (allowing {hosts})" if hosts else "")
+    where = {"helicone": "Helicone's proxy", "local": "the local model"}.get(
+        target.via, target.via
+    )
+    return where + (f" with the key in ${target.api_key_env}" if target.api_key_env else "")
+
+
+def resume_target(
+    stored: ReplayTarget,
+    *,
+    via: str | None = None,
+    api_key_env: str | None = None,
+    allow_hosts: list[str] | tuple[str, ...] = (),
+    what: str = "this replay",
+) -> ReplayTarget:
+    """The target a resumed run uses: what the person resuming names, never the stored one.
+
+    A stored target that is not built in (a base URL, a key variable, allowed hosts) must be
+    named again; otherwise TargetRefused says which flags to pass.
+    """
+    run_via = via if via is not None else stored.via
+    missing: list[str] = []
+    if via is None and stored.via not in BUILTIN_VIAS:
+        missing.append(f"--via {stored.via}")
+    if stored.api_key_env and api_key_env is None and run_via == stored.via:
+        missing.append(f"--api-key-env {stored.api_key_env}")
+    if run_via == "original":
+        given = list(allow_hosts)
+        missing += [
+            f"--allow-host {h}"
+            for h in stored.allow_hosts
+            if not any(h.strip().lower() == g.strip().lower() for g in given)
+        ]
+    if missing:
+        raise TargetRefused(
+            f"{what} was sent to {describe_target(stored)}; a resumed run sends requests and"
+            f" keys only where you say: pass {' '.join(missing)} to resume it there"
+        )
+    return ReplayTarget(via=run_via, api_key_env=api_key_env, allow_hosts=list(allow_hosts))
 
 
 def recorded_url(request: LoggedRequest, format_name: str) -> str:
@@ -251,22 +344,6 @@ def secrets_in(headers: Mapping[str, str]) -> list[str]:
             if value.lower().startswith("bearer "):
                 found.append(value[7:])
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
-
-
-def redact(value: Any, secrets: list[str]) -> Any:
-    """Replace every secret in a string or JSON value with `***` (copying as needed)."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, secrets) for v in value]
-    return value
 
 
 def _ascii(value: str) -> str:

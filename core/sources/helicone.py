@@ -100,6 +100,11 @@ class HeliconeConfig(BaseModel):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError("the Helicone URL must start with http:// or https://")
+        from core.replay.transport import may_carry_key
+
+        if not may_carry_key(value):
+            raise ValueError("the Helicone URL must use https:// (plain http carries the key"
+                             " only to this machine)")
         return value
 
     @classmethod
@@ -112,11 +117,16 @@ class HeliconeConfig(BaseModel):
         **settings: Any,
     ) -> HeliconeConfig:
         """Build from arguments, reading the key from `HELICONE_API_KEY` when not given."""
-        key = (api_key or os.environ.get(API_KEY_ENV) or "").strip()
+        from core.keys import key_problem
+
+        key = api_key or os.environ.get(API_KEY_ENV) or ""
         if not key:
             raise HeliconeError(
                 f"{API_KEY_ENV} is not set; export your Helicone API key (sk-helicone-…)"
             )
+        problem = key_problem(key)
+        if problem is not None:
+            raise HeliconeError(f"${API_KEY_ENV} {problem}; fix the variable and try again")
         try:
             return cls(
                 api_key=SecretStr(key),
@@ -698,8 +708,9 @@ class HeliconeClient:
     def _error(
         self, message: str, *, status: int | None = None, endpoint: str = "", auth: bool = False
     ) -> HeliconeError:
-        if self._key:
-            message = message.replace(self._key, "sk-helicone-***")
+        from core.keys import redact
+
+        message = redact(message, [self._key])
         kind = HeliconeAuthError if auth else HeliconeError
         return kind(message, status=status, endpoint=endpoint)
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from core.keys import redact
 from core.store import Store, StoreError, default_db_path
 from core.text import dumps_json, literal
+
+if TYPE_CHECKING:
+    from core.replay.models import ReplayTarget
 
 
 def store_path(ctx: click.Context) -> Path:
@@ -45,14 +49,50 @@ def resolve_replay(store: Store, value: str) -> str:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Exit non-zero with a one-line message on stderr (never a traceback)."""
-    click.echo(f"reprise: {literal(' '.join(message.split()))}", err=True)
+    """Exit non-zero with a one-line message on stderr (never a traceback, never a key)."""
+    click.echo(f"reprise: {literal(' '.join(redact(message).split()))}", err=True)
     sys.exit(code)
 
 
 def say(text: str, *, err: bool = False) -> None:
-    """Print a line that may carry text from imported data or servers, control codes shown."""
-    click.echo(literal(text), err=err)
+    """Print a line that may carry text from imported data or servers, control codes shown
+    and keys masked."""
+    click.echo(literal(redact(text)), err=err)
+
+
+def named_target(
+    ctx: click.Context,
+    stored: ReplayTarget,
+    via: str | None,
+    api_key_env: str | None,
+    allow_hosts: tuple[str, ...],
+    what: str,
+) -> ReplayTarget:
+    """The target for resuming `what`, from this command's flags only; fails with the flags
+    to pass when the stored target is not built in and was not named again."""
+    from click.core import ParameterSource
+
+    from core.replay.transport import TargetRefused, resume_target
+
+    named_via = via if ctx.get_parameter_source("via") == ParameterSource.COMMANDLINE else None
+    try:
+        return resume_target(stored, via=named_via, api_key_env=api_key_env,
+                             allow_hosts=allow_hosts, what=what)
+    except TargetRefused as exc:
+        fail(str(exc))
+
+
+def check_spec_target(target: ReplayTarget) -> None:
+    """Fail in one line when the target's key could not be sent safely (or is malformed)."""
+    import os
+
+    from core.keys import KeyInvalid
+    from core.replay.transport import TargetRefused, check_target
+
+    try:
+        check_target(target, os.environ)
+    except (TargetRefused, KeyInvalid) as exc:
+        fail(str(exc))
 
 
 def print_json(value: Any) -> None:

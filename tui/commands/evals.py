@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from core.keys import redact
 from core.text import literal
-from tui.commands.common import fail, open_store, print_json, resolve_replay, say
+from tui.commands.common import (
+    check_spec_target,
+    fail,
+    named_target,
+    open_store,
+    print_json,
+    resolve_replay,
+    say,
+)
 
 if TYPE_CHECKING:
     from core.evals import ExtractScorer, JudgeScorer, ReplayScores
@@ -91,6 +101,24 @@ def _scorers(
     return scorers
 
 
+def _judge_keys(judge_via: str, judge_key_env: str | None) -> dict[str, str]:
+    """The judge key binding named on this command line (stored ones are never used)."""
+    if not judge_key_env:
+        return {}
+    from core.evals import JudgeScorer
+    from core.keys import KeyInvalid
+    from core.replay.transport import TargetRefused, credentials_for, join_base
+
+    if not os.environ.get(judge_key_env):
+        fail(f"--judge-key-env {judge_key_env}: that variable is not set in the environment")
+    try:
+        credentials_for(join_base(judge_via, "openai"), os.environ, custom_base=judge_via,
+                        custom_key_env=judge_key_env)
+    except (TargetRefused, KeyInvalid) as exc:
+        fail(str(exc))
+    return {JudgeScorer(prompt_id="-", via=judge_via).via: judge_key_env}
+
+
 def _first_error(exc: Exception) -> str:
     errors = getattr(exc, "errors", None)
     if callable(errors):
@@ -156,7 +184,8 @@ def score(
     scorers = _scorers(scores, judges, judge_model, judge_via, judge_key_env)
     if scorers:
         attach_scorers(store, replay_id, scorers)
-    result = asyncio.run(score_replay(store, replay_id, scorers or None))
+    result = asyncio.run(score_replay(store, replay_id, scorers or None,
+                                      judge_keys=_judge_keys(judge_via, judge_key_env)))
     written = _write_to_helicone(store, replay_id, result, helicone_url) if write_helicone else None
     if as_json:
         payload = result.to_json_dict()
@@ -340,13 +369,17 @@ def matrix(
         run_matrix,
         variant_from_file,
     )
+    from core.replay.models import ReplayTarget
 
     store = open_store(ctx)
+    target: ReplayTarget
     if resume_id is not None:
         stored = get_matrix(store, resume_id)
         if stored is None:
             fail(f"no matrix {resume_id!r} in {store.path}")
         spec = stored.spec
+        target = named_target(ctx, spec.target(), via, api_key_env, allow_host,
+                              f"matrix {resume_id}")
     else:
         if not session_ids:
             fail("give at least one SESSION_ID (or --resume MATRIX_ID)")
@@ -374,6 +407,11 @@ def matrix(
                 spec = spec.add_variant(variant_from_file(prompt_id, Path(path).expanduser()))
         except ValueError as exc:
             fail(str(exc))
+        target = spec.target()
+    if target.api_key_env and not os.environ.get(target.api_key_env):
+        fail(f"--api-key-env {target.api_key_env}: that variable is not set in the environment")
+    check_spec_target(target)
+    judge_keys = _judge_keys(judge_via, judge_key_env)
     try:
         plan = plan_matrix(store, spec)
     except (MatrixTooLarge, ValueError) as exc:
@@ -403,8 +441,8 @@ def matrix(
     click.echo(f"matrix {matrix_id}", err=True)
 
     async def go() -> MatrixTable:
-        await run_matrix(store, resume_id=matrix_id, on_event=progress)
-        return await matrix_table(store, matrix_id)
+        await run_matrix(store, resume_id=matrix_id, on_event=progress, target=target)
+        return await matrix_table(store, matrix_id, judge_keys=judge_keys)
 
     try:
         table = asyncio.run(go())
@@ -481,7 +519,7 @@ def export(
         fmt = {"htm": "html", "html": "html", "json": "json"}.get(suffix, "md")
     scorers = _scorers(scores, (), "", "", None) or attached_scorers(store, replay_id)
     result = asyncio.run(score_replay(store, replay_id, scorers))
-    text = export_replay(store, replay_id, fmt, result)
+    text = redact(export_replay(store, replay_id, fmt, result))
     if output is None:
         # On a terminal, control codes from responses are shown, never acted on.
         click.echo(literal(text) if sys.stdout.isatty() else text, nl=False)

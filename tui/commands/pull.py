@@ -131,11 +131,12 @@ async def _run(
 
 def _finish(report: PullReport, as_json: bool) -> None:
     """Print the report; exit 1 when anything went wrong (what was pulled stays stored)."""
+    from core.keys import redact
     from core.sources.helicone import report_json
     from tui.commands.common import say
 
     if as_json:
-        click.echo(report_json(report))
+        click.echo(redact(report_json(report)))
     else:
         click.echo(
             f"pulled {report.sessions} sessions, {report.requests} requests"

@@ -11,7 +11,15 @@ from typing import Any
 
 import click
 
-from tui.commands.common import fail, open_store, print_json, resolve_replay, say
+from tui.commands.common import (
+    check_spec_target,
+    fail,
+    named_target,
+    open_store,
+    print_json,
+    resolve_replay,
+    say,
+)
 
 
 def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
@@ -56,9 +64,10 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
     """Replay SESSION_ID with edited prompts and report what changed."""
     from core.edits import EditSet, ParamEdit, SystemEdit
     from core.replay.engine import run_replay
-    from core.replay.models import ReplayEvent, ReplaySpec
+    from core.replay.models import ReplayEvent, ReplaySpec, ReplayTarget
 
     store = open_store(ctx)
+    target: ReplayTarget | None = None
     if resume_id is not None:
         resume_id = resolve_replay(store, resume_id)
         stored = store.get_replay(resume_id)
@@ -67,6 +76,9 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         spec = stored.spec
         if session_id and session_id != spec.session_id:
             fail(f"replay {resume_id} is of session {spec.session_id}, not {session_id}")
+        target = named_target(ctx, spec.target(), via, api_key_env, allow_host,
+                              f"replay {resume_id}")
+        spec = spec.with_target(target)
     else:
         if not session_id:
             fail("give a SESSION_ID (or --resume REPLAY_ID)")
@@ -94,8 +106,9 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
             ("http://", "https://")
         ):
             fail(f"--via must be original, helicone, local or an http(s) base URL, not {via!r}")
-        if api_key_env and not os.environ.get(api_key_env):
-            fail(f"--api-key-env {api_key_env}: that variable is not set in the environment")
+    if spec.api_key_env and not os.environ.get(spec.api_key_env):
+        fail(f"--api-key-env {spec.api_key_env}: that variable is not set in the environment")
+    check_spec_target(spec.target())
 
     total = len(store.session_requests(spec.session_id))
     progress: Any = None
@@ -130,7 +143,8 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
                        if r.status in ("done", "diverged", "failed", "skipped", "blocked"))
             progress.advance(task_id, done)
     try:
-        result = asyncio.run(run_replay(store, spec, on_event=on_event, resume_id=resume_id))
+        result = asyncio.run(run_replay(store, spec, on_event=on_event, resume_id=resume_id,
+                                        target=target))
     except KeyboardInterrupt:
         if progress is not None:
             progress.stop()

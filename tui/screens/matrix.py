@@ -28,6 +28,7 @@ from tui.widgets.text import clean, money, plural, short
 
 if TYPE_CHECKING:
     from core.matrix import Matrix, MatrixRow, MatrixTable
+    from core.replay.models import ReplayTarget
 
 COLUMNS = [
     ("status", "status"),
@@ -95,6 +96,8 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self.spec = spec
         self.local = local
         self.label = label
+        # Judge URL -> key variable, as this person's config or setup form names them.
+        self.judge_keys: dict[str, str] = {}
         self.cells: list[Cell] = []
         self.cell_status: dict[str, str] = {}
         self.cell_done: Counter[str] = Counter()
@@ -119,6 +122,8 @@ responses, requests, failures, tokens, estimated cost and mean latency.
 
     def on_mount(self) -> None:
         store = self.app.store
+        if self.app.config is not None:
+            self.judge_keys = self.app.config.key_bindings()
         if self.matrix_id is not None:
             matrix = get_matrix(store, self.matrix_id)
             if matrix is None:
@@ -339,12 +344,13 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self._show_variants()
 
     # -- running ---------------------------------------------------------------------------
-    def start(self, resume: bool = False) -> None:
-        self.run_worker_ = self.run_matrix(resume)
+    def start(self, resume: bool = False, target: ReplayTarget | None = None) -> None:
+        self.run_worker_ = self.run_matrix(resume, target)
         self._progress()
 
     @work(exclusive=True, group="matrix", exit_on_error=False)
-    async def run_matrix(self, resume: bool) -> Matrix:
+    async def run_matrix(self, resume: bool, target: ReplayTarget | None = None) -> Matrix:
+        from core.evals import judge_keys_of
         from core.matrix import create_matrix, run_matrix
 
         store = self.app.store
@@ -357,6 +363,9 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             matrix = create_matrix(store, spec)
             self.post_message(MatrixCreated(matrix.id))
             matrix_id = matrix.id
+            # Named in the setup form just now: this person's choice.
+            target = spec.target()
+            self.judge_keys = {**self.judge_keys, **judge_keys_of(spec.scorers)}
         else:
             assert self.matrix_id is not None
             matrix_id = self.matrix_id
@@ -364,7 +373,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         def on_event(event: object) -> None:
             self.post_message(MatrixEventMessage(event))
 
-        return await run_matrix(store, resume_id=matrix_id, on_event=on_event)
+        return await run_matrix(store, resume_id=matrix_id, on_event=on_event, target=target)
 
     def on_matrix_created(self, message: MatrixCreated) -> None:
         self.matrix_id = message.matrix_id
@@ -399,7 +408,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
 
         assert self.matrix_id is not None
         # Judges aimed at the local model start it on demand (core.evals).
-        return await matrix_table(self.app.store, self.matrix_id)
+        return await matrix_table(self.app.store, self.matrix_id, judge_keys=self.judge_keys)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "matrix-table":
@@ -496,7 +505,25 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         if matrix is None or all(r.status in ("done", "failed") for r in matrix.runs):
             self.notify("nothing left to run in this matrix")
             return
-        self.start(resume=True)
+        from core.replay.transport import TargetRefused, describe_target
+
+        stored = matrix.spec.target()
+        try:
+            target = self.app.config.resume_target(stored, f"matrix {self.matrix_id}")
+        except TargetRefused:
+            from tui.screens.confirm import ConfirmScreen
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.start(resume=True, target=stored)
+
+            self.app.push_screen(ConfirmScreen(
+                "Resume: send to the stored target?",
+                f"This matrix was sent to {describe_target(stored)}.\nThat comes from the"
+                " store, not from you. Send its unfinished cells there (with that key)?"),
+                answered)
+            return
+        self.start(resume=True, target=target)
 
     def action_cancel(self) -> bool:
         if self.run_worker_ is not None and self.run_worker_.is_running:

@@ -31,7 +31,7 @@ from tui.widgets.system_editor import SystemEditor
 from tui.widgets.text import clean, duration, money, plural
 
 if TYPE_CHECKING:
-    from core.replay.models import Replay, ReplayResult, ReplaySpec
+    from core.replay.models import Replay, ReplayResult, ReplaySpec, ReplayTarget
 
 
 SHOWN_RESULTS = {"done", "diverged"}  # results whose replayed response is shown
@@ -371,7 +371,8 @@ class SessionScreen(Screen[None]):
 
     @work(exclusive=True, group="replay", exit_on_error=False)
     async def run_replay(self, spec: ReplaySpec, local: bool,
-                         resume_id: str | None = None) -> Replay:
+                         resume_id: str | None = None,
+                         target: ReplayTarget | None = None) -> Replay:
         from core.replay.engine import run_replay
 
         if local:
@@ -381,7 +382,8 @@ class SessionScreen(Screen[None]):
         def on_event(event: object) -> None:
             self.post_message(ReplayEventMessage(event))
 
-        return await run_replay(self.app.store, spec, on_event=on_event, resume_id=resume_id)
+        return await run_replay(self.app.store, spec, on_event=on_event, resume_id=resume_id,
+                                target=target)
 
     def on_replay_event_message(self, message: ReplayEventMessage) -> None:
         event: Any = message.event
@@ -501,21 +503,48 @@ class SessionScreen(Screen[None]):
         self.app.push_screen(ReplaysScreen(self.session_id), done)
 
     def resume_replay(self, replay_id: str) -> None:
-        """Run the unfinished requests of a stopped replay; its finished results are kept."""
+        """Run the unfinished requests of a stopped replay; its finished results are kept.
+
+        Where they go is the person's call: a stored target that is not built in (a base
+        URL, a key variable, allowed hosts) is shown in a confirmation first."""
+        from core.replay.transport import TargetRefused, describe_target
+
         if self.replay_worker is not None and self.replay_worker.is_running:
             self.notify("a replay is already running (Escape cancels it)", severity="warning")
             return
+        stored = self.app.store.get_replay(replay_id)
+        if stored is None:
+            return
+        try:
+            target = self.app.config.resume_target(stored.spec.target(), f"replay {replay_id}")
+        except TargetRefused:
+            from tui.screens.confirm import ConfirmScreen
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._resume(replay_id, stored.spec.target())
+
+            self.app.push_screen(ConfirmScreen(
+                "Resume: send to the stored target?",
+                f"Replay {replay_id[:8]} was sent to {describe_target(stored.spec.target())}."
+                "\nThat comes from the store, not from you. Send its unfinished requests"
+                " there (with that key)?"), answered)
+            return
+        self._resume(replay_id, target)
+
+    def _resume(self, replay_id: str, target: ReplayTarget) -> None:
         self.load_replay(replay_id)
         if self.replay is None or self.replay.id != replay_id:
             return
         status = self.query_one(ReplayStatus)
-        via = self.replay.spec.via
-        target = "local SmolLM2 model" if via == "local" else clean(via)
-        status.start(len(self.requests), f"resume {replay_id[:8]} → {target}")
+        via = target.via
+        label = "local SmolLM2 model" if via == "local" else clean(via)
+        status.start(len(self.requests), f"resume {replay_id[:8]} → {label}")
         for request_id, result in self.results.items():
             status.set_state(request_id, result.status)
         self.run_started = datetime.now(UTC)
-        self.replay_worker = self.run_replay(self.replay.spec, False, resume_id=replay_id)
+        self.replay_worker = self.run_replay(self.replay.spec, False, resume_id=replay_id,
+                                             target=target)
 
     # -- matrix ----------------------------------------------------------------------------
     def action_matrix(self) -> None:
