@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, TypeAdapter, field_validator
 from core.formats import Format, detect_format
 from core.models import LoggedRequest
 from core.replay.models import ReplayResult
+from core.replay.sending import Timeouts
 from core.store import Store
 
 NUMBER_RE = re.compile(r"[-+]?\d+(?:\.\d+)?")
@@ -179,6 +180,7 @@ async def judge(
     client: httpx.AsyncClient,
     env: Mapping[str, str] | None = None,
     key_env: str | None = None,
+    timeouts: Timeouts | None = None,
 ) -> tuple[float | None, bool]:
     """Score via the judge, from the cache when this (model, prompt) was asked before.
 
@@ -211,19 +213,32 @@ async def judge(
         raise JudgeError(f"judge call not sent: {redact(str(exc))}") from None
     body = {"model": scorer.model, "temperature": scorer.temperature,
             "messages": [{"role": "user", "content": prompt}]}
+    limits = timeouts or Timeouts()
     try:
-        response = await client.post(url, json=body, headers=headers)
+        async with asyncio.timeout(limits.total):
+            response = await client.post(url, json=body, headers=headers,
+                                         timeout=limits.for_httpx())
+    except (TimeoutError, httpx.TimeoutException):
+        raise JudgeError(f"judge call timed out (limit {limits.total:g} s)") from None
     except httpx.HTTPError as exc:
         raise JudgeError(redact(f"judge call failed: {type(exc).__name__}: {exc}")) from None
     if response.status_code >= 400:
         detail = redact(response.text[:300])
         raise JudgeError(f"judge call failed: HTTP {response.status_code}: {detail}")
-    try:
-        from core.formats import format_named
+    from core.formats import format_named
 
-        reply = format_named("openai").output(response.json()).text
+    openai = format_named("openai")
+    try:
+        data = response.json()
     except ValueError:
         raise JudgeError("judge reply is not JSON") from None
+    problem = openai.response_problem(data)
+    if problem is not None:
+        raise JudgeError(f"judge reply unusable: {problem}")
+    try:
+        reply = openai.output(data).text
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise JudgeError(f"judge reply unusable: {type(exc).__name__}") from None
     score = first_number(reply)
     store.execute(
         "INSERT OR REPLACE INTO judge_cache (key, model, reply, score, created_at)"
@@ -344,6 +359,7 @@ async def score_replay(
     env: Mapping[str, str] | None = None,
     judge_concurrency: int = 4,
     judge_keys: Mapping[str, str] | None = None,
+    timeouts: Timeouts | None = None,
 ) -> ReplayScores:
     """Score every request of a replay, original and replayed; `scorers` defaults to the
     ones attached to the replay. `judge_keys` maps a judge's base URL to the key variable
@@ -357,7 +373,7 @@ async def score_replay(
     results = store.replay_results(replay_id)
     own = client is None and any(isinstance(s, JudgeScorer) for s in scorers)
     if own:
-        client = httpx.AsyncClient(timeout=httpx.Timeout(120.0, connect=15.0))
+        client = httpx.AsyncClient(timeout=(timeouts or Timeouts()).for_httpx())
     sem = asyncio.Semaphore(max(1, judge_concurrency))
     calls = 0
 
@@ -373,7 +389,8 @@ async def score_replay(
             assert client is not None
             try:
                 value, hit = await judge(store, scorer, prompt, client=client, env=env,
-                                         key_env=(judge_keys or {}).get(scorer.via))
+                                         key_env=(judge_keys or {}).get(scorer.via),
+                                         timeouts=timeouts)
             except JudgeError as exc:
                 return None, str(exc)
         calls += 0 if hit else 1

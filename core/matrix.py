@@ -29,6 +29,7 @@ from core.evals import ExtractScorer, JudgeScorer, Scorer, score_replay
 from core.keys import redact
 from core.models import LoggedRequest
 from core.replay.models import ReplayEvent, ReplayMode, ReplaySpec, ReplayTarget
+from core.replay.sending import Timeouts
 from core.store import Store
 
 ORIGINAL = "original"
@@ -474,6 +475,7 @@ async def run_matrix(
     target: ReplayTarget | None = None,
     client: httpx.AsyncClient | None = None,
     env: Mapping[str, str] | None = None,
+    timeouts: Timeouts | None = None,
 ) -> Matrix:
     """Run a new matrix from `spec`, or resume `resume_id` (its stored spec wins, except
     where it sends: `target`, named by the person running it; a stored target that is not
@@ -515,7 +517,7 @@ async def run_matrix(
                 on_event(event)
 
     own = client is None
-    http = client or make_client(spec.concurrency * max(1, spec.parallel_cells))
+    http = client or make_client(spec.concurrency * max(1, spec.parallel_cells), timeouts)
     sem = asyncio.Semaphore(max(1, spec.parallel_cells))
 
     async def one(run: MatrixCellRun) -> None:
@@ -537,7 +539,8 @@ async def run_matrix(
             try:
                 replay = await run_replay(store, spec.replay_spec(cell, run.session_id),
                                           resume_id=run.replay_id, target=target,
-                                          on_event=forward, client=http, env=env)
+                                          on_event=forward, client=http, env=env,
+                                          timeouts=timeouts)
             except (ValueError, OSError, httpx.HTTPError) as exc:
                 message = redact(str(exc), env=env)
                 _set_run(store, matrix.id, run, status="failed", error=message)
@@ -627,6 +630,7 @@ async def matrix_table(
     client: httpx.AsyncClient | None = None,
     env: Mapping[str, str] | None = None,
     judge_keys: Mapping[str, str] | None = None,
+    timeouts: Timeouts | None = None,
 ) -> MatrixTable:
     """Score and summarize every cell (judge replies come from the cache when repeated).
 
@@ -682,7 +686,8 @@ async def matrix_table(
                     priced = True
             if scorers:
                 scores = await score_replay(store, run.replay_id, scorers, client=client,
-                                            env=env, judge_keys=judge_keys)
+                                            env=env, judge_keys=judge_keys,
+                                            timeouts=timeouts)
                 for score_row in scores.rows:
                     if score_row.scorer is None:
                         continue

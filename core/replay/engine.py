@@ -310,16 +310,11 @@ class _Runner:
         result.finished_at = datetime.now(UTC)
         try:
             self.store.save_result(self.replay_id, result)
-        except (ValueError, RecursionError) as exc:  # e.g. a response nested too deep to store
-            raw = self.redact(_raw_text(result.response_body))
-            result = result.model_copy(update={
-                "status": "failed",
-                "error": f"the response could not be stored ({type(exc).__name__});"
-                         " its text is kept as the raw body",
-                "response_body": raw,
-                "output_text": "",
-                "tool_calls": [],
-            })
+        except (ValueError, RecursionError):
+            # A response nested too deep to store as JSON: its text is kept instead, and the
+            # answer (already read from it) still counts.
+            result = result.model_copy(
+                update={"response_body": self.redact(_raw_text(result.response_body))})
             self.store.save_result(self.replay_id, result)
         self.results[result.request_id] = result
         kind = {
@@ -385,16 +380,16 @@ class _Runner:
             attempt += 1
             await self.limiter.acquire()
             self.running.add(item.id)
-            if attempt == 1:
-                self.emit(
-                    ReplayEvent(
-                        kind="started",
-                        replay_id=self.replay_id,
-                        request_id=item.id,
-                        attempt=attempt,
-                        message=waiting_for(url, self.timeouts),
-                    )
+            # Every attempt says what it waits for, so progress lines can show how long.
+            self.emit(
+                ReplayEvent(
+                    kind="started",
+                    replay_id=self.replay_id,
+                    request_id=item.id,
+                    attempt=attempt,
+                    message=waiting_for(url, self.timeouts, attempt),
                 )
+            )
             started = time.perf_counter()
             try:
                 response, ttft, helicone_id = await send(

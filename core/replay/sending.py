@@ -113,9 +113,10 @@ def make_client(concurrency: int = 8, timeouts: Timeouts | None = None) -> httpx
     )
 
 
-def waiting_for(url: str, timeouts: Timeouts) -> str:
-    """What a running request waits for, for progress lines: host and deadline."""
-    return f"waiting for {urlsplit(url).netloc or url} (up to {timeouts.total:g} s)"
+def waiting_for(url: str, timeouts: Timeouts, attempt: int = 1) -> str:
+    """What a running request waits for, for progress lines: host, deadline, attempt."""
+    again = f", attempt {attempt}" if attempt > 1 else ""
+    return f"waiting for {urlsplit(url).netloc or url} (up to {timeouts.total:g} s{again})"
 
 
 async def send(

@@ -38,6 +38,7 @@ REGION_URLS: dict[str, str] = {
 }
 EU_KEY_PREFIX = "sk-helicone-eu-"
 API_KEY_ENV = "HELICONE_API_KEY"
+CALL_DEADLINE_FACTOR = 4  # one API call as a whole: at most 4x the per-wait timeout
 MAX_PAGE = 1000  # the server rejects larger limits with "invalid limit"
 LEGACY_MAX_OFFSET = 10_000
 DEFAULT_SINCE = timedelta(days=7)
@@ -624,18 +625,24 @@ class HeliconeClient:
         headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json"}
         attempt = 0
         while True:
+            timed_out = False
             try:
-                response = await self._http.request(
-                    method, url, json=json, params=params, headers=headers
-                )
-            except httpx.TimeoutException:
-                problem = f"timed out after {self.config.timeout_s:g} s"
+                async with asyncio.timeout(self.config.timeout_s * CALL_DEADLINE_FACTOR):
+                    response = await self._http.request(
+                        method, url, json=json, params=params, headers=headers
+                    )
+            except (TimeoutError, httpx.TimeoutException):
+                timed_out = True
+                problem = (f"timed out (each wait up to {self.config.timeout_s:g} s, the call"
+                           f" up to {self.config.timeout_s * CALL_DEADLINE_FACTOR:g} s)")
             except httpx.TransportError as exc:
                 problem = f"connection failed ({type(exc).__name__})"
             else:
                 problem = None
             if problem is not None:
-                if attempt >= self.config.max_retries:
+                # A timed-out call is retried once: a dead server costs two deadlines at most.
+                if attempt >= (min(1, self.config.max_retries) if timed_out
+                               else self.config.max_retries):
                     raise self._error(
                         f"cannot reach Helicone at {self.config.api_url} ({endpoint}): {problem},"
                         f" {attempt + 1} attempts",

@@ -13,7 +13,16 @@ from core.store import Store, StoreError, default_db_path
 from core.text import dumps_json, literal
 
 if TYPE_CHECKING:
+    from rich.progress import Task
+
     from core.replay.models import ReplayTarget
+    from core.replay.waits import Waits
+
+timeout_option = click.option(
+    "--timeout", type=click.FloatRange(0.1, 86_400), default=None, metavar="SECONDS",
+    help="Give up on a request after SECONDS per attempt (default 600; connect 10 s, silence"
+         " 120 s). A timed-out request is retried once, then fails saying so.",
+)
 
 
 def store_path(ctx: click.Context) -> Path:
@@ -97,3 +106,18 @@ def check_spec_target(target: ReplayTarget) -> None:
 
 def print_json(value: Any) -> None:
     click.echo(dumps_json(value))
+
+
+
+def wait_column(waits: Waits) -> Any:
+    """A live progress column: what the replay waits for and for how long (`Waits`).
+
+    Built on first use so commands that show no progress never import rich.progress."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class WaitColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(literal(waits.describe())[:70], style="dim")
+
+    return WaitColumn()

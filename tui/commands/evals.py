@@ -21,6 +21,7 @@ from tui.commands.common import (
     print_json,
     resolve_replay,
     say,
+    timeout_option,
 )
 
 if TYPE_CHECKING:
@@ -101,6 +102,12 @@ def _scorers(
     return scorers
 
 
+def _timeouts(seconds: float | None) -> Any:
+    from core.replay.sending import Timeouts
+
+    return Timeouts.within(seconds) if seconds else None
+
+
 def _judge_keys(judge_via: str, judge_key_env: str | None) -> dict[str, str]:
     """The judge key binding named on this command line (stored ones are never used)."""
     if not judge_key_env:
@@ -159,6 +166,7 @@ def _signed(value: float | None) -> str:
     metavar="URL",
     help="Helicone API base URL (default: from the key's region).",
 )
+@timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def score(
@@ -171,6 +179,7 @@ def score(
     judge_key_env: str | None,
     write_helicone: bool,
     helicone_url: str | None,
+    timeout: float | None,
     as_json: bool,
 ) -> None:
     """Score REPLAY_ID against the recorded session: original, replay and delta per request.
@@ -185,7 +194,8 @@ def score(
     if scorers:
         attach_scorers(store, replay_id, scorers)
     result = asyncio.run(score_replay(store, replay_id, scorers or None,
-                                      judge_keys=_judge_keys(judge_via, judge_key_env)))
+                                      judge_keys=_judge_keys(judge_via, judge_key_env),
+                                      timeouts=_timeouts(timeout)))
     written = _write_to_helicone(store, replay_id, result, helicone_url) if write_helicone else None
     if as_json:
         payload = result.to_json_dict()
@@ -331,8 +341,10 @@ def _print_scores(result: ReplayScores) -> None:
     "resume_id",
     default=None,
     metavar="MATRIX_ID",
-    help="Resume an interrupted matrix: finished cells are skipped.",
+    help="Resume an interrupted matrix: finished cells are skipped. Its target is not"
+    " reused: pass --via/--api-key-env/--allow-host again.",
 )
+@timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def matrix(
@@ -355,6 +367,7 @@ def matrix(
     sort_key: str,
     dry_run: bool,
     resume_id: str | None,
+    timeout: float | None,
     as_json: bool,
 ) -> None:
     """Replay SESSION_IDS under every combination of prompt variants and compare them."""
@@ -427,6 +440,10 @@ def matrix(
     say(plan.describe(), err=True)
 
     def progress(event: Any) -> None:
+        inner = event.event
+        if event.kind == "replay" and inner is not None and inner.kind == "retried":
+            say(f"  {event.cell_key} [{event.session_id[:8]}] {inner.request_id}:"
+                f" {inner.message}", err=True)
         if event.kind in ("cell_finished", "cell_failed"):
             say(
                 f"  {event.kind.replace('_', ' ')}: {event.cell_key}"
@@ -441,8 +458,10 @@ def matrix(
     click.echo(f"matrix {matrix_id}", err=True)
 
     async def go() -> MatrixTable:
-        await run_matrix(store, resume_id=matrix_id, on_event=progress, target=target)
-        return await matrix_table(store, matrix_id, judge_keys=judge_keys)
+        await run_matrix(store, resume_id=matrix_id, on_event=progress, target=target,
+                         timeouts=_timeouts(timeout))
+        return await matrix_table(store, matrix_id, judge_keys=judge_keys,
+                                  timeouts=_timeouts(timeout))
 
     try:
         table = asyncio.run(go())

@@ -43,6 +43,14 @@ if TYPE_CHECKING:
     help="Base URL of a self-hosted Helicone API (overrides --region).",
 )
 @click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 86_400),
+    default=None,
+    metavar="SECONDS",
+    help="Give up on a Helicone call after SECONDS (default 30); a timed-out call is retried"
+    " once, then reported.",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
@@ -56,6 +64,7 @@ def pull(
     search: str,
     region: str | None,
     helicone_url: str | None,
+    timeout: float | None,
     as_json: bool,
 ) -> None:
     """Pull sessions from Helicone (key from HELICONE_API_KEY) into the local store."""
@@ -67,7 +76,10 @@ def pull(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     try:
-        config = helicone.HeliconeConfig.from_env(region=region, base_url=helicone_url)
+        settings = {"timeout_s": timeout} if timeout else {}
+        config = helicone.HeliconeConfig.from_env(
+            region=region, base_url=helicone_url, **settings
+        )
     except helicone.HeliconeError as exc:
         if as_json:  # the documented shape, with the reason in `errors`
             _finish(helicone.PullReport(errors=[str(exc)]), as_json)

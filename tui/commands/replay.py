@@ -19,6 +19,8 @@ from tui.commands.common import (
     print_json,
     resolve_replay,
     say,
+    timeout_option,
+    wait_column,
 )
 
 
@@ -53,18 +55,21 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
 @click.option("--allow-host", multiple=True, help="Allow sending to this recorded host.")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True)
 @click.option("--resume", "resume_id", default=None, metavar="REPLAY_ID",
-              help="Resume an interrupted replay: send only what is missing.")
+              help="Resume an interrupted replay: send only what is missing. Its target is"
+                   " not reused: pass --via/--api-key-env/--allow-host again.")
+@timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
            append_system: tuple[str, ...], system_file: tuple[str, ...], model: str | None,
            temperature: float | None, mode: str, via: str, api_key_env: str | None,
            allow_host: tuple[str, ...], concurrency: int, resume_id: str | None,
-           as_json: bool) -> None:
+           timeout: float | None, as_json: bool) -> None:
     """Replay SESSION_ID with edited prompts and report what changed."""
     from core.edits import EditSet, ParamEdit, SystemEdit
-    from core.replay.engine import run_replay
+    from core.replay.engine import Timeouts, run_replay
     from core.replay.models import ReplayEvent, ReplaySpec, ReplayTarget
+    from core.replay.waits import Waits
 
     store = open_store(ctx)
     target: ReplayTarget | None = None
@@ -111,6 +116,7 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
     check_spec_target(spec.target())
 
     total = len(store.session_requests(spec.session_id))
+    waits = Waits()
     progress: Any = None
     task_id: Any = None
     if not as_json and sys.stderr.isatty():
@@ -118,7 +124,7 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         progress = Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.description}"),
+                            TextColumn("{task.description}"), wait_column(waits),
                             console=Console(stderr=True), transient=True)
         task_id = progress.add_task("", total=total)
 
@@ -129,11 +135,14 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
             announced.append(event.replay_id)
             if not as_json:
                 say(f"replay {event.replay_id} of session {spec.session_id}", err=True)
+        waits.feed(event)
         if progress is not None:
             if event.kind in ("finished", "failed", "skipped", "blocked"):
                 progress.advance(task_id)
             if event.kind in ("retried", "failed"):
                 progress.update(task_id, description=f"{event.request_id}: {event.message}"[:80])
+        elif event.kind == "retried":  # no live line: say each wait as it starts
+            say(f"{event.request_id}: {event.message}", err=True)
 
     started = time.perf_counter()
     if progress is not None:
@@ -143,8 +152,9 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
                        if r.status in ("done", "diverged", "failed", "skipped", "blocked"))
             progress.advance(task_id, done)
     try:
-        result = asyncio.run(run_replay(store, spec, on_event=on_event, resume_id=resume_id,
-                                        target=target))
+        result = asyncio.run(run_replay(
+            store, spec, on_event=on_event, resume_id=resume_id, target=target,
+            timeouts=Timeouts.within(timeout) if timeout else None))
     except KeyboardInterrupt:
         if progress is not None:
             progress.stop()

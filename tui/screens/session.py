@@ -403,6 +403,7 @@ class SessionScreen(Screen[None]):
             state = event.kind
         tree.set_state(event.request_id, state)
         status.set_state(event.request_id, state)
+        status.feed(event)
         if event.kind == "retried" and event.message:
             status.finish(f"retrying: {clean(event.message)[:60]}")
         current = tree.current_request

@@ -9,6 +9,9 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
+from core.replay.waits import Waits
+from tui.widgets.text import clean
+
 FINAL = {"done", "failed", "diverged", "skipped", "blocked", "cancelled"}
 
 
@@ -33,13 +36,31 @@ class ReplayStatus(Horizontal):
         self.states: dict[str, str] = {}
         self.total = 0
         self.label = ""
+        self.waits = Waits()  # what the run waits for, shown under the counts
+        self._waiting = ""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="replay-label", markup=False)
         yield ProgressBar(total=1, show_eta=False, id="replay-bar")
         yield Static("", id="replay-counts", markup=False)
 
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+
+    def feed(self, event: object) -> None:
+        """An engine event: keeps the "waiting for … · N s" line current."""
+        self.waits.feed(event)  # type: ignore[arg-type]
+        self._tick()
+
+    def _tick(self) -> None:
+        waiting = clean(self.waits.describe())
+        if waiting != self._waiting:
+            self._waiting = waiting
+            self._render_counts()
+
     def start(self, total: int, label: str) -> None:
+        self.waits = Waits()
+        self._waiting = ""
         self.states = {}
         self.total = total
         self.label = label
@@ -65,6 +86,7 @@ class ReplayStatus(Horizontal):
         if queued > 0:
             parts.insert(0, f"{queued} queued")
         self.query_one("#replay-label", Static).update(self.label)
+        waiting = f"\n{self._waiting}" if self._waiting else ""
         self.query_one("#replay-counts", Static).update(
-            f"{finished}/{self.total}  " + " · ".join(parts)
+            f"{finished}/{self.total}  " + " · ".join(parts) + waiting
         )
