@@ -633,8 +633,7 @@ class HeliconeClient:
                     )
             except (TimeoutError, httpx.TimeoutException):
                 timed_out = True
-                problem = (f"timed out (each wait up to {self.config.timeout_s:g} s, the call"
-                           f" up to {self.config.timeout_s * CALL_DEADLINE_FACTOR:g} s)")
+                problem = f"timed out after {self.config.timeout_s:g} s"
             except httpx.TransportError as exc:
                 problem = f"connection failed ({type(exc).__name__})"
             else:
