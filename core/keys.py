@@ -18,7 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 # Variables whose values are always treated as secrets, wherever they show up.
-KEY_VARIABLES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HELICONE_API_KEY")
+KEY_VARIABLES = (
+    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HELICONE_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+)
 MASK = "***"
 _MIN_SECRET = 6  # shorter values are not worth scrubbing (and would hit ordinary words)
 _MIN_PARTIAL = 10  # a cut-off prefix this long (or the whole key) still counts as the key
