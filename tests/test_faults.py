@@ -35,7 +35,7 @@ CASES = {
     "hang": (False, False, "timed out", 2),
     "trickle": (False, True, "timed out", 2),
     "retry-after": (False, False, "asks to wait 100000 s", 1),
-    "reset": (False, False, "connection error", 3),
+    "reset": (False, False, "cannot reach http://127.0.0.1", 3),
 }
 ANTHROPIC_EMPTY = "response has no content"
 
