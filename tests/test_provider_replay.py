@@ -233,3 +233,35 @@ def test_google_and_azure_keys_are_bound_to_their_hosts() -> None:
     assert credentials_for(azure, ENV) == {}  # not named: the row alone earns nothing
     assert credentials_for(azure, ENV, allow_hosts=["contoso-eastus.openai.azure.com"]) == {
         "api-key": "azure-SECRET-4"}
+
+
+async def test_pull_brings_requests_without_a_session_when_asked(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.sources.helicone import HeliconeClient, HeliconeConfig, pull
+    from tests.helicone_server import FakeHelicone, make_row
+
+    with FakeHelicone() as fake, Store(tmp_path / "pull.db") as store:
+        fake.add_session("with-session", 3)
+        start = datetime.now(UTC) - timedelta(hours=1)
+        lone_ids = []
+        for index in range(2):
+            row, body = make_row("unused", index, created=start + timedelta(seconds=index),
+                                 s3=index == 1)
+            for key in ("request_properties", "properties"):
+                row[key] = {"environment": "prod"}
+            fake.add_row(row, body)
+            lone_ids.append(row["request_id"])
+        config = HeliconeConfig.from_env(fake.api_key, base_url=fake.url, retry_base_s=0.01)
+        since = datetime.now(UTC) - timedelta(days=1)
+        async with HeliconeClient(config) as client:
+            plain = await pull(store, client, since=since)
+        assert (plain.sessions, plain.requests, plain.sessionless) == (1, 3, 0)
+        async with HeliconeClient(config) as client:
+            report = await pull(store, client, since=since, sessionless=True)
+        assert report.errors == [] and report.sessionless == 2 and report.added == 2
+        lone = [s for s in store.list_sessions() if s.sessionless]
+        assert sorted(s.id for s in lone) == sorted(lone_ids)
+        s3_row = store.get_request(lone_ids[1])
+        assert s3_row is not None and s3_row.body_state == "full"  # signed body fetched
+        assert len(store.list_sessions()) == 3

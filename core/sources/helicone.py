@@ -181,6 +181,7 @@ class PullReport(BaseModel):
     added: int = Field(default=0, exclude=True)
     updated: int = Field(default=0, exclude=True)
     unchanged: int = Field(default=0, exclude=True)
+    sessionless: int = Field(default=0, exclude=True)  # requests pulled without a session id
 
 
 class _SessionRow(BaseModel):
@@ -409,6 +410,25 @@ class HeliconeClient:
             # Pages are short after server-side de-duplication: advance by the limit asked.
             offset += limit
         return _dedupe(rows)
+
+    async def sessionless_pages(
+        self, *, since: datetime | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of raw rows in the window that were logged without a session id.
+
+        Helicone's filters cannot ask for a missing property, so every request in the window
+        is paged and those with a session id are left to the session pull.
+        """
+        bound = _request_bound(since)
+        filter_ = {"request_response_rmt": {"request_created_at": {"gte": format_time(bound)}}}
+        limit = self.config.page_size
+        offset = 0
+        while True:
+            page = await self.query_requests(filter_, offset=offset, limit=limit)
+            if not page:
+                return
+            yield [row for row in _dedupe(page) if not _session_property(row)]
+            offset += limit
 
     async def legacy_session_rows(self, session_id: str) -> list[dict[str, Any]]:
         """The session's rows from the legacy `/v1/request/query` (older or self-hosted)."""
@@ -790,6 +810,14 @@ def _dedupe(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [best[i] for i in order]
 
 
+def _session_property(row: dict[str, Any]) -> str | None:
+    for key in ("request_properties", "properties"):
+        props = row.get(key)
+        if isinstance(props, dict) and props.get(SESSION_ID):
+            return str(props[SESSION_ID])
+    return None
+
+
 def _request_bound(since: datetime | None) -> datetime:
     """The time bound for a session's requests: the lookback, or earlier when asked."""
     floor = datetime.now(UTC) - REQUEST_LOOKBACK
@@ -808,9 +836,13 @@ async def pull(
     since: datetime | None = None,
     session_ids: Iterable[str] = (),
     search: str = "",
+    sessionless: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> PullReport:
     """Pull sessions (listed by window/search, or the given ids) into the store.
+
+    With `sessionless`, the requests in the window logged without a session id are pulled
+    too, page by page, each page written as soon as its bodies are fetched.
 
     Sessions are fetched concurrently while the listing is still being paged; each is
     written in its own transaction as soon as it is complete. Errors are collected in the
@@ -874,8 +906,41 @@ async def pull(
                 tick()
     except* HeliconeAuthError as group_error:
         report.errors.append(str(group_error.exceptions[0]))
+    else:
+        if sessionless and not wanted:
+            await _pull_sessionless(store, client, window_start, report, tick)
     tick()
     return report
+
+
+async def _pull_sessionless(
+    store: Store,
+    client: HeliconeClient,
+    since: datetime,
+    report: PullReport,
+    tick: Callable[[], None],
+) -> None:
+    try:
+        async for page in client.sessionless_pages(since=since):
+            requests: list[LoggedRequest] = []
+            for raw in page:
+                try:
+                    requests.append(LoggedRequest.from_helicone_row(raw))
+                except RowError as exc:
+                    report.errors.append(f"request without a session: skipped a row: {exc}")
+            if not requests:
+                continue
+            report.bodies_fetched += await client.fill_bodies(requests, report.errors)
+            counts = store.upsert_requests(requests, source="helicone")
+            report.requests += len(requests)
+            report.sessionless += len(requests)
+            report.added += counts.imported
+            report.updated += counts.updated
+            report.unchanged += counts.unchanged
+            report.errors.extend(counts.errors)
+            tick()
+    except HeliconeError as exc:
+        report.errors.append(f"requests without a session: {exc}")
 
 
 def report_json(report: PullReport) -> str:

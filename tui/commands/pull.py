@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 )
 @click.option("--search", default="", help="Only sessions whose id or name contains TEXT.")
 @click.option(
+    "--sessionless",
+    is_flag=True,
+    help="Also pull the window's requests logged without a session id (each listed on its own).",
+)
+@click.option(
     "--region",
     type=click.Choice(["us", "eu"], case_sensitive=False),
     default=None,
@@ -62,6 +67,7 @@ def pull(
     since: str,
     session_ids: tuple[str, ...],
     search: str,
+    sessionless: bool,
     region: str | None,
     helicone_url: str | None,
     timeout: float | None,
@@ -88,7 +94,9 @@ def pull(
 
     store = open_store(ctx)
     try:
-        report = asyncio.run(_run(store, config, since_at, session_ids, search, as_json))
+        report = asyncio.run(
+            _run(store, config, since_at, session_ids, search, as_json, sessionless)
+        )
     except KeyboardInterrupt:
         click.echo("interrupted; sessions pulled so far are kept", err=True)
         sys.exit(130)
@@ -104,6 +112,7 @@ async def _run(
     session_ids: Sequence[str],
     search: str,
     quiet: bool,
+    sessionless: bool = False,
 ) -> PullReport:
     """Run the pull with a progress bar on stderr (none with --json)."""
     from rich.console import Console
@@ -137,6 +146,7 @@ async def _run(
                 since=since,
                 session_ids=session_ids,
                 search=search,
+                sessionless=sessionless,
                 on_progress=show,
             )
 
@@ -152,7 +162,9 @@ def _finish(report: PullReport, as_json: bool) -> None:
     else:
         click.echo(
             f"pulled {report.sessions} sessions, {report.requests} requests"
-            f" ({report.added} new, {report.updated} updated, {report.unchanged} unchanged), "
+            f" ({report.added} new, {report.updated} updated, {report.unchanged} unchanged"
+            + (f", {report.sessionless} without a session" if report.sessionless else "")
+            + "), "
             f"{report.bodies_fetched} bodies fetched"
         )
         for error in report.errors[:20]:
