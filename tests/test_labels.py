@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from core.demo import demo_store_copy
 from core.demo_replay import DEBATE_SESSION, seed_demo_replay
 from core.labels import describe_change, fit, request_labels
-from core.replay.models import ReplayResult
+from core.replay.models import ReplayResult, ReplaySpec
 from core.store import Store
 
 
@@ -78,3 +78,31 @@ async def test_the_session_keeps_the_users_replay_after_a_matrix(tmp_path: Path)
             assert isinstance(app.screen, DiffScreen)
             assert app.screen.replay_id == mine.id
             assert app.screen.sub_title == f"recorded → replay {mine.id[:8]}"
+
+
+async def test_a_request_recorded_as_429_has_one_similarity_everywhere(tmp_path: Path) -> None:
+    from tui.app import RepriseApp
+    from tui.config import Config
+    from tui.screens.diff import DiffScreen
+
+    with Store(demo_store_copy(tmp_path)) as store:
+        session = next(s for s in store.list_sessions("Research Agent"))
+        requests = store.session_requests(session.id)
+        limited = next(r for r in requests if r.status == 429)
+        replay = store.create_replay(ReplaySpec(session_id=session.id,
+                                                via="http://127.0.0.1:9/v1"))
+        # Stored as older versions did: 100 % against the empty recorded text.
+        store.save_result(replay.id, ReplayResult(request_id=limited.id, status="done",
+                                                  output_text="An answer.", similarity=1.0))
+        store.finish_replay(replay.id, "done")
+        app = RepriseApp(store, Config())
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            app.push_screen(DiffScreen(session.id, replay.id, [], limited.id))
+            await pilot.pause()
+            diff = app.screen
+            summary = diff.query_one("#diff-summary")
+            line = summary.get_option_at_index(summary.highlighted).prompt.plain
+            assert "100%" not in line and " – " in line
+            stats = str(diff.query_one("#diff-stats").render())
+            assert "similarity –" in stats and "recorded request failed" in stats

@@ -108,3 +108,27 @@ def test_network_errors_say_what_and_where() -> None:
     assert "secret" not in text and "key=abc" not in text
     slow = describe_network_error(httpx.ReadTimeout("timed out"), url)
     assert slow.startswith("timed out waiting for the answer from https://api.example.test/v1")
+
+
+def test_a_config_that_is_not_utf8_never_stops_the_first_paint(tmp_path: Path) -> None:
+    from tui.app import peek_config
+
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'theme = "n\xffrd"\n')
+    assert peek_config(path) == {}  # load_config then says what is wrong
+
+
+async def test_empty_store_hint_key_reaches_the_screen(tmp_path: Path, monkeypatch) -> None:
+    from tui.app import RepriseApp
+    from tui.config import Config
+
+    monkeypatch.delenv("HELICONE_API_KEY", raising=False)
+    app = RepriseApp(Store(tmp_path / "empty.db"), Config())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert "S (or ctrl+o)" in str(app.screen.query_one("#empty").render())
+        await pilot.press("S")
+        await pilot.pause()
+        assert app.screen.query_one("#filter").value == ""  # not typed into the filter
+        assert "HELICONE_API_KEY" in list(app._notifications)[-1].message

@@ -168,8 +168,12 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
             progress.stop()
     wall = time.perf_counter() - started
 
+    from core.labels import request_labels
+
     results = store.replay_results(result.id)
-    order = [r.id for r in store.session_requests(spec.session_id)]
+    session_requests = store.session_requests(spec.session_id)
+    names = request_labels(session_requests)  # requests by path, never by id
+    order = [r.id for r in session_requests]
     rows = [results[rid] for rid in order if rid in results]
     failed = sum(1 for r in rows if r.status == "failed")
     if as_json:
@@ -187,11 +191,14 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
             "wall_seconds": round(wall, 3),
         })
     else:
+        width = min(40, max((len(names.get(r.request_id, "")) for r in rows), default=12))
         for r in rows:
             sim = "" if r.similarity is None else f"{r.similarity:.2f}"
-            deps = f" after {','.join(d[:8] for d in r.depends_on)}" if r.depends_on else ""
+            deps = (f" after {', '.join(names.get(d, d[:8]) for d in r.depends_on)}"
+                    if r.depends_on else "")
             note = r.error or r.diverged_reason or ""
-            say(f"{r.request_id[:12]:12} {r.status:9} {sim:>5}{deps} {note}".rstrip())
+            name = names.get(r.request_id, r.request_id[:12])
+            say(f"{name:{width}} {r.status:9} {sim:>5}{deps} {note}".rstrip())
         click.echo(f"replay {result.id}: {result.status}, {len(rows)} requests, {failed} failed,"
                    f" {wall:.1f}s")
     if failed or result.status != "done":
