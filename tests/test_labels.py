@@ -106,3 +106,28 @@ async def test_a_request_recorded_as_429_has_one_similarity_everywhere(tmp_path:
             assert "100%" not in line and " – " in line
             stats = str(diff.query_one("#diff-stats").render())
             assert "similarity –" in stats and "recorded request failed" in stats
+
+
+async def test_the_local_model_defaults_to_what_it_serves(tmp_path: Path, monkeypatch) -> None:
+    """One request at a time: more would only queue, and queueing would count as latency."""
+    from tui.app import RepriseApp
+    from tui.config import Config, ReplayDefaults
+
+    monkeypatch.setattr("core.local_model.local_runtime_available", lambda: True)
+    config = Config(replay=ReplayDefaults(base_url="http://127.0.0.1:9/v1", concurrency=8))
+    with Store(demo_store_copy(tmp_path)) as store:
+        app = RepriseApp(store, config, start_session=DEBATE_SESSION)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            await pilot.press("r")
+            await pilot.pause()
+            form = app.screen
+            assert form.query_one("#concurrency").value == "1"
+            form.query_one("#target").value = "base_url"
+            await pilot.pause()
+            assert form.query_one("#concurrency").value == "8"
+            await pilot.press("escape", "M")
+            await pilot.pause()
+            setup = app.screen
+            assert setup.query_one("#matrix-concurrency").value == "1"
+            assert setup.query_one("#matrix-parallel").value == "1"

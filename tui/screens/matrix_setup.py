@@ -27,7 +27,12 @@ from core.matrix import MatrixSpec, parse_variant, plan_matrix
 from core.models import LoggedRequest
 from tui.config import Config
 from tui.navigation import Modal
-from tui.screens.replay_form import NOTHING_FREE, base_targets, default_concurrency
+from tui.screens.replay_form import (
+    LOCAL_CONCURRENCY,
+    NOTHING_FREE,
+    base_targets,
+    default_concurrency,
+)
 from tui.widgets.text import clean, plural
 
 DEFAULT_SCORE = r"Score:\s*(\d+(?:\.\d+)?)"
@@ -99,8 +104,10 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         self.edits = edits
         self.prompt_ids = prompt_ids(requests)
         self.targets = base_targets(config)
-        self._concurrency_default = default_concurrency(
-            next((t for t in self.targets if t["key"] == self._default_key()), {}), config)
+        default = next((t for t in self.targets if t["key"] == self._default_key()), {})
+        self._concurrency_default = default_concurrency(default, config)
+        # Cells run side by side only where the target serves requests side by side.
+        self._parallel_default = LOCAL_CONCURRENCY if default.get("local") else 2
 
     def compose(self) -> ComposeResult:
         with_bodies = self.app.store.session_requests(self.session_id, bodies=True)
@@ -141,7 +148,8 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                                 id="matrix-concurrency")
                 with Vertical(classes="matrix-number"):
                     yield Label("Cells at once")
-                    yield Input("2", type="integer", id="matrix-parallel")
+                    yield Input(str(self._parallel_default), type="integer",
+                                id="matrix-parallel")
             yield Static("", id="matrix-plan")
             with Horizontal(classes="form-buttons"):
                 yield Button("Start matrix", variant="primary", id="start")
@@ -170,6 +178,11 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         if box.value.strip() == str(self._concurrency_default):
             box.value = str(new)
         self._concurrency_default = new
+        cells = self.query_one("#matrix-parallel", Input)
+        parallel = LOCAL_CONCURRENCY if self._target().get("local") else 2
+        if cells.value.strip() == str(self._parallel_default):
+            cells.value = str(parallel)
+        self._parallel_default = parallel
         self._update_plan()
 
     def _target(self) -> dict[str, Any]:
