@@ -8,7 +8,8 @@ the exported report (the app with the export notification, plus `report.md` and
 `report.html`, the report itself, rendered to `report-html.png` when Chromium is installed),
 help, the matrix setup and the matrix results (a real matrix through the local model when
 installed, else a stored deterministic one). The terminal is 120×36, as in the snapshot
-tests.
+tests; `narrow-*.svg` show the main screens at 80×24 (on the stored deterministic replay and
+matrix), where every screen keeps its essential columns.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tui.app import RepriseApp  # noqa: E402
 from tui.config import Config  # noqa: E402
 
 SIZE = (120, 36)
+NARROW = (80, 24)
 
 
 async def wait_until(pilot, predicate, timeout: float) -> bool:
@@ -163,6 +165,65 @@ async def capture_matrix(pilot, app: RepriseApp, session, seeded: bool, save) ->
     save("matrix")
 
 
+async def capture_narrow(out: Path) -> list[Path]:
+    """The main screens and modals at 80×24, on a stored replay and a stored matrix."""
+    from core.demo_replay import DEBATE_SESSION
+    from tests.test_app_matrix import seed_matrix
+    from tui.screens.matrix import MatrixScreen
+
+    store = Store(demo_store_copy())
+    matrix_id = seed_matrix(store)
+    seed_demo_replay(store)  # newest: the session's current replay
+    written: list[Path] = []
+    app = RepriseApp(store, Config())
+
+    def save(name: str) -> None:
+        app.clear_notifications()
+        path = out / f"narrow-{name}.svg"
+        app.save_screenshot(str(path))
+        written.append(path)
+        print(f"wrote {path}")
+
+    async with app.run_test(size=NARROW, notifications=True) as pilot:
+        await pilot.pause()
+        save("sessions")
+        app.open_session(DEBATE_SESSION)
+        await pilot.pause()
+        await pilot.pause()
+        session = app.screen
+        await pilot.press("e")
+        await pilot.pause()
+        session.query_one("#editor-text").load_text(DEMO_EDIT.text)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        save("session-tree")
+        await pilot.press("r")
+        await pilot.pause()
+        save("replay-form")
+        await pilot.press("escape", "R")
+        await pilot.pause()
+        save("replays")
+        await pilot.press("escape", "d")
+        await pilot.pause()
+        save("diff")
+        await pilot.press("s")
+        await pilot.pause()
+        save("diff-side-by-side")
+        await pilot.press("escape")
+        await pilot.pause()
+        app.push_screen(MatrixScreen(matrix_id=matrix_id))
+        await pilot.pause()
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.table is not None, 60)
+        await pilot.pause(0.3)
+        save("matrix")
+        await pilot.press("f1")
+        await pilot.pause()
+        save("help")
+    store.close()
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeded", action="store_true",
@@ -178,6 +239,7 @@ def main() -> None:
             seeded = True
     args.out.mkdir(parents=True, exist_ok=True)
     asyncio.run(capture(args.out, seeded))
+    asyncio.run(capture_narrow(args.out))
     render_report(args.out / "report.html", args.out / "report-html.png")
 
 

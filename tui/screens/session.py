@@ -43,8 +43,9 @@ class SessionScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="session.back"),
-        Binding("e", "edit", "Edit system", id="session.edit"),
-        Binding("m", "params", "Model/temp", id="session.params"),
+        Binding("e", "edit", "Edit", id="session.edit", tooltip="Edit the system prompt"),
+        Binding("m", "params", "Params", id="session.params",
+                tooltip="Model and temperature overrides"),
         Binding("r", "replay", "Replay", id="session.replay"),
         Binding("d", "diff", "Diff", id="session.diff"),
         Binding("R", "replays", "Replays", id="session.replays"),
