@@ -41,7 +41,8 @@ def _response(rid: str, output: list[dict], tokens: tuple[int, int], previous: s
         "reasoning": {"effort": "low", "summary": "auto"}, "store": True,
         "tools": [WEATHER_TOOL], "tool_choice": "auto", "parallel_tool_calls": True,
         "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1],
-                  "total_tokens": sum(tokens), "input_tokens_details": {"cached_tokens": 0},
+                  "total_tokens": sum(tokens),
+                  "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                   "output_tokens_details": {"reasoning_tokens": reasoning_tokens}},
     }
 

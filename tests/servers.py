@@ -538,7 +538,8 @@ def _responses_object(
     return {
         "id": response_id, "object": "response", "created_at": 1743840000,
         "status": "completed", "error": None, "incomplete_details": None, "model": model,
-        "output": output, "previous_response_id": previous,
+        "output": output, "previous_response_id": previous, "parallel_tool_calls": True,
+        "tool_choice": "auto", "tools": [],
         "usage": {"input_tokens": 10, "output_tokens": len(text.split()),
                   "total_tokens": 10 + len(text.split())},
     }
@@ -554,7 +555,7 @@ def _responses_events(response: dict[str, Any]) -> list[Any]:
             text = item["content"][0]["text"]
             events += [
                 {"type": "response.output_text.delta", "item_id": item["id"],
-                 "output_index": index, "content_index": 0, "delta": word}
+                 "output_index": index, "content_index": 0, "delta": word, "logprobs": []}
                 for word in _words(text) if word
             ]
         else:

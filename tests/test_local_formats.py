@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.demo import demo_store_copy
+from core.edits import EditSet, ParamEdit
 from core.local_model import LocalModelServer, local_runtime_available
 from core.replay.engine import run_replay
 from core.replay.models import ReplaySpec
@@ -46,12 +47,15 @@ async def test_demo_format_sessions_replay_on_the_local_model(
     local_server: LocalModelServer, demo: Store, name: str
 ) -> None:
     session = session_named(demo, name)
-    spec = ReplaySpec(session_id=session, via=local_server.base_url, mode="chained")
+    # Short answers keep the test fast; the cap also checks each format's max-tokens field.
+    edits = EditSet(params=[ParamEdit(max_tokens=24)])
+    spec = ReplaySpec(session_id=session, via=local_server.base_url, mode="chained", edits=edits)
     replay = await run_replay(demo, spec, env={})
     results = [demo.replay_results(replay.id)[r.id] for r in demo.session_requests(session)]
     assert replay.status == "done", [(r.status, r.error) for r in results]
     for result in results:
         assert result.sent_body is not None and "messages" in result.sent_body
+        assert result.sent_body["max_tokens"] == 24
         assert result.output_text.strip() or result.tool_calls
         assert result.completion_tokens and result.completion_tokens > 0
     if name.startswith("Trip"):
