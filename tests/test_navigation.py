@@ -166,6 +166,8 @@ async def test_every_screen_and_modal_answers_the_same_keys(demo: Store) -> None
         assert app.focused is diff.query_one("#diff-text")
         await pilot.press("shift+tab")
         assert app.focused is summary
+        await pilot.press("enter")  # Enter opens the highlighted request's diff text
+        assert app.focused is diff.query_one("#diff-text")
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is session

@@ -67,7 +67,8 @@ words struck through in red, inserted words in green; tool calls are compared as
 - **J**: when both answers are JSON (or a fenced ```json block is the whole answer), list the
   changes by JSON path (`$.items[12].score: 5 → 6`, added/removed keys and elements); tool
   calls too. Press again for the word diff.
-- **↑/↓**, **j/k**: any request · **Tab/Shift+Tab**: list ↔ diff text (↑/↓ scroll it)
+- **↑/↓**, **j/k**: any request · **Enter** or **Tab**: into the diff text (↑/↓ scroll it),
+  **Shift+Tab** back to the list
 - **y**: copy the replayed response · **Escape**: back
 - **x**: export the replay (word diffs, scores, stats, edits) to `./reprise-<replay>.html`;
   Markdown and JSON from the command palette
@@ -181,6 +182,11 @@ words struck through in red, inserted words in green; tool calls are compared as
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id:
             self.show(event.option.id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a request opens its diff: the text pane takes focus (Tab comes back)."""
+        if event.option.id:
+            self.query_one("#diff-text").focus()
 
     def _original(self, request_id: str) -> Side:
         if self.base_id:

@@ -52,6 +52,7 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
         self.session_id = session_id
         self.marked: str | None = None
         self.statuses: dict[str, str] = {}
+        self.labels: dict[str, Text] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="replays-box", classes="form"):
@@ -80,6 +81,7 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
             via = replay.spec.via.split("://")[-1].split("/")[0]
             label.append(f"  {replay.created_at:%Y-%m-%d %H:%M} · {replay.mode} ·"
                          f" {plural(edits, 'edit')} · {short(clean(via), 24)}", style="dim")
+            self.labels[replay.id] = label
             listing.add_option(Option(label, id=replay.id))
         listing.highlighted = 0
         listing.focus()
@@ -95,13 +97,18 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
         if not chosen:
             return
         hint = self.query_one("#replays-hint", Static)
-        if self.marked == chosen:
-            self.marked = None
+        previous, self.marked = self.marked, (None if self.marked == chosen else chosen)
+        if previous is not None:
+            self._label(previous, self.labels[previous])
+        if self.marked is None:
             hint.update(HINT)
             return
-        self.marked = chosen
+        self._label(chosen, Text("◆ base ", style="bold reverse").append_text(self.labels[chosen]))
         hint.update(f"base {chosen[:8]} marked: Enter on another replay compares base → it"
                     " · c: unmark · Esc: close")
+
+    def _label(self, replay_id: str, prompt: Text) -> None:
+        self.query_one(OptionList).replace_option_prompt(replay_id, prompt)
 
     def copy_text(self) -> str:
         return self._highlighted() or ""
