@@ -187,7 +187,9 @@ def naive_changed(a: str, b: str) -> int:
     return len(keys(a)) + len(keys(b)) - 2 * kept
 
 
-def median_time(fn: Callable[[], object], runs: int, clock: Callable[[], float] = time.perf_counter) -> float:
+def median_time(
+    fn: Callable[[], object], runs: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
     times = []
     for _ in range(runs):
         t0 = clock()
@@ -230,7 +232,7 @@ def main() -> None:
 def markdown(quick: bool) -> None:
     sizes = [100, 1_000, 10_000] if quick else [100, 1_000, 10_000, 50_000]
     header = (
-        f"{'words':>6} {'edit':>7} | {'diff ms':>8} {'screen ms':>9} | {'changed':>7} "
+        f"{'words':>6} {'edit':>7} | {'diff ms':>8} {'cpu ms':>7} {'screen ms':>9} | {'changed':>7} "
         f"{'minimal':>7} {'over':>6} {'over*':>6} | {'naive ms':>8} {'naive chg':>9} | {'git ms':>6}"
     )
     print(header)
@@ -242,6 +244,7 @@ def markdown(quick: bool) -> None:
             result = diff_texts(a, b)
             assert result.a_text == a and result.b_text == b
             t_diff = median_time(lambda a=a, b=b: diff_texts(a, b), runs)
+            t_cpu = median_time(lambda a=a, b=b: diff_texts(a, b), runs, time.process_time)
             t_screen = screen_time(result, runs)
             changed = result.added_words + result.removed_words
             minimal = minimal_changed(a, b)
@@ -268,7 +271,7 @@ def markdown(quick: bool) -> None:
             git = f"{t_git * 1000:6.1f}" if t_git is not None else f"{'-':>6}"
             screen = f"{t_screen * 1000:9.1f}" if t_screen is not None else f"{'-':>9}"
             print(
-                f"{len(a.split()):>6} {level:>7} | {t_diff * 1000:8.1f} {screen} | "
+                f"{len(a.split()):>6} {level:>7} | {t_diff * 1000:8.1f} {t_cpu * 1000:7.1f} {screen} | "
                 f"{changed:7d} {minimal:7d} {over:5.1f}% {over_many:5.1f}% | {naive} | {git}",
                 flush=True,
             )
@@ -351,6 +354,25 @@ def structured(quick: bool) -> None:
             f"{name:>20} {n_keys:>6} | {t_diff * 1000:8.1f} {t_cpu * 1000:7.1f} | "
             f"{changed:7d} {minimal:7d} "
             f"{ratio} | {naive} | {git}",
+            flush=True,
+        )
+    print("\nstructural JSON diff (changes by JSON path) of the same JSON cases")
+    print(f"{'case':>20} {'tokens':>6} | {'paths ms':>8} {'cpu ms':>7} | {'changes':>7}")
+    from core.json_diff import json_changes, parse_json_answer
+
+    def paths(a: str, b: str) -> int:
+        changes = json_changes(parse_json_answer(a)[1], parse_json_answer(b)[1])
+        return len(changes or ())
+
+    for name, a, b in cases:
+        if not name.startswith("json"):
+            continue
+        runs = 7 if len(a) < 100_000 else 3
+        t_wall = median_time(lambda a=a, b=b: paths(a, b), runs)
+        t_cpu = median_time(lambda a=a, b=b: paths(a, b), runs, time.process_time)
+        print(
+            f"{name:>20} {len(keys(a)):>6} | {t_wall * 1000:8.1f} {t_cpu * 1000:7.1f} | "
+            f"{paths(a, b):7d}",
             flush=True,
         )
     print(

@@ -536,7 +536,7 @@ def render_screen(
 ) -> str:
     """Lay out a diff and draw its first screen to ANSI text (what a viewer pays to open)."""
     layout = DiffLayout(result, side_by_side=side_by_side)
-    layout.set_width(width)
+    layout.set_width(width, rows=height)
     console = Console(
         width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor"
     )
