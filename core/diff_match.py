@@ -50,9 +50,15 @@ _MYERS_BUDGET = 400_000
 
 
 def _run_length(a: Sequence[int], i: int, b: Sequence[int], j: int, limit: int) -> int:
-    """Length of the common run a[i:], b[j:] (at most ``limit``), galloping over slices."""
+    """Length of the common run a[i:], b[j:] (at most ``limit``): a few elements one by
+    one, then galloping over slices."""
     n = 0
-    step = 8
+    top = min(limit, 8)
+    while n < top and a[i + n] == b[j + n]:
+        n += 1
+    if n < top:
+        return n
+    step = 16
     while n < limit:
         s = min(step, limit - n)
         if a[i + n : i + n + s] == b[j + n : j + n + s]:
@@ -68,7 +74,12 @@ def _run_length(a: Sequence[int], i: int, b: Sequence[int], j: int, limit: int) 
 def _back_run_length(a: Sequence[int], i: int, b: Sequence[int], j: int, limit: int) -> int:
     """Length of the common run ending just before a[i], b[j] (at most ``limit``)."""
     n = 0
-    step = 8
+    top = min(limit, 8)
+    while n < top and a[i - n - 1] == b[j - n - 1]:
+        n += 1
+    if n < top:
+        return n
+    step = 16
     while n < limit:
         s = min(step, limit - n)
         if a[i - n - s : i - n] == b[j - n - s : j - n]:
@@ -383,7 +394,7 @@ class Matcher:
         dmax = min(limit, n + m, self.dmax, isqrt(32 * (n + m)))
         if abs(n - m) > dmax or self.budget <= 0:
             return None
-        a, b = self.a, self.b
+        a, b = self.a[alo:ahi], self.b[blo:bhi]
         off = dmax + 1
         v = [0] * (2 * dmax + 3)
         trace: list[list[int]] = []
@@ -396,8 +407,14 @@ class Matcher:
                 else:
                     x = v[off + k - 1] + 1
                 y = x - k
-                if x < n and y < m and a[alo + x] == b[blo + y]:
-                    x += _run_length(a, alo + x, b, blo + y, min(n - x, m - y))
+                # follow the diagonal: a few steps one by one, a long run by slices
+                stop = x + 8
+                while x < n and y < m and a[x] == b[y]:
+                    x += 1
+                    y += 1
+                    if x == stop:
+                        x += _run_length(a, x, b, y, min(n - x, m - y))
+                        break
                 v[off + k] = x
                 if x >= n and k == n - m:
                     self.budget -= steps
