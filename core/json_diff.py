@@ -91,7 +91,7 @@ class _Differ:
             self.object(path, a, b)
         elif isinstance(a, list) and isinstance(b, list):
             self.array(path, a, b)
-        elif type(a) is not type(b) or a != b:
+        elif type(a) is not type(b) or _canonical(a) != _canonical(b):  # NaN equals NaN
             self.out.append(JsonChange("changed", path, a, b))
 
     def object(self, path: str, a: dict[str, Any], b: dict[str, Any]) -> None:

@@ -54,6 +54,7 @@ def test_keys_that_are_not_identifiers_are_quoted() -> None:
     assert _lines({"k": "1"}, {"k": 1}) == ['$.k: "1" → 1']
     assert _lines({"k": 1}, {"k": 1.0}) == ["$.k: 1 → 1.0"]
     assert _lines({"k": True}, {"k": 1}) == ["$.k: true → 1"]
+    assert _lines(json.loads('{"k": NaN}'), json.loads('{"k": NaN}')) == []
 
 
 def test_tool_call_arguments_are_compared_as_json() -> None:
