@@ -518,7 +518,8 @@ async def run_matrix(
 
     own = client is None
     http = client or make_client(spec.concurrency * max(1, spec.parallel_cells), timeouts)
-    sem = asyncio.Semaphore(max(1, spec.parallel_cells))
+    # Cells side by side against the local model would only queue there (one request at a time).
+    sem = asyncio.Semaphore(1 if spec.via == "local" else max(1, spec.parallel_cells))
 
     async def one(run: MatrixCellRun) -> None:
         async with sem:

@@ -1,4 +1,5 @@
-"""Requests named by path, edits by what they change, and a cancelled matrix counted honestly."""
+"""Requests named by path, edits by what they change, and honest numbers (similarity of a failed
+recording, a cancelled matrix, latency on the local model)."""
 
 from __future__ import annotations
 
@@ -131,3 +132,17 @@ async def test_the_local_model_defaults_to_what_it_serves(tmp_path: Path, monkey
             setup = app.screen
             assert setup.query_one("#matrix-concurrency").value == "1"
             assert setup.query_one("#matrix-parallel").value == "1"
+
+
+async def test_replays_on_the_local_model_never_queue_behind_it(monkeypatch) -> None:
+    """Latency is timed after the engine's own limiter: one in flight, nothing queued there."""
+    from core.replay.engine import _resolve_local_target
+
+    async def ensure() -> object:
+        return SimpleNamespace(base_url="http://127.0.0.1:9/v1")
+
+    monkeypatch.setattr("core.local_model.ensure_local_server", ensure)
+    spec = ReplaySpec(session_id="s", via="local", concurrency=8)
+    resolved = await _resolve_local_target(spec)
+    assert (resolved.via, resolved.concurrency) == ("http://127.0.0.1:9/v1", 1)
+    assert spec.concurrency == 8  # the stored spec keeps what the user asked for

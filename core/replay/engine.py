@@ -167,6 +167,9 @@ async def run_replay(
     return final
 
 
+LOCAL_SERVES_AT_ONCE = 1  # core.local_server generates under one lock
+
+
 async def _resolve_local_target(spec: ReplaySpec) -> ReplaySpec:
     """`via="local"` means the bundled local model: start (or reuse) it and aim at its URL.
 
@@ -181,7 +184,10 @@ async def _resolve_local_target(spec: ReplaySpec) -> ReplaySpec:
         server = await ensure_local_server()
     except LocalModelError as exc:
         raise ValueError(str(exc)) from None
-    return spec.model_copy(update={"via": server.base_url})
+    # The local server answers one request at a time: more in flight would only queue there,
+    # and the queueing would count as latency. Waiting here keeps the latency honest.
+    return spec.model_copy(update={"via": server.base_url,
+                                   "concurrency": LOCAL_SERVES_AT_ONCE})
 
 
 async def replay_events(
