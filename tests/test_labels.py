@@ -146,3 +146,16 @@ async def test_replays_on_the_local_model_never_queue_behind_it(monkeypatch) -> 
     resolved = await _resolve_local_target(spec)
     assert (resolved.via, resolved.concurrency) == ("http://127.0.0.1:9/v1", 1)
     assert spec.concurrency == 8  # the stored spec keeps what the user asked for
+
+
+def test_an_empty_answer_from_the_local_model_is_explained() -> None:
+    from tui.screens.diff import empty_answer_reason
+
+    asked = {"messages": [{"role": "user", "content": "find it"},
+                          {"role": "assistant", "tool_calls": [{"id": "c1"}]},
+                          {"role": "tool", "tool_call_id": "c1", "content": "found"}]}
+    empty = ReplayResult(request_id="r", status="done", output_text="", sent_body=asked)
+    assert "local model cannot call tools" in empty_answer_reason(empty, "local")
+    assert "no text and no tool calls" in empty_answer_reason(empty, "http://127.0.0.1:9/v1")
+    answered = empty.model_copy(update={"output_text": "Here."})
+    assert empty_answer_reason(answered, "local") == ""

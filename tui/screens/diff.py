@@ -88,6 +88,7 @@ words struck through in red, inserted words in green; tool calls are compared as
         self.structural = False
         self.replayed_text = ""
         self.labels: dict[str, str] = {}
+        self.replay_via = ""
         self.recorded_failed: set[str] = set()  # recorded non-2xx: nothing to compare with
 
     @property
@@ -115,6 +116,8 @@ words struck through in red, inserted words in green; tool calls are compared as
     def on_mount(self) -> None:
         store = self.app.store
         self.results = store.replay_results(self.replay_id)
+        replay = store.get_replay(self.replay_id)
+        self.replay_via = replay.spec.via if replay is not None else ""
         if self.base_id:
             self.base_results = store.replay_results(self.base_id)
         # The header says which side is which: base → new.
@@ -273,6 +276,9 @@ words struck through in red, inserted words in green; tool calls are compared as
             line.append(f"\n{clean(result.error)}", style="red")
         if result.diverged_reason:
             line.append(f"\n≠ {clean(result.diverged_reason)}", style="magenta")
+        why = empty_answer_reason(result, self.replay_via)
+        if why:
+            line.append(f"\n{why}", style="yellow")
         if request_id in self.recorded_failed:
             line.append("\nthe recorded request failed: its error is shown as the base,"
                         " so no similarity is given", style="yellow")
@@ -362,3 +368,18 @@ words struck through in red, inserted words in green; tool calls are compared as
             SystemCommand("Export report (JSON)", "JSON report of this replay",
                           lambda: self.action_export("json")),
         ]
+
+
+def empty_answer_reason(result: ReplayResult, via: str) -> str:
+    """Why a replayed answer is empty when the cause is known: say it, never a bare blank."""
+    if result.status not in ("done", "diverged") or result.output_text.strip() or result.tool_calls:
+        return ""
+    body = result.sent_body if isinstance(result.sent_body, dict) else {}
+    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    uses_tools = bool(body.get("tools")) or any(
+        isinstance(m, dict) and (m.get("role") == "tool" or m.get("tool_calls")) for m in messages
+    )
+    if via == "local" and uses_tools:
+        return ("empty answer: the local model cannot call tools, and this request's conversation"
+                " is about tool calls; replay it on a target that supports tools")
+    return "empty answer: the target returned no text and no tool calls"
