@@ -36,6 +36,12 @@ def start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], 
     return proc, line.rsplit(" ", 1)[-1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), independent of machine load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -93,9 +99,12 @@ def main() -> None:
                 latencies(client, fast_url + path, 20)  # warm up both paths
                 latencies(client, rec_url + path, 20)
                 direct, proxied = [], []
+                cpu_proxy = 0.0
                 for _ in range(4):  # interleave so machine load hits both alike
                     direct += latencies(client, fast_url + path, args.requests // 4)
+                    before = cpu_seconds(rec.pid)
                     proxied += latencies(client, rec_url + path, args.requests // 4)
+                    cpu_proxy += cpu_seconds(rec.pid) - before
                 ttfts(client, slow_url + path, 3)
                 ttfts(client, rec_slow_url + path, 3)
                 t_direct, t_proxied = [], []
@@ -119,11 +128,16 @@ def main() -> None:
         "streams": len(t_direct),
         "ttft_direct_ms": round(td, 2), "ttft_proxy_ms": round(tp, 2),
         "ttft_ratio": round(tp / td, 4),
+        "recorder_cpu_ms_per_request": round(cpu_proxy * 1000 / len(proxied), 3),
+        "load_average": os.getloadavg()[0],
     }
     print(f"latency per request over {len(direct)} calls: direct p50 {p50d:.2f} ms, p99"
           f" {p99d:.2f} ms; through reprise record p50 {p50p:.2f} ms, p99 {p99p:.2f} ms")
     print(f"added by the recorder: p50 {p50p - p50d:.2f} ms (target <= 2 ms),"
           f" p99 {p99p - p99d:.2f} ms")
+    print(f"recorder CPU time per request (proxying + storing): "
+          f"{cpu_proxy * 1000 / len(proxied):.2f} ms; load average {os.getloadavg()[0]:.1f}"
+          f" on {os.cpu_count()} cores (wall-clock figures above include waiting for a CPU)")
     print(f"time to first token over {len(t_direct)} streams (provider waits"
           f" {args.latency * 1000:.0f} ms): direct {td:.2f} ms, through the recorder {tp:.2f} ms"
           f" ({(tp / td - 1) * 100:+.1f}%, target within 5%)")

@@ -42,6 +42,8 @@ DEFAULT_UPSTREAMS = {
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 MAX_TRACES_BYTES = 64 * 1024 * 1024
 MAX_LIVE_TRACES = 2000
+WRITE_LINGER_SECONDS = 0.1  # a recorded call is in the store at most this long after it ends
+MAX_WRITE_BATCH = 500
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                "trailer", "transfer-encoding", "upgrade", "host", "content-length",
                "accept-encoding"}
@@ -127,9 +129,15 @@ class Writer:
                 if item is None:
                     return
                 batch = list(item)
-                while True:  # take whatever else is waiting: one transaction for a burst
+                # Linger briefly so a burst of calls is stored in one transaction: a
+                # transaction per call would cost more CPU than proxying the call.
+                deadline = time.monotonic() + WRITE_LINGER_SECONDS
+                while len(batch) < MAX_WRITE_BATCH:
+                    wait = deadline - time.monotonic()
+                    if wait <= 0:
+                        break
                     try:
-                        more = self.queue.get_nowait()
+                        more = self.queue.get(timeout=wait)
                     except queue.Empty:
                         break
                     if more is None:
@@ -294,8 +302,8 @@ class Recorder:
             finished = False
             try:
                 async for chunk in upstream.aiter_bytes():
+                    yield chunk  # to the app first; reading it for the record comes after
                     capture.feed(chunk)
-                    yield chunk
                 finished = True
                 if not capture.complete:
                     capture.fail(502, "the stream ended before its final event")
