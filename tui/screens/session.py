@@ -151,6 +151,7 @@ class SessionScreen(Screen[None]):
         name = self.sub_title or self.session_id
         tree.load(build_tree(self.requests), name)
         tree.border_title = f"{name} · {plural(len(self.requests), 'request')}"
+        self.labels = request_labels(self.requests)
         if not self.edits.is_empty:
             tree.set_edited({r.id for r in self.requests if self.edits.touches(r)})
         if current is not None and current.id in self.by_id:

@@ -178,6 +178,8 @@ class SessionsScreen(Screen[None]):
         table.display = not empty
         if empty and (self.focused is None or self.focused is table):
             self.query_one("#empty").focus()
+        elif not empty and (self.focused is None or self.focused.id == "empty"):
+            table.focus()  # the first sessions arrived (recorded live, or imported)
         direction = "descending" if event.descending else "ascending"
         noun = "session" if event.total == 1 else "sessions"
         matching = " matching" if filtering else ""
