@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from core.diff import similarity
 from core.edits import EditSet, SystemEdit
-from core.formats import detect_format
+from core.formats import recorded_output
 from core.replay.models import Replay, ReplayResult, ReplaySpec
 from core.store import Store
 
@@ -59,18 +59,13 @@ def seed_demo_replay(
         via="http://127.0.0.1:8765/v1",
         concurrency=4,
     )
-    replay = store.create_replay(spec, replay_id=replay_id)
-    store.execute(
-        "UPDATE replays SET created_at = ? WHERE id = ?",
-        (FIXED_TIME.isoformat().replace("+00:00", "Z"), replay.id),
-    )
+    replay = store.create_replay(spec, replay_id=replay_id, created_at=FIXED_TIME)
     requests = store.session_requests(session_id, bodies=True)
     for index, request in enumerate(requests):
         if partial is not None and index >= partial:
             break
-        fmt = detect_format(request.request_body, request.provider, request.target_url)
-        output = fmt.output(request.response_body) if fmt else None
-        original = output.text if output else ""
+        output = recorded_output(request)
+        original = output.text
         edited = spec.edits.touches(request)
         text = rewrite(original, index) if edited else original
         if not edited and index % 3 == 1:
@@ -81,7 +76,7 @@ def seed_demo_replay(
                 request_id=request.id,
                 status="done",
                 output_text=text,
-                tool_calls=output.tool_calls if output else [],
+                tool_calls=output.tool_calls,
                 latency_ms=800.0 + 37 * index,
                 prompt_tokens=request.prompt_tokens,
                 completion_tokens=request.completion_tokens,

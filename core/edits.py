@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.formats import detect_format
+from core.formats import detect_format, request_url
 from core.models import LoggedRequest
 
 Scope = Literal["all", "prompt", "request"]
@@ -85,7 +85,7 @@ class EditSet(BaseModel):
         if not isinstance(source, dict):
             raise ValueError(f"request {request.id} has no JSON body to edit")
         result = dict(source)
-        fmt = detect_format(result, request.provider, request.target_url)
+        fmt = detect_format(result, request.provider, request_url(request))
         edit = self.system_edit_for(request)
         if edit is not None:
             if fmt is None:

@@ -6,7 +6,7 @@ response and caches every reply by (model, rendered prompt) so re-scoring costs 
 Helicone scores already attached to the recorded requests are carried beside ours.
 
 Scorers are kept with the replay (the `replay_scorers` table) so a report or a re-score
-uses the same definitions. Tables here are created lazily with `CREATE TABLE IF NOT EXISTS`.
+uses the same definitions; the store owns that table and the judge cache.
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from statistics import fmean
 from typing import Annotated, Any, Literal
 
 import httpx
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
-from core.formats import Format, detect_format
+from core.formats import recorded_output, request_format
 from core.models import LoggedRequest
 from core.replay.models import ReplayResult
 from core.replay.sending import Timeouts
@@ -38,20 +37,6 @@ DEFAULT_JUDGE_TEMPLATE = (
     " Reply with the number only."
 )
 HELICONE_API = "https://api.helicone.ai"
-
-_TABLES = (
-    "CREATE TABLE IF NOT EXISTS judge_cache (key TEXT PRIMARY KEY, model TEXT NOT NULL,"
-    " reply TEXT NOT NULL, score REAL, created_at TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS replay_scorers (replay_id TEXT PRIMARY KEY,"
-    " scorers TEXT NOT NULL DEFAULT '[]')",
-)
-
-
-def ensure_tables(store: Store) -> None:
-    """The evaluation tables live beside the store's own; creating them is idempotent."""
-    for sql in _TABLES:
-        store.execute(sql)
-
 
 # -- scorers -----------------------------------------------------------------------------
 
@@ -135,18 +120,12 @@ def parse_score_option(value: str) -> ExtractScorer:
 def attach_scorers(store: Store, replay_id: str, scorers: list[ExtractScorer | JudgeScorer]
                    ) -> None:
     """Keep `scorers` with the replay, replacing what was attached before."""
-    ensure_tables(store)
-    store.execute(
-        "INSERT INTO replay_scorers (replay_id, scorers) VALUES (?, ?) ON CONFLICT(replay_id)"
-        " DO UPDATE SET scorers = excluded.scorers",
-        (replay_id, _SCORERS.dump_json(scorers).decode()),
-    )
+    store.save_replay_scorers(replay_id, _SCORERS.dump_json(scorers).decode())
 
 
 def attached_scorers(store: Store, replay_id: str) -> list[ExtractScorer | JudgeScorer]:
-    ensure_tables(store)
-    rows = store.execute("SELECT scorers FROM replay_scorers WHERE replay_id = ?", (replay_id,))
-    return _SCORERS.validate_json(rows[0][0]) if rows else []
+    raw = store.replay_scorers(replay_id)
+    return _SCORERS.validate_json(raw) if raw else []
 
 
 # -- judge calls ----------------------------------------------------------------------------
@@ -161,10 +140,7 @@ def judge_cache_key(model: str, prompt: str) -> str:
 
 
 def cached_judgement(store: Store, model: str, prompt: str) -> tuple[str, float | None] | None:
-    ensure_tables(store)
-    rows = store.execute("SELECT reply, score FROM judge_cache WHERE key = ?",
-                         (judge_cache_key(model, prompt),))
-    return (rows[0][0], rows[0][1]) if rows else None
+    return store.cached_judgement(judge_cache_key(model, prompt))
 
 
 def first_number(text: str) -> float | None:
@@ -240,12 +216,7 @@ async def judge(
     except (ValueError, TypeError, AttributeError) as exc:
         raise JudgeError(f"judge reply unusable: {type(exc).__name__}") from None
     score = first_number(reply)
-    store.execute(
-        "INSERT OR REPLACE INTO judge_cache (key, model, reply, score, created_at)"
-        " VALUES (?,?,?,?,?)",
-        (judge_cache_key(scorer.model, prompt), scorer.model, reply, score,
-         datetime.now(UTC).isoformat()),
-    )
+    store.cache_judgement(judge_cache_key(scorer.model, prompt), scorer.model, reply, score)
     return score, False
 
 
@@ -329,20 +300,10 @@ class ReplayScores(BaseModel):
         return data
 
 
-def _fmt_of(request: LoggedRequest) -> Format | None:
-    return detect_format(request.request_body, request.provider,
-                         request.request_url or request.target_url)
-
-
-def recorded_output(request: LoggedRequest) -> str:
-    fmt = _fmt_of(request)
-    return fmt.output(request.response_body).text if fmt else ""
-
-
 def request_input(request: LoggedRequest, body: Any = None) -> tuple[str, str]:
     """(last user message, system prompt) of a body, for judge templates."""
     body = request.request_body if body is None else body
-    fmt = _fmt_of(request) if isinstance(body, dict) else None
+    fmt = request_format(request) if isinstance(body, dict) else None
     if fmt is None:
         return "", ""
     messages = fmt.messages(body)
@@ -398,7 +359,7 @@ async def score_replay(
 
     async def row(scorer: ExtractScorer | JudgeScorer, request: LoggedRequest) -> RequestScore:
         result = results.get(request.id)
-        original, note_a = await one(scorer, request, None, recorded_output(request), None)
+        original, note_a = await one(scorer, request, None, recorded_output(request).text, None)
         note: str | None = None
         replayed: float | None = None
         if result is None:
@@ -447,7 +408,7 @@ def recorded_session_score(store: Store, session_id: str,
     for request in store.session_requests(session_id, bodies=True):
         for scorer in scorers:
             if isinstance(scorer, ExtractScorer) and scorer.prompt_id == request.prompt_id:
-                value = scorer.extract(recorded_output(request))
+                value = scorer.extract(recorded_output(request).text)
                 if value is not None:
                     values.append(value)
     return fmean(values) if values else None

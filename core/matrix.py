@@ -28,7 +28,7 @@ from core.edits import EditSet, ParamEdit, SystemEdit
 from core.evals import ExtractScorer, JudgeScorer, Scorer, score_replay
 from core.keys import redact
 from core.models import LoggedRequest
-from core.replay.models import ReplayEvent, ReplayMode, ReplaySpec, ReplayTarget
+from core.replay.models import FAILED, ReplayEvent, ReplayMode, ReplaySpec, ReplayTarget
 from core.replay.sending import Timeouts
 from core.store import Store
 
@@ -64,20 +64,8 @@ PRICES: dict[str, tuple[float, float]] = {
     "claude-opus-4": (15.00, 75.00),
 }
 
-_TABLES = (
-    "CREATE TABLE IF NOT EXISTS matrices (id TEXT PRIMARY KEY, spec TEXT NOT NULL,"
-    " created_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending')",
-    "CREATE TABLE IF NOT EXISTS matrix_cells (matrix_id TEXT NOT NULL REFERENCES matrices(id)"
-    " ON DELETE CASCADE, cell_key TEXT NOT NULL, session_id TEXT NOT NULL, position INTEGER"
-    " NOT NULL DEFAULT 0, replay_id TEXT, status TEXT NOT NULL DEFAULT 'pending',"
-    " error TEXT, PRIMARY KEY (matrix_id, cell_key, session_id))",
-)
 _PARAM_RE = re.compile(r"^(model|temperature|top_p|max_tokens):(\S+)$")
 
-
-def ensure_tables(store: Store) -> None:
-    for sql in _TABLES:
-        store.execute(sql)
 
 
 # -- variants ---------------------------------------------------------------------------------
@@ -359,12 +347,25 @@ def _cell_model(spec: MatrixSpec, cell: Cell, request: LoggedRequest) -> str:
 # -- persistence ------------------------------------------------------------------------------
 
 
+CellStatus = Literal["pending", "running", "done", "failed"]
+CELL_FINAL: frozenset[str] = frozenset({"done", "failed"})
+
+
+def cell_status(run_statuses: set[str]) -> CellStatus:
+    """A cell's status from its runs (one per session): any failure fails the cell."""
+    if run_statuses and run_statuses <= {"done"}:
+        return "done"
+    if "failed" in run_statuses:
+        return "failed"
+    return "running" if "running" in run_statuses else "pending"
+
+
 class MatrixCellRun(BaseModel):
     cell_key: str
     session_id: str
     position: int = 0
     replay_id: str | None = None
-    status: Literal["pending", "running", "done", "failed"] = "pending"
+    status: CellStatus = "pending"
     error: str | None = None
 
 
@@ -377,40 +378,31 @@ class Matrix(BaseModel):
 
     @property
     def finished(self) -> int:
-        return sum(r.status in ("done", "failed") for r in self.runs)
+        return sum(r.status in CELL_FINAL for r in self.runs)
 
 
-def create_matrix(store: Store, spec: MatrixSpec, *, matrix_id: str | None = None) -> Matrix:
+def create_matrix(
+    store: Store, spec: MatrixSpec, *, matrix_id: str | None = None,
+    created_at: datetime | None = None,
+) -> Matrix:
     """Persist the matrix and all of its cells (pending) before anything is sent."""
-    ensure_tables(store)
     cells = spec.cells()
     for sid in spec.session_ids:
         if store.get_session(sid) is None:
             raise ValueError(f"no session {sid!r} in the store")
-    matrix = Matrix(id=matrix_id or str(uuid4()), spec=spec, created_at=datetime.now(UTC))
-    store.execute("INSERT INTO matrices (id, spec, created_at, status) VALUES (?,?,?,?)",
-                  (matrix.id, spec.model_dump_json(), matrix.created_at.isoformat(), "pending"))
-    position = 0
-    for cell in cells:
-        for sid in spec.session_ids:
-            store.execute("INSERT INTO matrix_cells (matrix_id, cell_key, session_id, position)"
-                          " VALUES (?,?,?,?)", (matrix.id, cell.key, sid, position))
-            position += 1
-    loaded = get_matrix(store, matrix.id)
+    matrix_id = matrix_id or str(uuid4())
+    store.create_matrix(matrix_id, spec.model_dump_json(), created_at or datetime.now(UTC),
+                        [(cell.key, sid) for cell in cells for sid in spec.session_ids])
+    loaded = get_matrix(store, matrix_id)
     assert loaded is not None
     return loaded
 
 
 def get_matrix(store: Store, matrix_id: str) -> Matrix | None:
-    ensure_tables(store)
-    rows = store.execute("SELECT id, spec, created_at, status FROM matrices WHERE id = ?",
-                         (matrix_id,))
-    if not rows:
+    found = store.get_matrix_rows(matrix_id)
+    if found is None:
         return None
-    row = rows[0]
-    runs = store.execute(
-        "SELECT cell_key, session_id, position, replay_id, status, error FROM matrix_cells"
-        " WHERE matrix_id = ? ORDER BY position", (matrix_id,))
+    row, runs = found
     return Matrix(id=row["id"], spec=MatrixSpec.model_validate_json(row["spec"]),
                   created_at=datetime.fromisoformat(row["created_at"]), status=row["status"],
                   runs=[MatrixCellRun(**dict(r)) for r in runs])
@@ -418,9 +410,7 @@ def get_matrix(store: Store, matrix_id: str) -> Matrix | None:
 
 def list_matrices(store: Store) -> list[Matrix]:
     """Matrices newest first."""
-    ensure_tables(store)
-    ids = [r[0] for r in store.execute("SELECT id FROM matrices ORDER BY created_at DESC, id")]
-    return [m for mid in ids if (m := get_matrix(store, mid)) is not None]
+    return [m for mid in store.matrix_ids() if (m := get_matrix(store, mid)) is not None]
 
 
 def matrix_cell_replays(store: Store) -> dict[str, str]:
@@ -435,17 +425,16 @@ def matrix_cell_replays(store: Store) -> dict[str, str]:
     return cells
 
 
-def _set_run(store: Store, matrix_id: str, run: MatrixCellRun, **values: Any) -> None:
+def set_cell_run(store: Store, matrix_id: str, run: MatrixCellRun, **values: Any) -> None:
+    """Update one (cell, session) run: its replay, status or error."""
     for key, value in values.items():
         setattr(run, key, value)
-    store.execute(
-        "UPDATE matrix_cells SET replay_id = ?, status = ?, error = ? WHERE matrix_id = ?"
-        " AND cell_key = ? AND session_id = ?",
-        (run.replay_id, run.status, run.error, matrix_id, run.cell_key, run.session_id))
+    store.update_matrix_run(matrix_id, run.cell_key, run.session_id, run.replay_id, run.status,
+                            run.error)
 
 
 def _set_status(store: Store, matrix_id: str, status: str) -> None:
-    store.execute("UPDATE matrices SET status = ? WHERE id = ?", (status, matrix_id))
+    store.set_matrix_status(matrix_id, status)
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -526,9 +515,9 @@ async def run_matrix(
             cell = cells[run.cell_key]
             if run.replay_id is None:
                 replay = store.create_replay(spec.replay_spec(cell, run.session_id))
-                _set_run(store, matrix.id, run, replay_id=replay.id, status="running")
+                set_cell_run(store, matrix.id, run, replay_id=replay.id, status="running")
             else:
-                _set_run(store, matrix.id, run, status="running")
+                set_cell_run(store, matrix.id, run, status="running")
             emit(MatrixEvent(kind="cell_started", matrix_id=matrix.id, cell_key=run.cell_key,
                              session_id=run.session_id, replay_id=run.replay_id))
 
@@ -544,17 +533,17 @@ async def run_matrix(
                                           timeouts=timeouts)
             except (ValueError, OSError, httpx.HTTPError) as exc:
                 message = redact(str(exc), env=env)
-                _set_run(store, matrix.id, run, status="failed", error=message)
+                set_cell_run(store, matrix.id, run, status="failed", error=message)
                 emit(MatrixEvent(kind="cell_failed", matrix_id=matrix.id, cell_key=run.cell_key,
                                  session_id=run.session_id, replay_id=run.replay_id,
                                  message=message))
                 return
-            _set_run(store, matrix.id, run, status="done", error=None)
+            set_cell_run(store, matrix.id, run, status="done", error=None)
             emit(MatrixEvent(kind="cell_finished", matrix_id=matrix.id, cell_key=run.cell_key,
                              session_id=run.session_id, replay_id=run.replay_id,
                              message=replay.status))
 
-    pending = [r for r in matrix.runs if r.status not in ("done", "failed")]
+    pending = [r for r in matrix.runs if r.status not in CELL_FINAL]
     _set_status(store, matrix.id, "running")
     try:
         await asyncio.gather(*(one(run) for run in pending))
@@ -655,9 +644,7 @@ async def matrix_table(
                         descriptions={pid: spec.variant(pid, label).description
                                       for pid, label in cell.variants.items()},
                         replay_ids=[r.replay_id for r in runs if r.replay_id])
-        statuses = {r.status for r in runs}
-        row.status = ("done" if statuses <= {"done"} else "failed" if "failed" in statuses
-                      else "running" if "running" in statuses else "pending")
+        row.status = cell_status({r.status for r in runs})
         sims: list[float] = []
         latencies: list[float] = []
         replay_scores: list[float] = []
@@ -671,7 +658,7 @@ async def matrix_table(
                 if result.status in ("skipped", "cancelled"):
                     continue  # a cancelled request was in flight, not failed
                 row.requests += 1
-                if result.status in ("failed", "blocked"):
+                if result.status in FAILED:
                     row.failed += 1
                 if result.similarity is not None:
                     sims.append(result.similarity)

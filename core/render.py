@@ -20,6 +20,7 @@ from rich.style import Style
 from rich.text import Text
 
 from core.diff import DiffResult, tokenize
+from core.text import literal
 
 __all__ = [
     "DiffLayout",
@@ -29,7 +30,6 @@ __all__ = [
     "render_inline",
     "render_screen",
     "render_side_by_side",
-    "sanitize",
     "side_by_side_rows",
     "wrap_offsets",
 ]
@@ -67,34 +67,14 @@ class DiffStyles:
 # --------------------------------------------------------------------------- literal text
 
 
-def _control_table() -> dict[int, str]:
-    table: dict[int, str] = {}
-    for code in range(0x20):
-        if chr(code) not in "\n\t":
-            table[code] = chr(0x2400 + code)  # control pictures: ␛ ␍ ␀ ...
-    table[0x7F] = "\u2421"  # ␡
-    for code in range(0x80, 0xA0):
-        table[code] = f"\\x{code:02x}"
-    for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F]:
-        table[code] = f"\\u{code:04x}"  # bidi controls would reorder the screen
-    return table
-
-
-_CONTROL = _control_table()
-_CONTROL_TABS = {**_CONTROL, 9: "    "}
 _WS_VISIBLE = {ord(" "): "·", ord("\t"): "→", ord("\n"): "↵\n", ord("\r"): "␍"}
-
-
-def sanitize(text: str, expand_tabs: bool = False) -> str:
-    """Text with control characters and escape sequences made visible and inert."""
-    return text.translate(_CONTROL_TABS if expand_tabs else _CONTROL)
 
 
 def _changed(text: str, expand_tabs: bool) -> str:
     """A changed piece; whitespace-only changes get visible marks so they can be seen."""
     if text.isspace():
         text = text.translate(_WS_VISIBLE)
-    return sanitize(text, expand_tabs)
+    return literal(text, expand_tabs=expand_tabs)
 
 
 # --------------------------------------------------------------------------- inline
@@ -111,7 +91,7 @@ def render_inline(result: DiffResult, theme: Mapping[str, str] | DiffStyles | No
     text = Text(end="")
     for op in result.ops:
         if op.tag == "equal":
-            text.append(sanitize(op.a_text), equal)
+            text.append(literal(op.a_text), equal)
             continue
         if op.a_text:
             text.append(_changed(op.a_text, False), deleted)
@@ -178,7 +158,7 @@ def _inline_batches(result: DiffResult, styles: DiffStyles) -> Iterator[list[Lin
     out = _Lines()
     for op in result.ops:
         if op.tag == "equal":
-            out.add(sanitize(op.a_text, True), equal)
+            out.add(literal(op.a_text, expand_tabs=True), equal)
         else:
             if op.a_text:
                 out.add(_changed(op.a_text, True), deleted)
@@ -214,7 +194,7 @@ def _side_batches(result: DiffResult, styles: DiffStyles) -> Iterator[list[LineP
     left, right = _Lines(), _Lines()
     for op in result.ops:
         if op.tag == "equal":
-            parts = sanitize(op.a_text, True).split("\n")
+            parts = literal(op.a_text, expand_tabs=True).split("\n")
             if _at_line_start(left) and _at_line_start(right):
                 _pad(left, right)
             if parts[0]:
@@ -607,20 +587,20 @@ def render_changes_only(
             tail, cut = _tail(body, context_words)
             if cut:
                 text.append("… ", marker)
-            text.append(sanitize(tail), equal)
+            text.append(literal(tail), equal)
         elif k == last:
             head, cut = _head(body, context_words)
-            text.append(sanitize(head), equal)
+            text.append(literal(head), equal)
             if cut:
                 text.append(" …", marker)
         else:
             head, cut = _head(body, context_words)
             if not cut:
-                text.append(sanitize(body), equal)
+                text.append(literal(body), equal)
                 continue
             tail, cut = _tail(body[len(head) :], context_words)
-            text.append(sanitize(head), equal)
+            text.append(literal(head), equal)
             if cut:
                 text.append(" …\n⋯\n… ", marker)
-            text.append(sanitize(tail), equal)
+            text.append(literal(tail), equal)
     return text

@@ -19,11 +19,10 @@ from pydantic import BaseModel, Field
 
 from core.diff import diff_texts
 from core.edits import EditSet
-from core.evals import ReplayScores, RequestScore, recorded_output
-from core.formats import ToolCall, detect_format
+from core.evals import ReplayScores, RequestScore
+from core.formats import ToolCall, recorded_output
 from core.matrix import estimate_call_cost
-from core.models import LoggedRequest
-from core.replay.models import Replay, ReplayResult
+from core.replay.models import FAILED, SUCCEEDED, Replay, ReplayResult
 from core.store import Store
 
 ReportFormat = Literal["md", "html", "json"]
@@ -92,12 +91,6 @@ def _tool_text(calls: list[ToolCall]) -> str:
     return "\n".join(f"{c.name}({c.arguments})" for c in calls)
 
 
-def _recorded_tools(request: LoggedRequest) -> str:
-    fmt = detect_format(request.request_body, request.provider,
-                        request.request_url or request.target_url)
-    return _tool_text(fmt.output(request.response_body).tool_calls) if fmt else ""
-
-
 def _with_tools(text: str, tools: str) -> str:
     return "\n".join(part for part in (text, tools) if part)
 
@@ -124,7 +117,8 @@ def build_report(store: Store, replay_id: str, scores: ReplayScores | None = Non
     items: list[RequestReport] = []
     for request in requests:
         result = results.get(request.id)
-        original = _with_tools(recorded_output(request), _recorded_tools(request))
+        recorded = recorded_output(request)
+        original = _with_tools(recorded.text, _tool_text(recorded.tool_calls))
         item = RequestReport(
             request_id=request.id, prompt_id=request.prompt_id,
             session_path=request.session_path, model=request.model,
@@ -144,14 +138,14 @@ def build_report(store: Store, replay_id: str, scores: ReplayScores | None = Non
             item.replay_latency_ms = result.latency_ms
             stats.replay_tokens += item.replay_tokens or 0
             stats.skipped += result.status == "skipped"
-            stats.failed += result.status in ("failed", "blocked", "cancelled")
+            stats.failed += result.status in FAILED
             stats.diverged += result.status == "diverged"
             cost = estimate_call_cost(item.sent_model or request.model, result.prompt_tokens,
                                       result.completion_tokens)
             if cost is not None:
                 replay_cost += cost
                 replay_priced = True
-            if result.status in ("done", "diverged"):
+            if result.status in SUCCEEDED:
                 stats.replayed += 1
                 item.replay_text = _with_tools(result.output_text, _tool_text(result.tool_calls))
                 diff = diff_texts(item.original_text, item.replay_text)

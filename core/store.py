@@ -20,6 +20,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +28,12 @@ from pydantic import BaseModel, Field
 
 from core.models import LoggedRequest, SessionSummary
 from core.parsing import format_time, parse_time
+from core.replay.models import FAILED, SUCCEEDED
 
 if TYPE_CHECKING:
     from core.replay.models import Replay, ReplayResult, ReplaySpec
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # `PRAGMA application_id` of reprise stores ("RPRS"); stores made before it was set have 0.
 APPLICATION_ID = 0x52505253
 # How long a write waits for another process's write to finish before giving up.
@@ -110,7 +112,39 @@ CREATE TABLE replay_results (
 # v2: the process running a replay, so a replay whose process died shows as interrupted.
 _SCHEMA_V2 = "ALTER TABLE replays ADD COLUMN owner_pid INTEGER"
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2}
+# v3: the evaluation and matrix tables, once created on first use; IF NOT EXISTS keeps the
+# ones an older reprise already made (same columns).
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS judge_cache (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    reply TEXT NOT NULL,
+    score REAL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS replay_scorers (
+    replay_id TEXT PRIMARY KEY,
+    scorers TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS matrices (
+    id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending'
+);
+CREATE TABLE IF NOT EXISTS matrix_cells (
+    matrix_id TEXT NOT NULL REFERENCES matrices(id) ON DELETE CASCADE,
+    cell_key TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    replay_id TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    error TEXT,
+    PRIMARY KEY (matrix_id, cell_key, session_id)
+)
+"""
+
+MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
 
 _REQUEST_COLUMNS = (
     "id, session_id, created_at, response_at, session_name, session_path, prompt_id, provider,"
@@ -569,17 +603,32 @@ class Store:
         with self._lock:
             return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
-    # -- raw access for the replay and evaluation layers -----------------------------------
-    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        """Run one statement under the store's lock (autocommit) and return its rows."""
+    def preview_request_ids(self, model: str) -> list[str]:
+        """Requests of `model` logged with only a text preview (a signed body may match)."""
+        return [row[0] for row in self._rows(
+            "SELECT id FROM requests WHERE body_state = 'preview' AND model = ?", (model,))]
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock, self.faults():
-            return self._db.execute(sql, tuple(params)).fetchall()
+            return self._db.execute(sql, params).fetchall()
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file (for a store shipped as one file)."""
+        self._rows("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._rows("PRAGMA user_version")[0][0])
+
+    def tables(self) -> set[str]:
+        return {row[0] for row in self._rows("SELECT name FROM sqlite_master WHERE type='table'")}
 
     # -- replays ---------------------------------------------------------------------------
     # A replay row holds its spec (edits, mode, target; never keys); each result is its own
     # row, committed as soon as the request completes so an interrupted replay can resume.
-    def create_replay(self, spec: ReplaySpec, *, replay_id: str | None = None) -> Replay:
-        from datetime import UTC, datetime
+    def create_replay(
+        self, spec: ReplaySpec, *, replay_id: str | None = None, created_at: datetime | None = None
+    ) -> Replay:
         from uuid import uuid4
 
         from core.replay.models import Replay
@@ -587,7 +636,7 @@ class Store:
         replay = Replay(
             id=replay_id or str(uuid4()),
             session_id=spec.session_id,
-            created_at=datetime.now(UTC),
+            created_at=created_at or datetime.now(UTC),
             status="running",
             mode=spec.mode,
             spec=spec,
@@ -628,8 +677,6 @@ class Store:
             )
 
     def finish_replay(self, replay_id: str, status: str) -> None:
-        from datetime import UTC, datetime
-
         finished = None if status == "running" else format_time(datetime.now(UTC))
         # A replay set running (again, on resume) belongs to this process from now on.
         with self._lock, self.faults():
@@ -678,6 +725,101 @@ class Store:
             ).fetchall()
         results = [ReplayResult.model_validate_json(row[0]) for row in rows]
         return {result.request_id: result for result in results}
+
+
+    def replay_results_for(self, replay_id: str, request_ids: list[str]) -> dict[str, ReplayResult]:
+        """The results of a few requests of a replay (one indexed read each)."""
+        from core.replay.models import ReplayResult
+
+        found = {}
+        for request_id in request_ids:
+            rows = self._rows(
+                "SELECT data FROM replay_results WHERE replay_id = ? AND request_id = ?",
+                (replay_id, request_id),
+            )
+            if rows:
+                found[request_id] = ReplayResult.model_validate_json(rows[0][0])
+        return found
+
+    # -- evaluations ----------------------------------------------------------------------
+    def save_replay_scorers(self, replay_id: str, scorers_json: str) -> None:
+        """Keep the scorers (JSON) attached to a replay, replacing earlier ones."""
+        self._rows(
+            "INSERT INTO replay_scorers (replay_id, scorers) VALUES (?, ?) ON CONFLICT(replay_id)"
+            " DO UPDATE SET scorers = excluded.scorers",
+            (replay_id, scorers_json),
+        )
+
+    def replay_scorers(self, replay_id: str) -> str | None:
+        rows = self._rows("SELECT scorers FROM replay_scorers WHERE replay_id = ?", (replay_id,))
+        return rows[0][0] if rows else None
+
+    def cached_judgement(self, key: str) -> tuple[str, float | None] | None:
+        rows = self._rows("SELECT reply, score FROM judge_cache WHERE key = ?", (key,))
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    def cache_judgement(self, key: str, model: str, reply: str, score: float | None) -> None:
+        self._rows(
+            "INSERT OR REPLACE INTO judge_cache (key, model, reply, score, created_at)"
+            " VALUES (?,?,?,?,?)",
+            (key, model, reply, score, datetime.now(UTC).isoformat()),
+        )
+
+    # -- matrices ---------------------------------------------------------------------------
+    # A matrix row holds its spec (JSON); each (cell, session) run is a row pointing at the
+    # replay that ran it, so an interrupted matrix resumes with the cells still pending.
+    def create_matrix(
+        self, matrix_id: str, spec_json: str, created_at: datetime, cells: list[tuple[str, str]]
+    ) -> None:
+        """The matrix and all its (cell key, session id) runs, pending, in one transaction."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO matrices (id, spec, created_at, status) VALUES (?,?,?,?)",
+                (matrix_id, spec_json, created_at.isoformat(), "pending"),
+            )
+            db.executemany(
+                "INSERT INTO matrix_cells (matrix_id, cell_key, session_id, position)"
+                " VALUES (?,?,?,?)",
+                [(matrix_id, key, sid, position) for position, (key, sid) in enumerate(cells)],
+            )
+
+    def get_matrix_rows(self, matrix_id: str) -> tuple[sqlite3.Row, list[sqlite3.Row]] | None:
+        """A matrix row (id, spec, created_at, status) and its runs in order."""
+        with self._lock, self.faults():
+            row = self._db.execute(
+                "SELECT id, spec, created_at, status FROM matrices WHERE id = ?", (matrix_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            runs = self._db.execute(
+                "SELECT cell_key, session_id, position, replay_id, status, error FROM matrix_cells"
+                " WHERE matrix_id = ? ORDER BY position",
+                (matrix_id,),
+            ).fetchall()
+        return row, runs
+
+    def matrix_ids(self) -> list[str]:
+        """Matrices newest first."""
+        return [row[0] for row in self._rows(
+            "SELECT id FROM matrices ORDER BY created_at DESC, id")]
+
+    def update_matrix_run(
+        self, matrix_id: str, cell_key: str, session_id: str,
+        replay_id: str | None, status: str, error: str | None,
+    ) -> None:
+        self._rows(
+            "UPDATE matrix_cells SET replay_id = ?, status = ?, error = ? WHERE matrix_id = ?"
+            " AND cell_key = ? AND session_id = ?",
+            (replay_id, status, error, matrix_id, cell_key, session_id),
+        )
+
+    def set_matrix_status(self, matrix_id: str, status: str) -> None:
+        self._rows("UPDATE matrices SET status = ? WHERE id = ?", (status, matrix_id))
+
+
+def _sql_set(values: frozenset[str]) -> str:
+    """A status group as an SQL list literal (the groups are fixed words, never user input)."""
+    return ", ".join(f"'{value}'" for value in sorted(values))
 
 
 # A session row standing for one request logged without a session id (a primary-key lookup).
@@ -923,9 +1065,9 @@ _REPLAY_COLUMNS = (
     "id, session_id, created_at, finished_at, status, mode, spec, owner_pid,"
     " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id) AS total,"
     " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id"
-    "  AND x.status = 'failed') AS failed,"
+    f"  AND x.status IN ({_sql_set(FAILED)})) AS failed,"
     " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id"
-    "  AND x.status IN ('done', 'diverged')) AS done"
+    f"  AND x.status IN ({_sql_set(SUCCEEDED)})) AS done"
 )
 
 

@@ -541,7 +541,7 @@ def main() -> None:
     requests = [LoggedRequest.from_helicone_row(item) for item in build_rows()]
     with Store(OUT) as store:
         counts = store.upsert_requests(requests)
-        store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.checkpoint()
     sessions = len({r.session_id or r.id for r in requests})
     print(f"{OUT}: {counts.imported} requests, {sessions} sessions")
 

@@ -231,17 +231,39 @@ async def test_keymap_from_config(app_store: Store) -> None:
         assert app.screen.query("#system-editor")
 
 
-async def test_store_opens_after_first_paint(app_store: Store, tmp_path: Path) -> None:
+async def test_store_opens_after_first_paint(app_store: Store, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import html
+    import threading
+
+    import core.store
+
     config = tmp_path / "config.toml"
     config.write_text('theme = "nord"\n[keymap]\n"sessions.filter" = "f"\n')
+    gate = threading.Event()
+    opened: list[str] = []
+
+    class GatedStore(core.store.Store):
+        def __init__(self, path: Path) -> None:
+            assert gate.wait(10), "the store was opened before the first paint was checked"
+            opened.append(str(path))
+            super().__init__(path)
+
+    monkeypatch.setattr(core.store, "Store", GatedStore)
     app = RepriseApp(app_store.path, config_path=config)
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if app.store is not None:
-                break
         await pilot.pause()
+        # First paint: the sessions screen, themed and keyed, says it is loading; no store yet.
+        assert app.store is None and not opened
         assert app.theme == "nord"
+        status = app.screen.query_one("#sessions-status")
+        assert "loading sessions" in str(status.render())
+        painted = html.unescape(app.export_screenshot()).replace("\xa0", " ")
+        assert "loading sessions" in painted
+        gate.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert opened == [str(app_store.path)] and app.store is not None
         table = app.screen.query_one(SessionList)
         assert table.total == 2
         await pilot.press("f", *"triage")

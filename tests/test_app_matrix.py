@@ -10,8 +10,9 @@ import pytest
 from core.demo import demo_store_copy
 from core.demo_replay import DEBATE_SESSION, DEMO_EDIT, FIXED_TIME, rewrite
 from core.diff import similarity
-from core.evals import ExtractScorer, recorded_output
-from core.matrix import MatrixSpec, create_matrix, list_matrices, parse_variant
+from core.evals import ExtractScorer
+from core.formats import recorded_output
+from core.matrix import MatrixSpec, create_matrix, list_matrices, parse_variant, set_cell_run
 from core.replay.models import ReplayResult
 from core.store import Store
 from tests.servers import FakeProvider, system_and_last_user
@@ -21,7 +22,7 @@ from tui.app import RepriseApp
 from tui.config import Config, ReplayDefaults
 from tui.screens.diff import DiffScreen
 from tui.screens.matrix import MatricesScreen, MatrixScreen
-from tui.screens.matrix_setup import DEFAULT_SCORE, MatrixSetup
+from tui.screens.matrix_setup import DEFAULT_SCORE, PLAN_DELAY, MatrixSetup
 
 EVAL = "argument-evaluation"
 ARGUE = "assistant-argument"
@@ -36,9 +37,8 @@ def seed_matrix(store: Store) -> str:
                     parse_variant(EVAL, "+ Keep the feedback short.", "v2"),
                     parse_variant(ARGUE, "model:gpt-4o temperature:0.2", "v1")):
         spec = spec.add_variant(variant)
-    matrix = create_matrix(store, spec, matrix_id=SEEDED_MATRIX)
-    store.execute("UPDATE matrices SET created_at = ?, status = 'done' WHERE id = ?",
-                  (FIXED_TIME.isoformat(), matrix.id))
+    matrix = create_matrix(store, spec, matrix_id=SEEDED_MATRIX, created_at=FIXED_TIME)
+    store.set_matrix_status(matrix.id, "done")
     cells = {c.key: c for c in spec.cells()}
     requests = store.session_requests(DEBATE_SESSION, bodies=True)
     for number, run in enumerate(matrix.runs):
@@ -46,7 +46,7 @@ def seed_matrix(store: Store) -> str:
         replay = store.create_replay(spec.replay_spec(cell, run.session_id),
                                      replay_id=f"5eed{number:04d}-cell")
         for index, request in enumerate(requests):
-            original = recorded_output(request)
+            original = recorded_output(request).text
             text = original
             if request.prompt_id == EVAL and cell.variants[EVAL] != "original":
                 text = rewrite(original, index + number)
@@ -58,9 +58,7 @@ def seed_matrix(store: Store) -> str:
                 prompt_tokens=request.prompt_tokens, completion_tokens=request.completion_tokens,
                 similarity=similarity(original, text), attempts=1, finished_at=FIXED_TIME))
         store.finish_replay(replay.id, "done")
-        store.execute("UPDATE matrix_cells SET replay_id = ?, status = 'done' WHERE matrix_id = ?"
-                      " AND cell_key = ? AND session_id = ?",
-                      (replay.id, matrix.id, run.cell_key, run.session_id))
+        set_cell_run(store, matrix.id, run, replay_id=replay.id, status="done")
     return matrix.id
 
 
@@ -87,10 +85,18 @@ def config_for(server: FakeProvider) -> Config:
 async def open_setup(pilot, app: RepriseApp) -> MatrixSetup:
     await pilot.pause()
     await pilot.press("M")
-    await pilot.pause()
+    await planned(pilot)
     setup = app.screen
     assert isinstance(setup, MatrixSetup)
     return setup
+
+
+async def planned(pilot) -> None:
+    """Past the plan's debounce, its worker done and its message shown."""
+    await pilot.pause(PLAN_DELAY + 0.05)
+    for _ in range(2):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
 
 
 async def test_matrix_setup_run_sort_and_open(demo: Store) -> None:
@@ -109,12 +115,12 @@ async def test_matrix_setup_run_sort_and_open(demo: Store) -> None:
             assert setup.query_one("#score-0").value == DEFAULT_SCORE
             assert setup.query_one("#score-1").value == ""
             variants.load_text(variants.text + "\nBe a harsh judge.")
-            await pilot.pause()
+            await planned(pilot)
             plan = str(setup.query_one("#matrix-plan").render())
             assert "3 cells × 1 session: 27 calls" in plan
             assert server.base_url in plan
             await pilot.press("ctrl+s")
-            await pilot.pause()
+            await planned(pilot)
             screen = app.screen
             assert isinstance(screen, MatrixScreen)
             await wait_for(pilot, lambda: screen.run_worker_ is not None
@@ -170,7 +176,7 @@ async def test_matrix_cancel_and_resume(demo: Store) -> None:
             setup.query_one("#variants-0").load_text("Be a harsh judge.")
             await pilot.pause()
             await pilot.press("ctrl+s")
-            await pilot.pause()
+            await wait_for(pilot, lambda: isinstance(app.screen, MatrixScreen))
             screen = app.screen
             await wait_for(pilot, lambda: "running" in screen.cell_status.values())
             await pilot.press("escape")
@@ -191,10 +197,10 @@ async def test_matrix_setup_reports_invalid_input(demo: Store) -> None:
     async with app.run_test(size=SIZE) as pilot:
         setup = await open_setup(pilot, app)
         setup.query_one("#score-0").value = "Score: (\\d+) (\\d+)"
-        await pilot.pause()
+        await planned(pilot)
         assert "at most one group" in str(setup.query_one("#matrix-plan").render())
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        await planned(pilot)
         assert app.screen is setup
         await pilot.press("escape")
         await pilot.pause()

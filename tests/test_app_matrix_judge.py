@@ -15,7 +15,7 @@ from core.evals import ExtractScorer, JudgeScorer
 from core.store import Store
 from tests.servers import FakeProvider, system_and_last_user
 from tests.test_app import SIZE
-from tests.test_app_matrix import EVAL, config_for, open_setup
+from tests.test_app_matrix import EVAL, config_for, open_setup, planned
 from tests.test_app_replay import wait_for
 from tui.app import RepriseApp
 from tui.config import Config, ReplayDefaults
@@ -43,14 +43,14 @@ async def run_judged_matrix(pilot, app: RepriseApp, server: FakeProvider,
     setup.query_one("#variants-0").load_text("+ Keep the feedback short.")
     setup.query_one("#score-0").value = regex
     setup.query_one("#judge-0").value = "Rate the answer from 1 to 10."
-    await pilot.pause()
+    await planned(pilot)
     plan = str(setup.query_one("#matrix-plan").render())
     assert "needs {output}" in plan
     await pilot.press("ctrl+s")
-    await pilot.pause()
+    await planned(pilot)
     assert app.screen is setup
     setup.query_one("#judge-0").value = JUDGE
-    await pilot.pause()
+    await planned(pilot)
     plan = str(setup.query_one("#matrix-plan").render())
     assert "2 cells" in plan and "judge:" in plan and "needs" not in plan
     spec = setup.build_spec()

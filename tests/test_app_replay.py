@@ -40,6 +40,14 @@ async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
         await pilot.pause(0.05)
 
 
+async def settle(pilot) -> None:
+    """Let the screen's workers finish and their messages be handled."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def test_edit_replay_and_diff(store: Store) -> None:
     with FakeProvider() as server:
         app = RepriseApp(store, config_for(server), start_session="s-debate")
@@ -69,7 +77,7 @@ async def test_edit_replay_and_diff(store: Store) -> None:
             assert systems.count("You judge arguments. Answer in French.") == 2
 
             await pilot.press("d")
-            await pilot.pause()
+            await settle(pilot)
             diff = app.screen
             assert isinstance(diff, DiffScreen)
             assert diff.current == "s-debate-r0"
@@ -79,10 +87,10 @@ async def test_edit_replay_and_diff(store: Store) -> None:
             await pilot.pause()
             assert view.side_by_side
             await pilot.press("n")
-            await pilot.pause()
-            assert diff.current == "s-debate-r1"
+            await settle(pilot)
+            assert diff.current == "s-debate-r1" and diff.shown.request_id == "s-debate-r1"
             await pilot.press("p")
-            await pilot.pause()
+            await settle(pilot)
             assert diff.current == "s-debate-r0"
             await pilot.press("escape")
             await pilot.pause()
@@ -127,10 +135,12 @@ async def test_replays_list_reopens_and_compares(store: Store) -> None:
             await pilot.press("R")
             await pilot.pause()
             await pilot.press("c", "down", "enter")
-            await pilot.pause()
+            await settle(pilot)
             diff = app.screen
             assert isinstance(diff, DiffScreen)
             assert diff.base_id == replays[0].id and diff.replay_id == replays[1].id
+            assert diff.comparison is not None and len(diff.comparison.rows) == 5
+            assert diff.shown is not None
 
 
 async def test_detail_shows_the_replayed_response(store: Store) -> None:

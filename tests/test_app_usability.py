@@ -201,7 +201,7 @@ async def test_cancelled_replay_resumes_from_the_replays_list(store: Store) -> N
 
 
 async def test_status_line_names_the_running_replay(store: Store) -> None:
-    with FakeProvider(latency=0.5) as server:
+    with FakeProvider(latency=1.5) as server:
         app = RepriseApp(store, config_for(server), start_session="s-debate")
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()

@@ -16,9 +16,9 @@ from core.render import (
     render_inline,
     render_screen,
     render_side_by_side,
-    sanitize,
     wrap_offsets,
 )
+from core.text import literal
 
 NASTY = st.sampled_from(
     [
@@ -82,7 +82,7 @@ def test_inline_shows_every_equal_and_changed_piece(a: str, b: str) -> None:
     plain = render_inline(result).plain
     for op in result.ops:
         if op.tag == "equal":
-            assert sanitize(op.a_text) in plain
+            assert literal(op.a_text) in plain
 
 
 @given(TEXT)
@@ -95,10 +95,11 @@ def test_terminal_output_has_no_raw_escapes(a: str) -> None:
     assert "[bold]more[/bold]" in out
 
 
-def test_sanitize_makes_controls_visible() -> None:
-    assert sanitize("a\x1b[31mb\r\n\t") == "a␛[31mb␍\n\t"
-    assert sanitize("\x9b\u202e") == "\\x9b\\u202e"
-    assert sanitize("x\ty", expand_tabs=True) == "x    y"
+def test_literal_makes_controls_visible() -> None:
+    assert literal("a\x1b[31mb\r\n\t") == "a␛[31mb␍\n\t"
+    assert literal("x\u200by\u2066z\U000e0041 \u200d") == "x\\u200by\\u2066z\\U000e0041 \u200d"
+    assert literal("\x9b\u202e") == "\\x9b\\u202e"
+    assert literal("x\ty", expand_tabs=True) == "x    y"
 
 
 def test_inline_styles_and_theme_override() -> None:

@@ -13,6 +13,7 @@ from core.demo_replay import DEBATE_SESSION, seed_demo_replay
 from core.store import Store
 from tui.app import RepriseApp
 from tui.config import Config, ReplayDefaults
+from tui.screens.matrix_setup import PLAN_DELAY
 
 SIZE = (120, 36)
 os.environ["TZ"] = "UTC"
@@ -83,16 +84,33 @@ def test_replay_in_progress(snap_compare, demo_store: Store) -> None:
     )
 
 
+async def settled(pilot) -> None:
+    """Every worker done and its messages handled: what the user sees a moment later."""
+    for _ in range(2):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def pressing(*keys: str):
+    async def run(pilot) -> None:
+        await settled(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settled(pilot)
+
+    return run
+
+
 def test_diff_inline(snap_compare, demo_store: Store) -> None:
     seed_demo_replay(demo_store)
-    assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["d"], terminal_size=SIZE)
+    assert snap_compare(make_app(demo_store, DEBATE_SESSION), run_before=pressing("d"),
+                        terminal_size=SIZE)
 
 
 def test_diff_side_by_side(snap_compare, demo_store: Store) -> None:
     seed_demo_replay(demo_store)
-    assert snap_compare(
-        make_app(demo_store, DEBATE_SESSION), press=["d", "s"], terminal_size=SIZE
-    )
+    assert snap_compare(make_app(demo_store, DEBATE_SESSION), run_before=pressing("d", "s"),
+                        terminal_size=SIZE)
 
 
 def test_help(snap_compare, demo_store: Store) -> None:
@@ -108,7 +126,8 @@ def test_matrix_setup(snap_compare, demo_store: Store) -> None:
             "+ Keep the feedback short.\nBe a harsh judge."
         )
         screen.query_one("#variants-1").load_text("model:gpt-4o temperature:0.2")
-        await pilot.pause()
+        await pilot.pause(PLAN_DELAY + 0.05)  # the plan follows typing after a short pause
+        await settled(pilot)
 
     assert snap_compare(
         make_app(demo_store, DEBATE_SESSION), run_before=fill, terminal_size=SIZE
@@ -124,13 +143,8 @@ def test_matrix_results(snap_compare, demo_store: Store) -> None:
         from tui.screens.matrix import MatrixScreen
 
         pilot.app.push_screen(MatrixScreen(matrix_id=matrix_id))
-        await pilot.pause()
-        screen = pilot.app.screen
-        for _ in range(100):
-            if screen.table is not None:
-                break
-            await pilot.pause(0.05)
-        await pilot.pause()
+        await settled(pilot)
+        assert pilot.app.screen.table is not None
 
     assert snap_compare(make_app(demo_store), run_before=reopen, terminal_size=SIZE)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def test_import_is_idempotent(store: Store, fixture_files: list[Path]) -> None:
     second = import_files(store, fixture_files)
     assert first.imported == 4
     assert second.imported == 0
-    assert store.execute("SELECT COUNT(*) FROM requests")[0][0] == 4
+    assert sum(s.requests for s in store.list_sessions()) == 4
     assert store.count_sessions() == 1
 
 
@@ -110,7 +111,7 @@ def test_failed_write_leaves_store_untouched(store: Store) -> None:
 
     with pytest.raises(RuntimeError):
         store.upsert_requests(rows())
-    assert store.execute("SELECT COUNT(*) FROM requests")[0][0] == 0
+    assert store.get_request(good.id) is None
     assert store.count_sessions() == 0
 
 
@@ -124,15 +125,17 @@ def test_unmatched_signed_body_is_reported(store: Store, tmp_path: Path) -> None
 def test_store_file_is_private_and_versioned(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "store.db"
     with Store(path) as store:
-        assert store.execute("PRAGMA user_version")[0][0] == SCHEMA_VERSION
-        assert store.execute("PRAGMA journal_mode")[0][0] == "wal"
+        assert store.schema_version == SCHEMA_VERSION
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
-    with Store(path) as store:
-        store.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    Store(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(RuntimeError, match="newer reprise"):
         Store(path)
 
@@ -174,8 +177,9 @@ def test_schema_v1_store_is_migrated(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store.execute("PRAGMA user_version")[0][0] == SCHEMA_VERSION
-        columns = {row[1] for row in store.execute("PRAGMA table_info(replays)")}
+        assert store.schema_version == SCHEMA_VERSION
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(replays)")}
         assert "owner_pid" in columns
 
 

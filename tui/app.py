@@ -19,9 +19,11 @@ from textual.message import Message
 from textual.screen import Screen
 
 from tui.navigation import NAV_BINDINGS, copy_of
-from tui.widgets.text import clean
 
 if TYPE_CHECKING:
+    from textual.content import Content
+    from textual.notifications import SeverityLevel
+
     from core.models import LoggedRequest
     from core.store import Store
     from tui.config import Config
@@ -272,7 +274,7 @@ class RepriseApp(App[None]):
         self.copy_to_clipboard(text)
         preview = " ".join(text.split())
         preview = preview if len(preview) <= 40 else preview[:39] + "…"
-        self.notify(f"copied {what} ({len(text):,} characters): {clean(preview)}", title="copy")
+        self.notify(f"copied {what} ({len(text):,} characters): {preview}", title="copy")
 
     def action_matrices(self) -> None:
         from tui.screens.matrix import MatricesScreen, MatrixScreen
@@ -299,6 +301,27 @@ class RepriseApp(App[None]):
 
         while len(self.screen_stack) > 2 and not isinstance(self.screen, SessionsScreen):
             self.pop_screen()
+
+    # -- text from sessions is shown literally, wherever it appears ------------------------
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every notification is literal: names and errors may carry markup or controls."""
+        from core.text import literal
+
+        super().notify(literal(message), title=literal(title), severity=severity,
+                       timeout=timeout, markup=False)
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        from core.text import literal
+
+        return super().format_title(literal(title), literal(sub_title))
 
     # -- errors never become tracebacks ----------------------------------------------------
     def report_error(self, what: str, exc: BaseException) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field
 
@@ -37,6 +37,9 @@ def _as_count(value: Any) -> int | None:
 AnyText = Annotated[str, BeforeValidator(lambda v: "" if v is None else _as_text(v))]
 MaybeText = Annotated[str | None, BeforeValidator(_as_text)]
 MaybeCount = Annotated[int | None, BeforeValidator(_as_count)]
+
+if TYPE_CHECKING:
+    from core.models import LoggedRequest
 
 
 class ToolCall(BaseModel):
@@ -218,6 +221,13 @@ def format_named(name: str) -> Format:
         raise ValueError(f"unknown format {name!r}") from None
 
 
+# -- the one place that decides what a logged request is --------------------------------------
+# `detect_format` is the registry: a new wire format is one module (FORMAT_NAMES,
+# `format_named`) and one rule here. Readers of stored requests use `request_format`,
+# `recorded_output` and `replay_blocker` below, so every screen, export and command reads a
+# request the same way (same URL, same properties).
+
+
 def detect_format(body: Any, provider: str = "", url: str | None = None) -> Format | None:
     """Pick the wire format from the body's shape first, then the URL and provider."""
     from core.formats import anthropic, gemini, openai, responses
@@ -285,6 +295,34 @@ def not_replayable_reason(
     if "messages" in request_body and not isinstance(request_body["messages"], list):
         return "the request's `messages` is not a list"
     return None
+
+
+def request_url(request: LoggedRequest) -> str | None:
+    """The URL a logged request was sent to: the logged path, else the provider target."""
+    return request.request_url or request.target_url
+
+
+def request_format(request: LoggedRequest) -> Format | None:
+    """The wire format of a logged request (None: not a format reprise can read)."""
+    return detect_format(request.request_body, request.provider, request_url(request))
+
+
+def recorded_output(request: LoggedRequest) -> Output:
+    """What a logged request answered: text, tool calls, error and usage, as recorded.
+
+    The report, the evaluations, the replay plan and the app all read recorded answers here,
+    so they never disagree. A request in no known format answered nothing readable.
+    """
+    fmt = request_format(request)
+    return fmt.output(request.response_body) if fmt is not None else Output()
+
+
+def replay_blocker(request: LoggedRequest) -> str | None:
+    """Why a logged request cannot be replayed, or None when it can."""
+    return not_replayable_reason(
+        request.request_body, request.provider, request_url(request), request.body_state,
+        properties=request.properties,
+    )
 
 
 def content_text(content: Any) -> str:
@@ -384,10 +422,10 @@ def substitute_many_in_messages(
     return {**body, "messages": updated} if changed else body
 
 
-def request_label(request: Any) -> str:
+def request_label(request: LoggedRequest) -> str:
     """A short name for a request shown on its own (no session): what it asked, else where."""
-    body = getattr(request, "request_body", None)
-    fmt = detect_format(body, getattr(request, "provider", ""), getattr(request, "target_url", None))
+    body = request.request_body
+    fmt = request_format(request)
     text = ""
     if fmt is not None:
         asked = [m.text for m in fmt.messages(body) if m.role == "user" and m.text.strip()]

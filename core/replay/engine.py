@@ -24,7 +24,8 @@ from core.keys import KeyInvalid, Redactor, env_secrets
 from core.labels import request_labels
 from core.models import LoggedRequest
 from core.replay.models import (
-    FINAL_STATUSES,
+    FAILED,
+    KEPT_ON_RESUME,
     Replay,
     ReplayEvent,
     ReplayResult,
@@ -259,7 +260,7 @@ class _Runner:
 
     def load(self, previous: dict[str, ReplayResult]) -> None:
         for request_id, result in previous.items():
-            if request_id in self.items and result.status in FINAL_STATUSES | {"blocked"}:
+            if request_id in self.items and result.status in KEPT_ON_RESUME:
                 self.results[request_id] = result
                 self.done[request_id].set()
 
@@ -275,7 +276,7 @@ class _Runner:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        failed = any(r.status in ("failed", "blocked") for r in self.results.values())
+        failed = any(r.status in FAILED for r in self.results.values())
         return "failed" if failed else "done"
 
     async def _one(self, item: PlannedRequest) -> None:

@@ -38,8 +38,16 @@ EventKind = Literal[
     "cancelled",
     "replay_finished",
 ]
-# Statuses a resumed replay never sends again.
-FINAL_STATUSES: frozenset[str] = frozenset({"done", "failed", "diverged", "skipped"})
+# Status groups: the one definition every count uses (store, report, matrix, engine, UI).
+# A replayed answer exists (diverged: sent and answered, but its recorded tool results no
+# longer match the new conversation).
+SUCCEEDED: frozenset[str] = frozenset({"done", "diverged"})
+# Asked for and no answer: sending failed, a dependency failed, or the run was cancelled.
+FAILED: frozenset[str] = frozenset({"failed", "blocked", "cancelled"})
+# The request is settled for this run: nothing more will happen to it.
+FINAL: frozenset[str] = SUCCEEDED | FAILED | {"skipped"}
+# What a resumed replay keeps; cancelled requests are sent again.
+KEPT_ON_RESUME: frozenset[str] = FINAL - {"cancelled"}
 
 
 class ReplayTarget(BaseModel):

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.formats import Format, ToolCall, detect_format, not_replayable_reason
+from core.formats import Format, ToolCall, recorded_output, replay_blocker, request_format
 from core.models import LoggedRequest
 from core.replay.models import ReplaySpec
 
@@ -94,16 +94,12 @@ def plan_replay(requests: Iterable[LoggedRequest], spec: ReplaySpec) -> ReplayPl
     ordered = sorted(requests, key=lambda r: (r.created_at, r.id))
     items: list[PlannedRequest] = []
     for request in ordered:
-        url = request.request_url or request.target_url
-        reason = not_replayable_reason(
-            request.request_body, request.provider, url, request.body_state,
-            properties=request.properties,
-        )
-        fmt = None if reason else detect_format(request.request_body, request.provider, url)
+        reason = replay_blocker(request)
+        fmt = None if reason else request_format(request)
         item = PlannedRequest(request=request, skip_reason=reason,
                               format_name=fmt.name if fmt else None)
         if fmt is not None:
-            output = fmt.output(request.response_body)
+            output = recorded_output(request)
             item.recorded_text = output.text.strip()
             item.recorded_tool_calls = output.tool_calls
             response_id = getattr(fmt, "response_id", None)

@@ -197,13 +197,9 @@ def _preview_candidates(store: Store, payload: dict[str, Any]) -> list[LoggedReq
         return []
     output = fmt.output(response).text.strip()
     user_text = " ".join(m.text for m in fmt.messages(request) if m.role == "user").strip()
-    rows = store.execute(
-        "SELECT id FROM requests WHERE body_state = 'preview' AND model = ?",
-        (str(request.get("model", "")),),
-    )
     matches = []
-    for row in rows:
-        candidate = store.get_request(row["id"])
+    for request_id in store.preview_request_ids(str(request.get("model", ""))):
+        candidate = store.get_request(request_id)
         if candidate is None:
             continue
         preview_out = candidate.response_body if isinstance(candidate.response_body, str) else ""

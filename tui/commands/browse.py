@@ -120,7 +120,7 @@ def tree(ctx: click.Context, session_id: str, as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Show one request: its messages and its response."""
-    from core.formats import detect_format, not_replayable_reason
+    from core.formats import replay_blocker, request_format
 
     with open_store(ctx) as store:
         request = store.get_request(request_id)
@@ -149,11 +149,8 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     if request.raw_cost is not None:
         console.print(Text(f"⚠ logged cost {request.raw_cost:g} is not a dollar amount",
                            style="yellow"))
-    fmt = detect_format(request.request_body, request.provider, request.target_url)
-    reason = not_replayable_reason(
-        request.request_body, request.provider, request.target_url, request.body_state,
-        properties=request.properties,
-    )
+    fmt = request_format(request)
+    reason = replay_blocker(request)
     if fmt is None:
         console.print(Text(literal(f"not replayable: {reason}"), style="yellow"))
         for label, body in (("request", request.request_body), ("response", request.response_body)):

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from core.replay.models import FAILED, KEPT_ON_RESUME
 from tui.commands.common import (
     check_spec_target,
     fail,
@@ -149,7 +150,7 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         progress.start()
         if resume_id:
             done = sum(1 for r in store.replay_results(resume_id).values()
-                       if r.status in ("done", "diverged", "failed", "skipped", "blocked"))
+                       if r.status in KEPT_ON_RESUME)
             progress.advance(task_id, done)
     try:
         result = asyncio.run(run_replay(
@@ -175,7 +176,7 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
     names = request_labels(session_requests)  # requests by path, never by id
     order = [r.id for r in session_requests]
     rows = [results[rid] for rid in order if rid in results]
-    failed = sum(1 for r in rows if r.status == "failed")
+    failed = sum(1 for r in rows if r.status in FAILED)
     if as_json:
         print_json({
             "replay_id": result.id,

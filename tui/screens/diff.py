@@ -6,41 +6,50 @@ Compares the recorded responses with a replay, or two replays of the same sessio
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker, WorkerState
 
-from core.diff import DiffResult, diff_json, diff_texts
-from core.formats import detect_format
-from core.json_diff import json_changes, parse_json_answer, structural_result
-from core.labels import fit, request_labels
+from core.compare import Comparison, RequestDiff
+from core.diff import DiffResult
+from core.labels import fit
 from core.replay.models import ReplayResult
+from core.text import literal
 from tui.widgets.diff_view import DiffView
 from tui.widgets.request_tree import STATE_BADGES
-from tui.widgets.text import clean
-
-CHANGED = {"failed", "diverged", "blocked"}
+from tui.workers import WorkerRoutes
 
 
-class Side:
-    """One side of a comparison: text and tool calls of a response."""
+class ComparisonReady(Message):
+    """Every request of the session compared (read and diffed in a worker)."""
 
-    def __init__(self, text: str = "", tool_calls: list[Any] | None = None,
-                 error: str | None = None) -> None:
-        self.text = text
-        self.tool_calls = tool_calls or []
-        self.error = error
+    def __init__(self, comparison: Comparison) -> None:
+        self.comparison = comparison
+        super().__init__()
 
 
-class DiffScreen(Screen[None]):
+class RequestDiffReady(Message):
+    """The diff of the request being shown, computed in a worker."""
+
+    def __init__(self, diff: RequestDiff) -> None:
+        self.diff = diff
+        super().__init__()
+
+
+class ExportDone(Message):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__()
+
+
+class DiffScreen(WorkerRoutes, Screen[None]):
     copy_what = "the replayed response"
     AUTO_FOCUS = "#diff-summary"  # ↓/j/k move the request list; Tab reaches the text
 
@@ -82,14 +91,27 @@ words struck through in red, inserted words in green; tool calls are compared as
         self.base_id = base
         self.order = order
         self.current = current
-        self.results: dict[str, ReplayResult] = {}
-        self.base_results: dict[str, ReplayResult] = {}
+        self.comparison: Comparison | None = None
+        self.shown: RequestDiff | None = None
         self.side_by_side = False
         self.structural = False
         self.replayed_text = ""
-        self.labels: dict[str, str] = {}
         self.replay_via = ""
-        self.recorded_failed: set[str] = set()  # recorded non-2xx: nothing to compare with
+
+    WORKER_ERRORS = {"diff-load": "cannot compare", "diff-show": "cannot diff",
+                     "export": "export failed"}
+
+    @property
+    def results(self) -> dict[str, ReplayResult]:
+        return self.comparison.results if self.comparison else {}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.comparison.labels if self.comparison else {}
+
+    @property
+    def recorded_failed(self) -> set[str]:
+        return self.comparison.recorded_failed if self.comparison else set()
 
     @property
     def base_name(self) -> str:
@@ -114,39 +136,47 @@ words struck through in red, inserted words in green; tool calls are compared as
         yield Footer()
 
     def on_mount(self) -> None:
-        store = self.app.store
-        self.results = store.replay_results(self.replay_id)
-        replay = store.get_replay(self.replay_id)
+        replay = self.app.store.get_replay(self.replay_id)  # one row
         self.replay_via = replay.spec.via if replay is not None else ""
-        if self.base_id:
-            self.base_results = store.replay_results(self.base_id)
         # The header says which side is which: base → new.
         self.sub_title = f"{self.base_name} → {self.new_name}"
         self.query_one("#diff-column-base", Static).update(f"◀ {self.base_name}")
         self.query_one("#diff-column-new", Static).update(f"{self.new_name} ▶")
         self.query_one("#diff-columns").display = False
-        requests = store.session_requests(self.session_id)
-        by_id = {r.id: r for r in requests}
-        self.labels = request_labels(requests)
-        if not self.base_id:
-            self.recorded_failed = {
-                r.id for r in requests if r.status is not None and not 200 <= r.status < 300
-            }
-        self.order = [rid for rid in self.order if rid in by_id] or list(by_id)
+        self.query_one("#diff-stats", Static).update(Text("comparing…", style="dim"))
+        self._show_tools(None)
+        self.load_comparison()
+
+    @work(thread=True, exclusive=True, group="diff-load", exit_on_error=False)
+    def load_comparison(self) -> None:
+        """Read both sides and every similarity off the UI loop (cached per replay pair)."""
+        from core.compare import load_comparison
+
+        self.post_message(ComparisonReady(load_comparison(
+            self.app.store, self.session_id, self.replay_id, self.order, self.base_id)))
+
+    def on_comparison_ready(self, message: ComparisonReady) -> None:
+        comparison = self.comparison = message.comparison
+        self.order = comparison.order
         summary = self.query_one("#diff-summary", OptionList)
-        summary.add_options([self._option(rid, by_id[rid]) for rid in self.order])
-        changed = sum(1 for rid in self.order if self._changed(rid))
-        sims = [s for rid in self.order if (s := self._similarity(rid)) is not None]
-        mean = f" · mean {sum(sims) / len(sims):.0%}" if sims else ""
+        summary.clear_options()
+        summary.add_options([self._option(rid) for rid in self.order])
+        mean = comparison.mean_similarity
         summary.border_title = (
-            f"{len(self.results)}/{len(self.order)} replayed · {changed} changed{mean}"
+            f"{len(comparison.results)}/{len(self.order)} replayed"
+            f" · {len(comparison.changed)} changed"
+            + ("" if mean is None else f" · mean {mean:.0%}")
         )
+        if not self.order:
+            self.query_one("#diff-stats", Static).update(Text("no requests", style="dim"))
+            return
         start = self.current if self.current in self.order else None
         if start is None:
-            start = next((rid for rid in self.order if self._changed(rid)), self.order[0])
+            start = next((rid for rid in self.order if rid in comparison.changed),
+                         self.order[0])
         summary.highlighted = self.order.index(start)
 
-    def _option(self, request_id: str, request: Any) -> Option:
+    def _option(self, request_id: str) -> Option:
         result = self.results.get(request_id)
         label = Text()
         if result is None:
@@ -159,27 +189,12 @@ words struck through in red, inserted words in green; tool calls are compared as
                      style="green" if sim == 1 else "yellow" if sim is not None else "dim")
         # The list is 44 cells or 45% of the screen (app.tcss), less border, badge, similarity.
         room = min(44, int(self.app.size.width * 0.45)) - 13
-        label.append(fit(clean(self.labels.get(request_id, request_id[:8])), max(8, room)))
+        label.append(fit(literal(self.labels.get(request_id, request_id[:8])), max(8, room)))
         return Option(label, id=request_id)
 
     def _similarity(self, request_id: str) -> float | None:
         """The one similarity shown for a request, in the list and in the header alike."""
-        result = self.results.get(request_id)
-        if result is None or request_id in self.recorded_failed:
-            return None
-        if self.base_id:
-            base = self.base_results.get(request_id)
-            if base is None:
-                return None
-            return diff_texts(base.output_text, result.output_text).similarity
-        return result.similarity
-
-    def _changed(self, request_id: str) -> bool:
-        result = self.results.get(request_id)
-        if result is None:
-            return False
-        sim = self._similarity(request_id)
-        return result.status in CHANGED or (sim is not None and sim < 1)
+        return self.comparison.similarities.get(request_id) if self.comparison else None
 
     # -- showing one request ---------------------------------------------------------------
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -191,64 +206,33 @@ words struck through in red, inserted words in green; tool calls are compared as
         if event.option.id:
             self.query_one("#diff-text").focus()
 
-    def _original(self, request_id: str) -> Side:
-        if self.base_id:
-            base = self.base_results.get(request_id)
-            if base is None:
-                return Side(error="not replayed in the first replay")
-            return Side(base.output_text, base.tool_calls, base.error)
-        request = self.app.request_or_none(request_id)
-        if request is None:
-            return Side(error="request missing from the store")
-        body = request.request_body if isinstance(request.request_body, dict) else None
-        fmt = detect_format(body, request.provider, request.target_url) if body else None
-        if fmt is None:
-            raw = request.response_body
-            if raw is None or isinstance(raw, str):
-                return Side(raw or "")
-            import json
-
-            return Side(json.dumps(raw, indent=2, ensure_ascii=False))
-        output = fmt.output(request.response_body)
-        return Side(output.text, output.tool_calls, output.error)
-
     def show(self, request_id: str) -> None:
+        """Show one request: its diff is computed in a worker; the newest request wins."""
         self.current = request_id
-        result = self.results.get(request_id)
-        stats = self.query_one("#diff-stats", Static)
-        text_view = self.query_one("#diff-text", DiffView)
-        tools_view = self.query_one("#diff-tools", DiffView)
-        original = self._original(request_id)
-        if result is None:
-            stats.update(Text("not replayed", style="dim"))
-            text_view.set_result(diff_texts(original.text, original.text))
-            self._show_tools(None)
-            self.replayed_text = ""
-            return
-        replayed = Side(result.output_text, result.tool_calls, result.error)
-        self.replayed_text = replayed.text
-        old_text = original.error or original.text
-        new_text = replayed.error or replayed.text
-        diff = diff_texts(old_text, new_text)
-        paths = self._structure(old_text, new_text) if self.structural else None
-        text_view.set_result(diff if paths is None else paths)
-        tools: DiffResult | None = None
-        if original.tool_calls or replayed.tool_calls:
-            calls_a = [c.model_dump() for c in original.tool_calls]
-            calls_b = [c.model_dump() for c in replayed.tool_calls]
-            changes = json_changes(calls_a, calls_b) if self.structural else None
-            tools = diff_json(calls_a, calls_b) if changes is None else structural_result(changes)
-        self._show_tools(tools)
-        stats.update(self._stats(request_id, result, diff, tools, paths))
-        del tools_view
+        if self.comparison is not None:
+            self.compute_diff(self.comparison, request_id, self.structural)
 
-    @staticmethod
-    def _structure(old_text: str, new_text: str) -> DiffResult | None:
-        """Changes by JSON path when both answers are JSON, else None (word diff)."""
-        ok_a, value_a = parse_json_answer(old_text)
-        ok_b, value_b = parse_json_answer(new_text)
-        changes = json_changes(value_a, value_b) if ok_a and ok_b else None
-        return None if changes is None else structural_result(changes)
+    @work(thread=True, exclusive=True, group="diff-show", exit_on_error=False)
+    def compute_diff(self, comparison: Comparison, request_id: str, structural: bool) -> None:
+        from core.compare import request_diff
+
+        self.post_message(RequestDiffReady(
+            request_diff(self.app.store, comparison, request_id, self.base_id, structural)))
+
+    def on_request_diff_ready(self, message: RequestDiffReady) -> None:
+        diff = message.diff
+        if diff.request_id != self.current:
+            return  # the user has moved on
+        self.shown = diff
+        stats = self.query_one("#diff-stats", Static)
+        self.query_one("#diff-text", DiffView).set_result(diff.shown)
+        self._show_tools(diff.tools)
+        self.replayed_text = diff.replayed_text
+        if diff.result is None:
+            stats.update(Text("not replayed", style="dim"))
+            return
+        stats.update(self._stats(diff.request_id, diff.result, diff.text, diff.tools,
+                                 diff.paths))
 
     def _show_tools(self, tools: DiffResult | None) -> None:
         view = self.query_one("#diff-tools", DiffView)
@@ -260,7 +244,7 @@ words struck through in red, inserted words in green; tool calls are compared as
     def _stats(self, request_id: str, result: ReplayResult, diff: DiffResult,
                tools: DiffResult | None, paths: DiffResult | None = None) -> Text:
         badge, style = STATE_BADGES.get(result.status, ("?", ""))
-        line = Text(clean(self.labels.get(request_id, "")) + "\n", style="bold cyan")
+        line = Text(literal(self.labels.get(request_id, "")) + "\n", style="bold cyan")
         line.append(f"{badge} {result.status}", style=style)
         sim = self._similarity(request_id)
         line.append(f"   similarity {sim:.0%}" if sim is not None else "   similarity –",
@@ -273,9 +257,9 @@ words struck through in red, inserted words in green; tool calls are compared as
         if result.latency_ms is not None:
             line.append(f"   {result.latency_ms / 1000:.1f}s", style="dim")
         if result.error:
-            line.append(f"\n{clean(result.error)}", style="red")
+            line.append(f"\n{literal(result.error)}", style="red")
         if result.diverged_reason:
-            line.append(f"\n≠ {clean(result.diverged_reason)}", style="magenta")
+            line.append(f"\n≠ {literal(result.diverged_reason)}", style="magenta")
         why = empty_answer_reason(result, self.replay_via)
         if why:
             line.append(f"\n{why}", style="yellow")
@@ -307,15 +291,13 @@ words struck through in red, inserted words in green; tool calls are compared as
             self.show(self.current)
 
     def action_jump(self, step: int) -> None:
-        if not self.order:
+        if self.comparison is None:
             return
-        index = self.order.index(self.current) if self.current in self.order else -1
-        for _ in range(len(self.order)):
-            index = (index + step) % len(self.order)
-            if self._changed(self.order[index]):
-                self.query_one("#diff-summary", OptionList).highlighted = index
-                return
-        self.notify("no changed request in this replay")
+        target = self.comparison.next_changed(self.current, step)
+        if target is None:
+            self.notify("no changed request in this replay")
+            return
+        self.query_one("#diff-summary", OptionList).highlighted = self.order.index(target)
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -327,26 +309,24 @@ words struck through in red, inserted words in green; tool calls are compared as
     def action_export(self, fmt: str = "html") -> None:
         self.export_report(fmt, self.export_path(fmt))
 
-    @work(group="export", exit_on_error=False)
-    async def export_report(self, fmt: str, path: Path) -> Path:
+    @work(thread=True, group="export", exit_on_error=False)
+    def export_report(self, fmt: str, path: Path) -> None:
+        """Score (judges may call the network), build and write the report off the UI loop."""
         import asyncio
 
         from core.evals import score_replay
         from core.report import export_replay
 
         store = self.app.store
-        scores = await score_replay(store, self.replay_id)
+        scores = asyncio.run(score_replay(store, self.replay_id))
         text = export_replay(store, self.replay_id, fmt, scores)
-        await asyncio.to_thread(path.write_text, text, encoding="utf-8")
-        return path
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)  # a reader never sees half a report
+        self.post_message(ExportDone(path))
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "export":
-            return
-        if event.state == WorkerState.SUCCESS:
-            self.notify(f"exported to {event.worker.result}", title="export")
-        elif event.state == WorkerState.ERROR:
-            self.app.report_error("export failed", event.worker.error or RuntimeError())
+    def on_export_done(self, message: ExportDone) -> None:
+        self.notify(f"exported to {message.path}", title="export")
 
     def copy_text(self) -> str:
         return self.replayed_text

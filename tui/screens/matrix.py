@@ -22,9 +22,19 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from core.labels import describe_change
-from core.matrix import SORT_KEYS, Cell, MatrixSpec, get_matrix, list_matrices, plan_matrix
+from core.matrix import (
+    CELL_FINAL,
+    SORT_KEYS,
+    Cell,
+    MatrixSpec,
+    cell_status,
+    get_matrix,
+    list_matrices,
+    plan_matrix,
+)
+from core.text import literal
 from tui.navigation import Modal
-from tui.widgets.text import clean, money, plural, short
+from tui.widgets.text import money, plural, short
 
 if TYPE_CHECKING:
     from core.matrix import Matrix, MatrixRow, MatrixTable
@@ -152,9 +162,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         for run in matrix.runs:
             statuses.setdefault(run.cell_key, set()).add(run.status)
         for key, values in statuses.items():
-            self.cell_status[key] = ("done" if values <= {"done"} else "failed"
-                                     if "failed" in values else "running" if "running" in
-                                     values else "pending")
+            self.cell_status[key] = cell_status(values)
         self._matrix_status = matrix.status
         self.refresh_bindings()
 
@@ -164,14 +172,14 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         names = []
         for sid in self.spec.session_ids:
             summary = self.app.store.get_session(sid)
-            names.append(clean(summary.name) if summary and summary.name else sid[:8])
+            names.append(literal(summary.name) if summary and summary.name else sid[:8])
         ident = f"matrix {self.matrix_id[:8]} · " if self.matrix_id else "matrix · "
         via = self.label or self.spec.via
         self.sub_title = ident.rstrip(" ·")
         self.query_one("#matrix-title", Static).update(
             f"{ident}{', '.join(names)} · {plural(len(self.cells), 'cell')}"
             f" × {plural(self.calls_per_cell, 'call')}"
-            f" · → {clean(via)}"
+            f" · → {literal(via)}"
         )
         self._progress()
 
@@ -190,7 +198,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         assert self.spec is not None
         width = 20 if self.app.size.width >= WIDE else 14
         for pid in sorted(self.spec.variants):
-            table.add_column(short(clean(pid), width), key=f"pid:{pid}")
+            table.add_column(short(literal(pid), width), key=f"pid:{pid}")
         for key, label in self._visible_columns():
             arrow = ""
             if key == self.sort_key:
@@ -230,7 +238,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         values: list[Any] = []
         for pid in sorted(self.spec.variants):
             label = cell.variants.get(pid, "original")
-            values.append(Text(clean(label), style="dim" if label == "original" else "bold"))
+            values.append(Text(literal(label), style="dim" if label == "original" else "bold"))
         values.append(self._status_text(cell, row))
         shown = [key for key, _ in self._visible_columns()][1:]
         if row is None:
@@ -260,7 +268,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
 
     def _progress(self) -> None:
         counts = Counter(self.cell_status.get(c.key, "pending") for c in self.cells)
-        finished = counts["done"] + counts["failed"]
+        finished = sum(counts[s] for s in CELL_FINAL)
         self.query_one("#matrix-bar", ProgressBar).update(total=max(1, len(self.cells)),
                                                           progress=finished)
         parts = [f"{counts[s]} {s}" for s in ("running", "done", "failed", "pending")
@@ -294,9 +302,9 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             variant = self.spec.variant(pid, label)
             if text.plain:
                 text.append("\n")
-            text.append(f"{clean(pid)} ", style="bold cyan")
-            text.append(f"{clean(label)}: ", style="bold")
-            text.append(short(clean(self._describe(variant)), 90))
+            text.append(f"{literal(pid)} ", style="bold cyan")
+            text.append(f"{literal(label)}: ", style="bold")
+            text.append(short(literal(self._describe(variant)), 90))
         widget.update(text)
 
     def _describe(self, variant: Any) -> str:
@@ -312,7 +320,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
                                                                              variant.text)
 
     def _original_prompt(self, prompt_id: str) -> str | None:
-        from core.formats import detect_format
+        from core.formats import request_format
 
         store = self.app.store
         for session_id in self.spec.session_ids if self.spec else []:
@@ -320,7 +328,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
                 request = self.app.request_or_none(request_id)
                 if request is None or not isinstance(request.request_body, dict):
                     continue
-                fmt = detect_format(request.request_body, request.provider, request.target_url)
+                fmt = request_format(request)
                 if fmt is not None:
                     return "\n".join(fmt.system_prompts(request.request_body))
         return None
@@ -395,7 +403,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             self.refresh_table()
         elif event.kind == "cell_failed" and key:
             self.cell_status[key] = "failed"
-            self.notify(f"cell {key} failed: {clean(event.message)[:120]}", title="matrix",
+            self.notify(f"cell {key} failed: {literal(event.message)[:120]}", title="matrix",
                         severity="error")
             self.refresh_table()
         if key:
@@ -502,7 +510,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         if self.matrix_id is None:
             return
         matrix = get_matrix(self.app.store, self.matrix_id)
-        if matrix is None or all(r.status in ("done", "failed") for r in matrix.runs):
+        if matrix is None or all(r.status in CELL_FINAL for r in matrix.runs):
             self.notify("nothing left to run in this matrix")
             return
         from core.replay.transport import TargetRefused, describe_target
@@ -581,7 +589,7 @@ class MatricesScreen(Modal[str | None]):
             names = []
             for sid in matrix.spec.session_ids:
                 summary = store.get_session(sid)
-                names.append(clean(summary.name) if summary and summary.name else sid[:8])
+                names.append(literal(summary.name) if summary and summary.name else sid[:8])
             label = Text(f"{matrix.created_at:%Y-%m-%d %H:%M}  ", style="dim")
             label.append(f"{matrix.id[:8]}  ", style="bold")
             label.append(f"{matrix.status:<11} {matrix.finished}/"

@@ -3,7 +3,7 @@
 Variants are written one per line: plain text replaces the system prompt, `+ text` appends
 to it, `model:NAME temperature:X` changes parameters; `\\n` inside a line is a line break. The
 original prompt is always part of the matrix. The plan (cells, calls, estimated cost) is
-recomputed on every change and shown before anything is sent.
+recomputed in a worker a moment after typing stops and shown before anything is sent.
 
 Each prompt id can be scored by a regex, by an LLM judge prompt, or both. The judge goes to the
 matrix's own target (the local model, a base URL, …) unless another model name is typed.
@@ -15,16 +15,22 @@ import re
 from collections import Counter
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from core.edits import EditSet
-from core.evals import ExtractScorer, JudgeScorer, recorded_output
-from core.matrix import MatrixSpec, parse_variant, plan_matrix
+from core.evals import ExtractScorer, JudgeScorer
+from core.formats import recorded_output
+from core.matrix import MatrixPlan, MatrixSpec, parse_variant, plan_matrix
 from core.models import LoggedRequest
+from core.text import literal
 from tui.config import Config
 from tui.navigation import Modal
 from tui.screens.replay_form import (
@@ -33,7 +39,7 @@ from tui.screens.replay_form import (
     base_targets,
     default_concurrency,
 )
-from tui.widgets.text import clean, plural
+from tui.widgets.text import plural
 
 DEFAULT_SCORE = r"Score:\s*(\d+(?:\.\d+)?)"
 JUDGE_PLACEHOLDER = "or judge prompt: rate {output} for {input}"
@@ -72,12 +78,46 @@ def default_scorer(requests: list[LoggedRequest], prompt_id: str) -> str:
     """`DEFAULT_SCORE` when the prompt id's recorded outputs carry a score, else empty."""
     pattern = re.compile(DEFAULT_SCORE)
     for request in requests:
-        if request.prompt_id == prompt_id and pattern.search(recorded_output(request)):
+        if request.prompt_id == prompt_id and pattern.search(recorded_output(request).text):
             return DEFAULT_SCORE
     return ""
 
 
-class MatrixSetup(Modal[dict[str, Any] | None]):
+PLAN_DELAY = 0.25  # seconds of quiet typing before the plan is recomputed
+
+
+class MatrixChoice(BaseModel):
+    """What the setup hands back: the matrix to run, where it goes, and its plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: MatrixSpec
+    local: bool
+    label: str
+    plan: MatrixPlan
+
+
+class PlanReady(Message):
+    """A plan computed in a worker for `spec` (or why that spec cannot run)."""
+
+    def __init__(self, spec: MatrixSpec, plan: MatrixPlan | None, error: str | None,
+                 start: bool) -> None:
+        self.spec = spec
+        self.plan = plan
+        self.error = error
+        self.start = start
+        super().__init__()
+
+
+class DefaultScorers(Message):
+    """Score regexes suggested from the recorded outputs, read in a worker."""
+
+    def __init__(self, patterns: dict[str, str]) -> None:
+        self.patterns = patterns
+        super().__init__()
+
+
+class MatrixSetup(Modal[MatrixChoice | None]):
     HELP = f"""\
 ## Prompt-version matrix
 Every combination of the variants below is replayed (one replay per cell) and scored.
@@ -108,9 +148,10 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         self._concurrency_default = default_concurrency(default, config)
         # Cells run side by side only where the target serves requests side by side.
         self._parallel_default = LOCAL_CONCURRENCY if default.get("local") else 2
+        self._plan_timer: Timer | None = None
+        self.planned: tuple[MatrixSpec, MatrixPlan] | None = None
 
     def compose(self) -> ComposeResult:
-        with_bodies = self.app.store.session_requests(self.session_id, bodies=True)
         with Vertical(id="matrix-setup", classes="form"):
             yield Static(f"Prompt-version matrix · {plural(len(self.requests), 'request')}",
                          classes="form-title")
@@ -121,7 +162,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                                  markup=False)
                 for index, pid in enumerate(self.prompt_ids):
                     count = sum(1 for r in self.requests if r.prompt_id == pid)
-                    yield Label(Text(f"{clean(pid)} · {plural(count, 'request')}", style="bold"),
+                    yield Label(Text(f"{literal(pid)} · {plural(count, 'request')}", style="bold"),
                                 classes="matrix-prompt")
                     area = TextArea("\n".join(pending_variants(self.edits, pid)),
                                     id=f"variants-{index}", classes="matrix-variants",
@@ -129,7 +170,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                     area.border_title = "variants"
                     yield area
                     with Horizontal(classes="matrix-scorers"):
-                        yield Input(default_scorer(with_bodies, pid), id=f"score-{index}",
+                        yield Input("", id=f"score-{index}",
                                     placeholder="score regex, e.g. Score:\\s*(\\d+)",
                                     classes="matrix-score")
                         yield Input("", id=f"judge-{index}", placeholder=JUDGE_PLACEHOLDER,
@@ -162,15 +203,28 @@ Every combination of the variants below is replayed (one replay per cell) and sc
 
     def on_mount(self) -> None:
         self._update_plan()
+        self.suggest_scorers()
         areas = self.query(".matrix-variants")
         if areas:
             areas.first().focus()
 
+    @work(thread=True, group="matrix-scorers", exit_on_error=False)
+    def suggest_scorers(self) -> None:
+        with_bodies = self.app.store.session_requests(self.session_id, bodies=True)
+        self.post_message(DefaultScorers(
+            {pid: default_scorer(with_bodies, pid) for pid in self.prompt_ids}))
+
+    def on_default_scorers(self, message: DefaultScorers) -> None:
+        for index, pid in enumerate(self.prompt_ids):
+            field = self.query_one(f"#score-{index}", Input)
+            if not field.value and message.patterns.get(pid):
+                field.value = message.patterns[pid]
+
     def on_text_area_changed(self) -> None:
-        self._update_plan()
+        self._schedule_plan()
 
     def on_input_changed(self) -> None:
-        self._update_plan()
+        self._schedule_plan()
 
     def on_select_changed(self) -> None:
         box = self.query_one("#matrix-concurrency", Input)
@@ -183,7 +237,13 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         if cells.value.strip() == str(self._parallel_default):
             cells.value = str(parallel)
         self._parallel_default = parallel
-        self._update_plan()
+        self._schedule_plan()
+
+    def _schedule_plan(self) -> None:
+        """Debounce: plan once typing pauses, never per keystroke."""
+        if self._plan_timer is not None:
+            self._plan_timer.stop()
+        self._plan_timer = self.set_timer(PLAN_DELAY, self._update_plan)
 
     def _target(self) -> dict[str, Any]:
         key = self.query_one("#matrix-target", Select).value
@@ -256,24 +316,58 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                                                       f"v{number}"))
         return spec
 
-    def _update_plan(self) -> None:
-        plan_line = self.query_one("#matrix-plan", Static)
+    def _update_plan(self, *, start: bool = False) -> None:
+        """Read the form (cheap) and plan it in a worker (reads every request body)."""
+        self._plan_timer = None
+        try:
+            spec = self.build_spec()
+        except ValueError as exc:
+            self._show_plan(None, None, str(exc))
+            if start:
+                self.notify(str(exc), title="matrix", severity="error")
+            return
+        if self.planned is not None and self.planned[0] == spec:
+            self._show_plan(spec, self.planned[1], None)
+            if start:
+                self._start(spec, self.planned[1])
+            return
+        self.plan_in_background(spec, start)
+
+    @work(thread=True, exclusive=True, group="matrix-plan", exit_on_error=False)
+    def plan_in_background(self, spec: MatrixSpec, start: bool) -> None:
+        try:
+            plan = plan_matrix(self.app.store, spec)
+        except ValueError as exc:
+            self.post_message(PlanReady(spec, None, str(exc), start))
+        else:
+            self.post_message(PlanReady(spec, plan, None, start))
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        if message.plan is not None:
+            self.planned = (message.spec, message.plan)
+        self._show_plan(message.spec, message.plan, message.error)
+        if message.start:
+            if message.plan is None:
+                self.notify(message.error or "cannot plan this matrix", title="matrix",
+                            severity="error")
+            else:
+                self._start(message.spec, message.plan)
+
+    def _show_plan(self, spec: MatrixSpec | None, plan: MatrixPlan | None,
+                   error: str | None) -> None:
         target = self._target()
         note = Text(f"→ requests go to: {target['label']}\n", style="")
         if not any(t["key"] in ("local", "base_url") for t in self.targets):
             note.append(NOTHING_FREE + "\n", style="yellow")
-        try:
-            spec = self.build_spec()
-            plan = plan_matrix(self.app.store, spec)
-        except ValueError as exc:
-            note.append(clean(str(exc)), style="bold red")
+        if error is not None or spec is None or plan is None:
+            note.append(literal(error or ""), style="bold red")
         else:
             judges = dict.fromkeys(f"{s.model} at {'the local model' if s.via == 'local' else s.via}"
                                    for s in spec.scorers if isinstance(s, JudgeScorer))
             if judges:
-                note.append(f"judge: {clean(', '.join(judges))} (cached)\n")
+                note.append(f"judge: {literal(', '.join(judges))} (cached)\n")
             note.append("plan: " + plan.describe(), style="bold")
-        plan_line.update(note)
+        self.query_one("#matrix-plan", Static).update(note)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":
@@ -282,15 +376,14 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             self.action_cancel()
 
     def action_start(self) -> None:
-        try:
-            spec = self.build_spec()
-            plan = plan_matrix(self.app.store, spec)
-        except ValueError as exc:
-            self.notify(clean(str(exc)), title="matrix", severity="error")
-            return
+        if self._plan_timer is not None:
+            self._plan_timer.stop()
+        self._update_plan(start=True)
+
+    def _start(self, spec: MatrixSpec, plan: MatrixPlan) -> None:
         target = self._target()
-        self.dismiss({"spec": spec, "local": bool(target.get("local")),
-                      "label": target["label"], "plan": plan})
+        self.dismiss(MatrixChoice(spec=spec, local=bool(target.get("local")),
+                                  label=target["label"], plan=plan))
 
     copy_what = "the plan"
 

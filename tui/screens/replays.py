@@ -11,8 +11,9 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from core.text import literal
 from tui.navigation import Modal
-from tui.widgets.text import clean, plural, short
+from tui.widgets.text import plural, short
 
 RESUMABLE = {"cancelled", "interrupted", "failed"}
 
@@ -76,11 +77,11 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
             label.append(f"{replay.status:<10}")
             label.append(f" {replay.done} done · {replay.failed} failed")
             if replay.id in cells:
-                label.append(f"  ▦ {clean(cells[replay.id])}", style="italic cyan")
+                label.append(f"  ▦ {literal(cells[replay.id])}", style="italic cyan")
             edits = len(replay.spec.edits.system) + len(replay.spec.edits.params)
             via = replay.spec.via.split("://")[-1].split("/")[0]
             label.append(f"  {replay.created_at:%Y-%m-%d %H:%M} · {replay.mode} ·"
-                         f" {plural(edits, 'edit')} · {short(clean(via), 24)}", style="dim")
+                         f" {plural(edits, 'edit')} · {short(literal(via), 24)}", style="dim")
             self.labels[replay.id] = label
             listing.add_option(Option(label, id=replay.id))
         listing.highlighted = 0

@@ -6,6 +6,7 @@ only posts messages, which the handlers here turn into tree states and progress.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +23,18 @@ from textual.worker import Worker, WorkerState
 from core.edits import EditSet, ParamEdit, SystemEdit
 from core.labels import request_labels
 from core.models import LoggedRequest
+from core.text import literal, literal_text
 from core.tree import build_tree
 from tui.widgets.edits_panel import EditsPanel
-from tui.widgets.replay_status import ReplayEventMessage, ReplayStatus
+from tui.widgets.replay_status import ReplayProgress, ReplayStatus
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_tree import RequestTree
 from tui.widgets.system_editor import SystemEditor
-from tui.widgets.text import clean, duration, money, plural
+from tui.widgets.text import duration, money, plural
+from tui.workers import EventBatcher, run_in_thread_loop
 
 if TYPE_CHECKING:
-    from core.replay.models import Replay, ReplayResult, ReplaySpec, ReplayTarget
+    from core.replay.models import Replay, ReplayEvent, ReplayResult, ReplaySpec, ReplayTarget
 
 
 SHOWN_RESULTS = {"done", "diverged"}  # results whose replayed response is shown
@@ -75,6 +78,7 @@ class SessionScreen(Screen[None]):
         self.replay_worker: Worker[Any] | None = None
         self.local_server: Any = None
         self.run_started: datetime | None = None  # when this screen last started a replay run
+        self._stop_replay = threading.Event()
 
     def on_unmount(self) -> None:
         pending = getattr(self.app, "pending_edits", None)
@@ -101,10 +105,10 @@ class SessionScreen(Screen[None]):
         self.requests = store.session_requests(self.session_id)
         self.by_id = {r.id: r for r in self.requests}
         name = summary.name if summary and summary.name else self.session_id
-        self.sub_title = clean(name)
+        self.sub_title = literal(name)
         tree = self.query_one(RequestTree)
         tree.load(build_tree(self.requests), name)
-        tree.border_title = f"{clean(name)} · {plural(len(self.requests), 'request')}"
+        tree.border_title = literal_text(f"{name} · {plural(len(self.requests), 'request')}")
         if summary:
             tree.border_subtitle = f"{duration(summary.duration_s)} · {money(summary.cost)}"
         self.labels = request_labels(self.requests)
@@ -183,9 +187,9 @@ class SessionScreen(Screen[None]):
             return None, ""
         label = f"prompt {edit.target}" if edit.scope == "prompt" else "this request"
         if edit.mode == "append":
-            from core.formats import detect_format
+            from core.formats import request_format
 
-            fmt = detect_format(request.request_body, request.provider, request.target_url)
+            fmt = request_format(request)
             current = "\n".join(fmt.system_prompts(request.request_body)) if fmt else ""
             return current + edit.text, label
         return edit.text, label
@@ -199,7 +203,7 @@ class SessionScreen(Screen[None]):
         if result.similarity is not None:
             note.append(f" · similarity {result.similarity:.0%}")
         if result.error:
-            note.append(f"\n{clean(result.error)}", style="red")
+            note.append(f"\n{literal(result.error)}", style="red")
         note.append("  ·  d: diff", style="dim")
         return note
 
@@ -321,9 +325,9 @@ class SessionScreen(Screen[None]):
             request = next((r for r in self.requests if edit.applies_to(r)), None)
             full = self.app.request_or_none(request.id) if request is not None else None
             if full is not None and isinstance(full.request_body, dict):
-                from core.formats import detect_format
+                from core.formats import request_format
 
-                fmt = detect_format(full.request_body, full.provider, full.target_url)
+                fmt = request_format(full)
                 if fmt is not None:
                     originals[edit.target] = "\n".join(fmt.system_prompts(full.request_body))
         self.query_one(EditsPanel).show_edits(self.edits, originals, self.labels)
@@ -371,45 +375,49 @@ class SessionScreen(Screen[None]):
         self.run_started = datetime.now(UTC)
         self.replay_worker = self.run_replay(spec, choice.get("local", False))
 
-    @work(exclusive=True, group="replay", exit_on_error=False)
-    async def run_replay(self, spec: ReplaySpec, local: bool,
-                         resume_id: str | None = None,
-                         target: ReplayTarget | None = None) -> Replay:
+    @work(thread=True, exclusive=True, group="replay", exit_on_error=False)
+    def run_replay(self, spec: ReplaySpec, local: bool, resume_id: str | None = None,
+                   target: ReplayTarget | None = None) -> Replay:
+        """The engine runs on its own loop in this thread; events reach the UI in batches."""
         from core.replay.engine import run_replay
 
         if local:
             # The engine starts (or reuses) the local model; "local" survives a resume.
             spec = spec.model_copy(update={"via": "local"})
+        self._stop_replay.clear()
+        batcher: EventBatcher[ReplayEvent] = EventBatcher(
+            lambda events: self.post_message(ReplayProgress(events)))
+        return run_in_thread_loop(
+            lambda: run_replay(self.app.store, spec, on_event=batcher.add, resume_id=resume_id,
+                               target=target),
+            self._stop_replay, batcher)
 
-        def on_event(event: object) -> None:
-            self.post_message(ReplayEventMessage(event))
-
-        return await run_replay(self.app.store, spec, on_event=on_event, resume_id=resume_id,
-                                target=target)
-
-    def on_replay_event_message(self, message: ReplayEventMessage) -> None:
-        event: Any = message.event
+    def on_replay_progress(self, message: ReplayProgress) -> None:
         tree = self.query_one(RequestTree)
         status = self.query_one(ReplayStatus)
-        if self.replay is None or self.replay.id != event.replay_id:
-            self.replay = self.app.store.get_replay(event.replay_id)
-            self._status()  # the status line names the running replay, not the last one
-        if event.request_id is None:
-            return
-        state = {"started": "running", "retried": "retrying", "queued": "queued"}.get(event.kind)
-        if event.result is not None:
-            self.results[event.request_id] = event.result
-            if state is None:
-                state = event.result.status
-        if state is None:
-            state = event.kind
-        tree.set_state(event.request_id, state)
-        status.set_state(event.request_id, state)
-        status.feed(event)
-        if event.kind == "retried" and event.message:
-            status.finish(f"retrying: {clean(event.message)[:60]}")
+        states: dict[str, str] = {}
         current = tree.current_request
-        if current is not None and current.id == event.request_id and event.result is not None:
+        refresh_current = False
+        for event in message.events:
+            if self.replay is None or self.replay.id != event.replay_id:
+                self.replay = self.app.store.get_replay(event.replay_id)
+                self._status()  # the status line names the running replay, not the last one
+            if event.request_id is None:
+                continue
+            state = {"started": "running", "retried": "retrying",
+                     "queued": "queued"}.get(event.kind)
+            if event.result is not None:
+                self.results[event.request_id] = event.result
+                if state is None:
+                    state = event.result.status
+                refresh_current |= current is not None and current.id == event.request_id
+            states[event.request_id] = state or event.kind
+            status.feed(event)
+            if event.kind == "retried" and event.message:
+                status.finish(f"retrying: {literal(event.message)[:60]}")
+        tree.set_states(states)
+        status.set_states(states)
+        if refresh_current and current is not None:
             self.show_request(current.id)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -440,8 +448,9 @@ class SessionScreen(Screen[None]):
         self._status()
 
     def action_cancel_replay(self) -> bool:
+        """Stop the running replay; the worker ends (cancelled) once results are saved."""
         if self.replay_worker is not None and self.replay_worker.is_running:
-            self.replay_worker.cancel()
+            self._stop_replay.set()
             return True
         return False
 
@@ -541,7 +550,7 @@ class SessionScreen(Screen[None]):
             return
         status = self.query_one(ReplayStatus)
         via = target.via
-        label = "local SmolLM2 model" if via == "local" else clean(via)
+        label = "local SmolLM2 model" if via == "local" else literal(via)
         status.start(len(self.requests), f"resume {replay_id[:8]} → {label}")
         for request_id, result in self.results.items():
             status.set_state(request_id, result.status)
@@ -551,15 +560,15 @@ class SessionScreen(Screen[None]):
 
     # -- matrix ----------------------------------------------------------------------------
     def action_matrix(self) -> None:
-        from tui.screens.matrix_setup import MatrixSetup
+        from tui.screens.matrix_setup import MatrixChoice, MatrixSetup
 
-        def done(choice: dict[str, Any] | None) -> None:
+        def done(choice: MatrixChoice | None) -> None:
             if choice is None:
                 return
             from tui.screens.matrix import MatrixScreen
 
             self.app.push_screen(
-                MatrixScreen(spec=choice["spec"], local=choice["local"], label=choice["label"])
+                MatrixScreen(spec=choice.spec, local=choice.local, label=choice.label)
             )
 
         self.app.push_screen(
@@ -589,7 +598,7 @@ def first_error(results: Any, labels: dict[str, str]) -> str:
     for result in results:
         if result.status in ("failed", "blocked") and result.error:
             name = labels.get(result.request_id, "a request")
-            return clean(f"{name}: {' '.join(result.error.split())}")[:160]
+            return literal(f"{name}: {' '.join(result.error.split())}")[:160]
     return ""
 
 

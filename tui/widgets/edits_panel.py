@@ -10,7 +10,8 @@ from textual.widgets.option_list import Option
 
 from core.edits import EditSet, SystemEdit
 from core.labels import describe_change
-from tui.widgets.text import clean, short
+from core.text import literal
+from tui.widgets.text import short
 
 
 class EditsPanel(OptionList):
@@ -41,8 +42,8 @@ Edits the next replay applies. **x** / **Delete** resets the highlighted edit;
             where = (f"prompt {edit.target}" if edit.scope == "prompt"
                      else (names or {}).get(edit.target, f"request {edit.target[:8]}"))
             label = Text("✎ system ", style="bold yellow")
-            label.append(clean(where), style="cyan")
-            label.append("  " + short(clean(describe_edit(edit, originals)), 80), style="dim")
+            label.append(literal(where), style="cyan")
+            label.append("  " + short(literal(describe_edit(edit, originals)), 80), style="dim")
             options.append(Option(label, id=f"system:{index}"))
         for index, param in enumerate(edits.params):
             where = {"all": "all requests", "prompt": f"prompt {param.target}"}.get(
@@ -51,8 +52,8 @@ Edits the next replay applies. **x** / **Delete** resets the highlighted edit;
             )
             values = ", ".join(f"{k}={v}" for k, v in param.values().items())
             label = Text("⚙ params ", style="bold yellow")
-            label.append(clean(where), style="cyan")
-            label.append("  " + clean(values), style="dim")
+            label.append(literal(where), style="cyan")
+            label.append("  " + literal(values), style="dim")
             options.append(Option(label, id=f"params:{index}"))
         self.add_options(options)
         self.border_title = f"pending edits ({len(options)})"

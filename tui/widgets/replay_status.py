@@ -9,24 +9,16 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import ProgressBar, Static
 
+from core.replay.models import FINAL, ReplayEvent
 from core.replay.waits import Waits
-from tui.widgets.text import clean
-
-FINAL = {"done", "failed", "diverged", "skipped", "blocked", "cancelled"}
+from core.text import literal
 
 
-class ReplayEventMessage(Message):
-    """One engine event, posted by the replay worker; handlers update the widgets."""
+class ReplayProgress(Message):
+    """Engine events since the last batch, posted by the replay worker thread."""
 
-    def __init__(self, event: object) -> None:
-        self.event = event
-        super().__init__()
-
-
-class ReplayFinished(Message):
-    def __init__(self, replay: object | None, error: str | None = None) -> None:
-        self.replay = replay
-        self.error = error
+    def __init__(self, events: list[ReplayEvent]) -> None:
+        self.events = events
         super().__init__()
 
 
@@ -53,7 +45,7 @@ class ReplayStatus(Horizontal):
         self._tick()
 
     def _tick(self) -> None:
-        waiting = clean(self.waits.describe())
+        waiting = literal(self.waits.describe())
         if waiting != self._waiting:
             self._waiting = waiting
             self._render_counts()
@@ -70,6 +62,11 @@ class ReplayStatus(Horizontal):
 
     def set_state(self, request_id: str, state: str) -> None:
         self.states[request_id] = state
+        self._render_counts()
+
+    def set_states(self, states: dict[str, str]) -> None:
+        """Several requests at once (one batch of engine events): one repaint."""
+        self.states.update(states)
         self._render_counts()
 
     def finish(self, text: str) -> None:

@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from core.formats import Output, detect_format, not_replayable_reason
+from core.formats import Output, replay_blocker, request_format
 from core.models import LoggedRequest
-from tui.widgets.text import clean, duration, literal, money, plural
+from core.text import literal, literal_text
+from tui.widgets.text import duration, money, plural
 
 PARAM_KEYS = (
     "temperature", "top_p", "max_tokens", "max_completion_tokens", "max_output_tokens", "seed",
@@ -26,7 +27,7 @@ class MessageBlock(Static):
 
     def __init__(self, title: str, body: Text, role: str, extra: str = "") -> None:
         super().__init__(body, classes=f"message role-{role} {extra}".strip())
-        self.border_title = title
+        self.border_title = literal_text(title)
         self.text = body.plain
 
 
@@ -36,7 +37,7 @@ def _with_reasoning(message: Any, body: Text) -> Text:
     if not reasoning:
         return body
     result = Text("reasoning: ", style="dim bold")
-    result.append(clean(reasoning), style="dim italic")
+    result.append(literal(reasoning), style="dim italic")
     if body.plain:
         result.append("\n")
         result.append_text(body)
@@ -49,11 +50,11 @@ def _tool_calls_text(message: Any, body: Text) -> None:
         if body.plain:
             body.append("\n")
         body.append("→ ", style="bold")
-        body.append(clean(call.name), style="bold")
+        body.append(literal(call.name), style="bold")
         args = call.arguments
         with contextlib.suppress(ValueError, TypeError):
             args = json.dumps(json.loads(args), indent=2, ensure_ascii=False)
-        body.append("(" + clean(args) + ")")
+        body.append("(" + literal(args) + ")")
 
 
 class RequestDetail(VerticalScroll, can_focus=True):
@@ -90,22 +91,19 @@ logged: markup and escape sequences are not interpreted.
         self.request = request
         widgets: list[Static] = [Static(self._meta(request), classes="detail-meta")]
         body = request.request_body if isinstance(request.request_body, dict) else None
-        fmt = detect_format(body, request.provider, request.target_url) if body else None
-        reason = not_replayable_reason(
-            request.request_body, request.provider, request.target_url, request.body_state,
-            properties=request.properties,
-        )
+        fmt = request_format(request) if body else None
+        reason = replay_blocker(request)
         if reason:
-            widgets.append(Static(literal(f"⚠ {reason}", "yellow"), classes="notice"))
+            widgets.append(Static(literal_text(f"⚠ {reason}", "yellow"), classes="notice"))
         if fmt is not None and body is not None:
             for note in fmt.notes(body):
-                widgets.append(Static(literal(f"↪ {note}", "cyan"), classes="notice"))
+                widgets.append(Static(literal_text(f"↪ {note}", "cyan"), classes="notice"))
         if fmt is None or body is None:
             if request.request_body is not None:
                 preview = request.request_body
                 if not isinstance(preview, str):
                     preview = json.dumps(preview, indent=2, ensure_ascii=False)
-                widgets.append(MessageBlock("request", literal(preview), "user"))
+                widgets.append(MessageBlock("request", literal_text(preview), "user"))
             output = None
         else:
             system_done = False
@@ -117,10 +115,10 @@ logged: markup and escape sequences are not interpreted.
                 if is_system and system_override is not None and not system_done:
                     text = system_override
                     title = f"{role} · ✎ {edit_label}"
-                text_body = _with_reasoning(message, literal(text))
+                text_body = _with_reasoning(message, literal_text(text))
                 _tool_calls_text(message, text_body)
                 if message.tool_call_id or (role == "tool" and message.name):
-                    title += f" ← {clean(message.tool_call_id or message.name or '')}"
+                    title += f" ← {literal(message.tool_call_id or message.name or '')}"
                 block_id = "system-message" if is_system and not system_done else ""
                 system_done = system_done or is_system
                 style_role = "system" if is_system else role
@@ -130,14 +128,14 @@ logged: markup and escape sequences are not interpreted.
                 widgets.insert(
                     1,
                     MessageBlock(
-                        f"system · ✎ {edit_label}", literal(system_override), "system",
+                        f"system · ✎ {edit_label}", literal_text(system_override), "system",
                         extra="system-message",
                     ),
                 )
             output = fmt.output(request.response_body)
         widgets.append(self._response_block(request, output))
         if replayed is not None:
-            body_text = literal(replayed.output_text)
+            body_text = literal_text(replayed.output_text)
             _tool_calls_text(replayed, body_text)
             if not body_text.plain:
                 body_text = Text("(empty response)", style="dim")
@@ -152,39 +150,39 @@ logged: markup and escape sequences are not interpreted.
         if output is None:
             raw = request.response_body
             text = raw if isinstance(raw, str) else json.dumps(raw, indent=2, ensure_ascii=False)
-            body = literal(text or "(no response logged)")
+            body = literal_text(text or "(no response logged)")
         elif output.error:
-            body = literal(output.error, "red")
+            body = literal_text(output.error, "red")
         else:
-            body = literal(output.text)
+            body = literal_text(output.text)
             _tool_calls_text(output, body)
             self.response_text = body.plain
             body = _with_reasoning(output, body)
             title = "response"
             if output.finish_reason:
-                title += f" · {clean(output.finish_reason)}"
+                title += f" · {literal(output.finish_reason)}"
             return MessageBlock(title, body, "response", "response")
         self.response_text = body.plain
         title = "response"
         if output is not None and output.finish_reason:
-            title += f" · {clean(output.finish_reason)}"
+            title += f" · {literal(output.finish_reason)}"
         return MessageBlock(title, body, "response", "response")
 
     @staticmethod
     def _meta(request: LoggedRequest) -> Text:
         meta = Text()
-        meta.append(clean(request.model), style="bold")
-        meta.append(f"  {clean(request.provider)}", style="dim")
+        meta.append(literal(request.model), style="bold")
+        meta.append(f"  {literal(request.provider)}", style="dim")
         if request.prompt_id:
             meta.append("  prompt ", style="dim")
-            meta.append(clean(request.prompt_id), style="bold cyan")
+            meta.append(literal(request.prompt_id), style="bold cyan")
         status = request.status
         meta.append(
             f"  {status if status is not None else '–'}",
             style="green" if status and 200 <= status < 300 else "bold red",
         )
         meta.append("\n")
-        meta.append(f"path {clean(request.session_path)}  id {clean(request.id)}\n", style="dim")
+        meta.append(f"path {literal(request.session_path)}  id {literal(request.id)}\n", style="dim")
         tokens = f"{request.prompt_tokens or 0}→{request.completion_tokens or 0} tokens"
         latency = duration(request.latency_ms / 1000) if request.latency_ms is not None else "–"
         meta.append(f"{tokens} · {money(request.cost)} · {latency}")
@@ -198,7 +196,7 @@ logged: markup and escape sequences are not interpreted.
         if tools:
             params.append(plural(len(tools), "tool"))
         if params:
-            meta.append("\n" + clean(" · ".join(params)), style="dim")
+            meta.append("\n" + literal(" · ".join(params)), style="dim")
         return meta
 
     def copy_text(self) -> str:

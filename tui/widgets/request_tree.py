@@ -10,8 +10,9 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from core.models import LoggedRequest
+from core.text import literal
 from core.tree import TreeFolder
-from tui.widgets.text import clean, duration
+from tui.widgets.text import duration
 
 PROVIDER_ICONS = {"openai": "◎", "anthropic": "✳", "azure": "◈", "ollama": "◉"}
 STATE_BADGES = {
@@ -71,7 +72,7 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
     def load(self, root: TreeFolder, session_label: str) -> None:
         self.clear()
         self._leaves.clear()
-        self.root.set_label(Text(clean(session_label)))
+        self.root.set_label(Text(literal(session_label)))
         self.root.data = root
         self._add_entries(self.root, root)
         self.root.expand_all()
@@ -87,7 +88,7 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
 
     @staticmethod
     def _folder_label(folder: TreeFolder) -> Text:
-        label = Text(clean(folder.name), style="bold")
+        label = Text(literal(folder.name), style="bold")
         label.append(f"  {folder.count}", style="cyan")
         label.append(f" · {duration(folder.latency_s)}", style="dim")
         return label
@@ -103,10 +104,10 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
             label.append("✎ ", style="bold yellow")
         label.append(provider_icon(request.provider) + " ")
         name = request.prompt_id or request.session_path.rsplit("/", 1)[-1] or request.id[:8]
-        label.append(clean(name))
+        label.append(literal(name))
         if request.status is not None and not 200 <= request.status < 300:
             label.append(f" {request.status}", style="bold red")
-        label.append(f" {clean(request.model)}", style="dim")
+        label.append(f" {literal(request.model)}", style="dim")
         return label
 
     def render_label(self, node: Node, base_style: Style, style: Style) -> Text:
@@ -141,6 +142,10 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         else:
             self.states[request_id] = state
         self.refresh_leaf(request_id)
+
+    def set_states(self, states: dict[str, str]) -> None:
+        for request_id, state in states.items():
+            self.set_state(request_id, state)
 
     def clear_states(self) -> None:
         ids = list(self.states)

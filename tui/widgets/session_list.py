@@ -21,7 +21,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.widgets.text import clean, duration, money, short
+from core.text import literal
+from tui.widgets.text import duration, money, short
 
 if TYPE_CHECKING:
     from core.models import SessionSummary
@@ -228,8 +229,8 @@ replays and diffs like any session, under its request id.
 
     def _cells(self, session: SessionSummary) -> list[str]:
         return [
-            ("◦ " if session.sessionless else "") + (clean(session.name) or "(unnamed)"),
-            clean(session.id),
+            ("◦ " if session.sessionless else "") + (literal(session.name) or "(unnamed)"),
+            literal(session.id),
             _when(session.started_at),
             str(session.requests),
             duration(session.duration_s),

@@ -1,32 +1,6 @@
-"""Helpers to show text from sessions literally: no markup, no terminal escapes."""
+"""Short number and text formats for the app (literal display lives in core.text)."""
 
 from __future__ import annotations
-
-import re
-
-from rich.text import Text
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _visible(match: re.Match[str]) -> str:
-    char = match.group(0)
-    code = ord(char)
-    if code == 0x1B:
-        return "␛"
-    if code < 0x20:
-        return chr(0x2400 + code)  # control pictures
-    return f"\\x{code:02x}"
-
-
-def clean(text: object) -> str:
-    """Control characters (ESC, CR, …) made visible; tabs and newlines kept."""
-    return _CONTROL.sub(_visible, "" if text is None else str(text))
-
-
-def literal(text: object, style: str = "") -> Text:
-    """A rich Text holding `text` exactly as written (markup is not interpreted)."""
-    return Text(clean(text), style=style)
 
 
 def short(text: str, width: int) -> str:

@@ -1,0 +1,234 @@
+"""How long the app's event loop can freeze in its heaviest flows, on the 520-request session.
+
+    python bench/ui_bench.py [--keys 30] [--jumps 10]
+
+Drives the real app headlessly (Textual's pilot) on a copy of the demo store, replaying
+against a fast loopback OpenAI-compatible server: open the 520-request batch session, replay
+it twice, open the replays list and compare the two replays, jump with n/p, then type in the
+matrix setup. A probe task on the app's own event loop wakes every millisecond; the longest
+gap between wake-ups in each phase is the longest the screen could not answer a key or
+paint. Target: no stall over 50 ms. A bare Textual app under the same probe is the reference
+(what the probe reads when nothing is blocking).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TICK = 0.001
+TARGET_MS = 50.0
+
+
+class StallWitness:
+    """A thread that, while the loop is stalled, notes where the main thread is (--where)."""
+
+    def __init__(self, probe: StallProbe, threshold: float = 0.04) -> None:
+        import collections
+        import threading
+
+        self.probe = probe
+        self.threshold = threshold
+        self.seen: collections.Counter[str] = collections.Counter()
+        self.main = threading.main_thread().ident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import traceback
+
+        while not self._stop.wait(0.01):
+            if time.perf_counter() - self.probe.last_tick < self.threshold:
+                continue
+            frame = sys._current_frames().get(self.main)
+            if frame is None:
+                continue
+            ours = [f for f in traceback.extract_stack(frame)
+                    if "/core/" in f.filename or "/tui/" in f.filename]
+            where = " < ".join(f"{Path(f.filename).parent.name}/{Path(f.filename).name}:"
+                               f"{f.lineno} {f.name}" for f in reversed(ours[-3:]))
+            self.seen[where or "textual (no reprise frame)"] += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class StallProbe:
+    """Longest gap between wake-ups of a task sleeping `TICK` on the event loop."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.last_tick = time.perf_counter()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def reset(self) -> float:
+        worst, self.worst = self.worst, 0.0
+        return worst * 1000
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(TICK)
+            self.last_tick = time.perf_counter()
+            self.worst = max(self.worst, time.perf_counter() - before - TICK)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def settle(pilot) -> None:
+    for _ in range(2):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def until(pilot, predicate, timeout: float = 300.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        await pilot.pause(0.02)
+
+
+async def bare_reference(seconds: float) -> float:
+    from textual.app import App
+    from textual.widgets import Static
+
+    class Bare(App[None]):
+        def compose(self):
+            yield Static("Hello, world")
+
+    probe = StallProbe()
+    async with Bare().run_test(size=(120, 36)) as pilot:
+        probe.start()
+        await pilot.pause()
+        probe.reset()
+        await asyncio.sleep(seconds)
+        worst = probe.reset()
+        probe.stop()
+    return worst
+
+
+async def drive(keys: int, jumps: int, where: bool) -> list[tuple[str, float, float]]:
+    from core.demo import demo_store_copy
+    from core.store import Store
+    from tests.servers import FakeProvider
+    from tui.app import RepriseApp
+    from tui.config import Config, ReplayDefaults
+    from tui.screens.diff import DiffScreen
+    from tui.screens.matrix_setup import PLAN_DELAY, MatrixSetup
+    from tui.screens.session import SessionScreen
+
+    phases: list[tuple[str, float, float]] = []
+    with tempfile.TemporaryDirectory() as tmp, FakeProvider(record_bodies=False) as server:
+        store = Store(demo_store_copy(Path(tmp)))
+        batch = store.list_sessions(sort="requests", descending=True, limit=1)[0]
+        config = Config(replay=ReplayDefaults(target="base_url",
+                                              base_url=server.base_url + "/v1", concurrency=16))
+        app = RepriseApp(store, config)
+        probe = StallProbe()
+        witness = StallWitness(probe) if where else None
+        async with app.run_test(size=(120, 36)) as pilot:
+            probe.start()
+            await settle(pilot)
+            probe.reset()
+
+            async def phase(name: str, action) -> None:
+                probe.reset()
+                started = time.perf_counter()
+                await action()
+                await settle(pilot)
+                phases.append((name, probe.reset(), time.perf_counter() - started))
+                if witness is not None:
+                    for spot, count in witness.seen.most_common(6):
+                        print(f"  {name}: {count * 10:>5} ms stalled in {spot}")
+                    witness.seen.clear()
+
+            async def open_session() -> None:
+                app.open_session(batch.id)
+                await until(pilot, lambda: isinstance(app.screen, SessionScreen))
+
+            await phase(f"open the {batch.requests}-request session", open_session)
+            session = app.screen
+
+            async def replay() -> None:
+                await pilot.press("r")
+                await settle(pilot)
+                await pilot.press("ctrl+s")
+                await until(pilot, lambda: session.replay_worker is not None)
+                await until(pilot, lambda: session.replay_worker.is_finished)
+
+            await phase("replay it (1st)", replay)
+            await phase("replay it (2nd)", replay)
+
+            async def compare() -> None:
+                await pilot.press("R")
+                await settle(pilot)
+                await pilot.press("c", "down", "enter")
+                await until(pilot, lambda: isinstance(app.screen, DiffScreen)
+                            and app.screen.shown is not None)
+
+            await phase("open replay-vs-replay diff", compare)
+            diff = app.screen
+
+            async def jump() -> None:
+                for key in ("n", "p") * (jumps // 2):
+                    await pilot.press(key)
+                    await until(pilot, lambda: diff.shown is not None
+                                and diff.shown.request_id == diff.current)
+
+            await phase(f"n/p × {jumps}", jump)
+
+            async def matrix_setup() -> None:
+                await pilot.press("escape")
+                await settle(pilot)
+                await pilot.press("M")
+                await until(pilot, lambda: isinstance(app.screen, MatrixSetup))
+                await settle(pilot)
+                area = app.screen.query(".matrix-variants")
+                if area:
+                    area.first().focus()
+                for char in ("+ Be brief. " * 4)[:keys]:
+                    await pilot.press("space" if char == " " else char)
+                await pilot.pause(PLAN_DELAY + 0.05)
+
+            await phase(f"type {keys} keys in the matrix setup", matrix_setup)
+            probe.stop()
+        if witness is not None:
+            witness.stop()
+        store.close()
+    return phases
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keys", type=int, default=30)
+    parser.add_argument("--jumps", type=int, default=10)
+    parser.add_argument("--where", action="store_true",
+                        help="also print where the UI thread was during stalls over 40 ms")
+    args = parser.parse_args()
+    reference = asyncio.run(bare_reference(1.0))
+    phases = asyncio.run(drive(args.keys, args.jumps, args.where))
+    print(f"{'phase':<40} {'longest stall':>14} {'wall':>8}")
+    print(f"{'bare Textual app, idle 1 s (reference)':<40} {reference:>11.1f} ms {'':>8}")
+    for name, worst, wall in phases:
+        flag = "" if worst <= TARGET_MS else "  > target"
+        print(f"{name:<40} {worst:>11.1f} ms {wall:>7.1f}s{flag}")
+    worst = max(w for _, w, _ in phases)
+    print(f"longest stall overall: {worst:.1f} ms (target ≤ {TARGET_MS:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()
