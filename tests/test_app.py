@@ -111,11 +111,17 @@ async def test_sort_by_column(app_store: Store) -> None:
         assert not table.descending
 
 
+async def settled(pilot) -> None:
+    """Workers done and the messages they posted handled (screens mount over a few frames)."""
+    for _ in range(2):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
 async def test_navigate_tree_with_vim_keys(app_store: Store) -> None:
     app = RepriseApp(app_store, start_session="s-debate")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.pause()  # the store loads in a thread, then the first request is selected
+        await settled(pilot)
         tree = app.screen.query_one(RequestTree)
         detail = app.screen.query_one(RequestDetail)
         assert tree.current_request.id == "s-debate-r0"

@@ -14,7 +14,7 @@ from textual.content import Content
 
 from core.store import Store
 from core.text import dumps_json, escape_markup, literal
-from tests.test_app import SIZE, make_request
+from tests.test_app import SIZE, make_request, settled
 from tui.app import RepriseApp
 from tui.cli import cli
 from tui.widgets.request_tree import RequestTree
@@ -71,7 +71,7 @@ async def test_sessions_named_with_markup_open_and_show_literally(tmp_path: Path
     name = MARKUP_NAMES[index - 1]
     app = RepriseApp(store, start_session=f"s-markup-{index}")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await settled(pilot)
         assert app.screen.sub_title == name
         tree = app.screen.query_one(RequestTree)
         assert name in tree.root.label.plain
@@ -79,7 +79,7 @@ async def test_sessions_named_with_markup_open_and_show_literally(tmp_path: Path
             tree.border_title).plain
         # Saving an edit for a prompt id made of markup shows its notification literally.
         await pilot.press("j", "e", *" Be brief.", "ctrl+s")
-        await pilot.pause()
+        await settled(pilot)
         [edit] = app.screen.edits.system
         assert edit.target == f"[b]{index}[/b"
         assert any(f"[b]{index}[/b" in n.message for n in app._notifications)
@@ -95,7 +95,7 @@ async def test_app_shows_bidi_and_invisible_controls_escaped(tmp_path: Path) -> 
         rows = "\n".join(listing.render_line(y).text for y in range(listing.size.height))
         assert "invoice\\u202efdp.exe\\u200b" in rows and RLO not in rows
         app.open_session("s-bidi")
-        await pilot.pause()
+        await settled(pilot)
         screen = app.screen
         assert RLO not in screen.sub_title and "\\u202e" in screen.sub_title
         tree = screen.query_one(RequestTree)
