@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ ARGUE = "assistant-argument"
 SEEDED_MATRIX = "5eed0000-matrix"
 
 
+CELL_TIME = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
 def seed_matrix(store: Store) -> str:
     """A finished matrix of the demo debate with deterministic results (no network)."""
     spec = MatrixSpec(session_ids=[DEBATE_SESSION], via="http://127.0.0.1:8765/v1",
@@ -43,7 +47,7 @@ def seed_matrix(store: Store) -> str:
     requests = store.session_requests(DEBATE_SESSION, bodies=True)
     for number, run in enumerate(matrix.runs):
         cell = cells[run.cell_key]
-        replay = store.create_replay(spec.replay_spec(cell, run.session_id),
+        replay = store.create_replay(spec.replay_spec(cell, run.session_id), created_at=CELL_TIME,
                                      replay_id=f"5eed{number:04d}-cell")
         for index, request in enumerate(requests):
             original = recorded_output(request).text

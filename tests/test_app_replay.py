@@ -139,7 +139,7 @@ async def test_replays_list_reopens_and_compares(store: Store) -> None:
             diff = app.screen
             assert isinstance(diff, DiffScreen)
             assert diff.base_id == replays[0].id and diff.replay_id == replays[1].id
-            assert diff.comparison is not None and len(diff.comparison.rows) == 5
+            assert diff.comparison is not None and len(diff.comparison.order) == 5
             assert diff.shown is not None
 
 

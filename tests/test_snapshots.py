@@ -190,9 +190,7 @@ def test_narrow_replay_form_with_edits(snap_compare, demo_store: Store) -> None:
 def test_narrow_replays_list(snap_compare, demo_store: Store) -> None:
     from tests.test_app_matrix import seed_matrix
 
-    seed_matrix(demo_store)
-    demo_store.execute("UPDATE replays SET created_at = ? WHERE id LIKE '%-cell'",
-                       ("2026-11-24T10:00:00+00:00",))  # fixed times: a stable snapshot
+    seed_matrix(demo_store)  # its cell replays have fixed times: a stable snapshot
     seed_demo_replay(demo_store)
     assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["R"],
                         terminal_size=NARROW)
@@ -200,9 +198,8 @@ def test_narrow_replays_list(snap_compare, demo_store: Store) -> None:
 
 def test_narrow_diff_side_by_side(snap_compare, demo_store: Store) -> None:
     seed_demo_replay(demo_store)
-    assert snap_compare(
-        make_app(demo_store, DEBATE_SESSION), press=["d", "s"], terminal_size=NARROW
-    )
+    assert snap_compare(make_app(demo_store, DEBATE_SESSION), run_before=pressing("d", "s"),
+                        terminal_size=NARROW)
 
 
 def test_narrow_matrix_results(snap_compare, demo_store: Store) -> None:

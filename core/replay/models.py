@@ -42,10 +42,11 @@ EventKind = Literal[
 # A replayed answer exists (diverged: sent and answered, but its recorded tool results no
 # longer match the new conversation).
 SUCCEEDED: frozenset[str] = frozenset({"done", "diverged"})
-# Asked for and no answer: sending failed, a dependency failed, or the run was cancelled.
-FAILED: frozenset[str] = frozenset({"failed", "blocked", "cancelled"})
+# Sent (or due) and no answer: sending failed, or a request it depends on failed. A request
+# cancelled in flight did not fail: it is neither, and a resume sends it again.
+FAILED: frozenset[str] = frozenset({"failed", "blocked"})
 # The request is settled for this run: nothing more will happen to it.
-FINAL: frozenset[str] = SUCCEEDED | FAILED | {"skipped"}
+FINAL: frozenset[str] = SUCCEEDED | FAILED | {"skipped", "cancelled"}
 # What a resumed replay keeps; cancelled requests are sent again.
 KEPT_ON_RESUME: frozenset[str] = FINAL - {"cancelled"}
 
