@@ -612,6 +612,11 @@ class Store:
         with self._lock, self.faults():
             return self._db.execute(sql, params).fetchall()
 
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """One raw statement on this connection, for tests and diagnostics only: no module of
+        reprise calls it (a test checks), every table and query lives in this class."""
+        return self._rows(sql, tuple(params))
+
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the main file (for a store shipped as one file)."""
         self._rows("PRAGMA wal_checkpoint(TRUNCATE)")
