@@ -31,7 +31,7 @@ def config_for(server: FakeProvider) -> Config:
     return Config(replay=ReplayDefaults(target="base_url", base_url=server.base_url + "/v1"))
 
 
-async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
+async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
