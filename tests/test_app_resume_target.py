@@ -60,3 +60,27 @@ async def test_resume_to_a_stored_target_asks_first(store: Store, monkeypatch) -
             assert all(r.headers["authorization"] == f"Bearer {KEY}"
                        for r in stored_server.received)
             assert store.get_replay(replay.id).status == "done"
+
+
+async def test_matrix_resume_to_a_stored_target_asks_first(store: Store, monkeypatch) -> None:
+    from core.matrix import MatrixSpec, _set_status, create_matrix, get_matrix
+    from tui.screens.matrix import MatrixScreen
+
+    monkeypatch.setenv("STORED_KEY", KEY)
+    with FakeProvider() as stored_server:
+        matrix = create_matrix(store, MatrixSpec(
+            session_ids=["s-debate"], via=stored_server.base_url, api_key_env="STORED_KEY"))
+        _set_status(store, matrix.id, "interrupted")
+        app = RepriseApp(store, Config())
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            app.push_screen(MatrixScreen(matrix_id=matrix.id))
+            await pilot.pause()
+            screen = app.screen
+            await pilot.press("r")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.screen is screen and stored_server.received == []
+            assert get_matrix(store, matrix.id).status == "interrupted"
