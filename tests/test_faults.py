@@ -119,3 +119,19 @@ def test_cut_stream_cli_message(tmp_path: Path, faults: FaultServer) -> None:
                                       "127.0.0.1", "--timeout", "2"], obj={})
     assert result.exit_code == 1
     assert "stream ended before the answer was complete" in result.stdout
+
+
+def test_waits_say_what_is_awaited_and_for_how_long() -> None:
+    from core.replay.models import ReplayEvent
+    from core.replay.waits import Waits
+
+    waits = Waits()
+    assert waits.describe() == ""
+    for replay_id, at in (("a", 0.0), ("b", 1.0)):  # a matrix: one request, two replays
+        waits.feed(ReplayEvent(kind="started", replay_id=replay_id, request_id="q1",
+                               message="waiting for api.openai.com (up to 600 s)"), now=at)
+    assert waits.describe(now=12) == "q1: waiting for api.openai.com (up to 600 s) · 12 s (+1 more)"
+    waits.feed(ReplayEvent(kind="retried", replay_id="a", request_id="q1",
+                           message="HTTP 429: slow down; retrying in 2.0s"), now=13)
+    waits.feed(ReplayEvent(kind="finished", replay_id="b", request_id="q1"), now=13)
+    assert waits.describe(now=14) == "q1: HTTP 429: slow down; retrying in 2.0s · 1 s"

@@ -14,24 +14,27 @@ class Waits:
     """Requests in flight (or backing off before a retry) and since when."""
 
     def __init__(self) -> None:
-        self._open: dict[str, tuple[str, float]] = {}
+        # (replay id, request id) -> (what, since): a matrix runs the same request in
+        # several replays at once.
+        self._open: dict[tuple[str, str], tuple[str, float]] = {}
 
     def feed(self, event: ReplayEvent, now: float | None = None) -> None:
         if event.request_id is None:
             return
         now = time.monotonic() if now is None else now
+        key = (event.replay_id, event.request_id)
         if event.kind == "started":
-            self._open[event.request_id] = (event.message or "waiting for an answer", now)
+            self._open[key] = (event.message or "waiting for an answer", now)
         elif event.kind == "retried":
-            self._open[event.request_id] = (event.message or "waiting to retry", now)
+            self._open[key] = (event.message or "waiting to retry", now)
         elif event.kind in _ENDS:
-            self._open.pop(event.request_id, None)
+            self._open.pop(key, None)
 
     def describe(self, now: float | None = None) -> str:
         """`<request>: waiting for host (up to 600 s) · 12 s (+3 more)`, or "" when idle."""
         if not self._open:
             return ""
         now = time.monotonic() if now is None else now
-        request_id, (what, since) = min(self._open.items(), key=lambda item: item[1][1])
+        (_, request_id), (what, since) = min(self._open.items(), key=lambda item: item[1][1])
         more = f" (+{len(self._open) - 1} more)" if len(self._open) > 1 else ""
         return f"{request_id[:12]}: {what} · {now - since:.0f} s{more}"

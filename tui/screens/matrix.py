@@ -32,6 +32,7 @@ from core.matrix import (
     list_matrices,
     plan_matrix,
 )
+from core.replay.waits import Waits
 from core.text import literal
 from tui.navigation import Modal
 from tui.widgets.text import money, plural, short
@@ -118,6 +119,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self.run_worker_: Worker[Any] | None = None
         self._matrix_status = ""
         self.originals: dict[str, str | None] = {}  # prompt id -> recorded system prompt
+        self.waits = Waits()  # what the running cells wait for, shown after the counts
 
     def compose(self) -> ComposeResult:
         yield Static("", id="matrix-title", markup=False)
@@ -132,6 +134,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
 
     def on_mount(self) -> None:
         store = self.app.store
+        self.set_interval(1.0, self._tick_waits)
         if self.app.config is not None:
             self.judge_keys = self.app.config.key_bindings()
         if self.matrix_id is not None:
@@ -273,11 +276,17 @@ responses, requests, failures, tokens, estimated cost and mean latency.
                                                           progress=finished)
         parts = [f"{counts[s]} {s}" for s in ("running", "done", "failed", "pending")
                  if counts.get(s)]
+        waiting = literal(self.waits.describe())
         self.query_one("#matrix-counts", Static).update(
-            f"{finished}/{plural(len(self.cells), 'cell')}  " + " · ".join(parts))
+            f"{finished}/{plural(len(self.cells), 'cell')}  " + " · ".join(parts)
+            + (f"   {waiting}" if waiting else ""))
         running = self.run_worker_ is not None and self.run_worker_.is_running
         label = "running" if running else self._matrix_status or "starting"
         self.query_one("#matrix-label", Static).update(f"matrix {label}")
+
+    def _tick_waits(self) -> None:
+        if self.waits.describe():
+            self._progress()
 
     def _current_key(self) -> str | None:
         table = self.query_one("#matrix-table", DataTable)
@@ -395,7 +404,9 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         if event.kind == "cell_started" and key:
             self.cell_status[key] = "running"
             self.cell_done[key] = 0
-        elif event.kind == "replay" and key and event.event is not None:
+        if event.kind == "replay" and event.event is not None:
+            self.waits.feed(event.event)
+        if event.kind == "replay" and key and event.event is not None:
             if event.event.result is not None and event.event.request_id:
                 self.cell_done[key] += 1
         elif event.kind == "cell_finished" and key:
