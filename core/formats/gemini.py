@@ -11,12 +11,23 @@ as its chunks folded into one response; a raw list of chunks is folded the same 
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from core.formats import Message, Output, ToolCall
+from core.formats import Message, Output
+from core.formats.gemini_parts import (
+    GeminiConversation,
+    as_dict,
+    as_int,
+    as_list,
+    content_messages,
+    field,
+    field_key,
+    lower_types,
+    parts_text,
+    split_parts,
+)
 
 _MODEL_IN_PATH = re.compile(r"/models/([^/:?]+):(generateContent|streamGenerateContent)")
 _PARAM_KEYS = {
@@ -26,21 +37,10 @@ _PARAM_KEYS = {
 }
 
 
-def _get(mapping: dict[str, Any], camel: str) -> Any:
-    """A field by its camelCase name or its snake_case twin."""
-    if camel in mapping:
-        return mapping[camel]
-    snake = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel)
-    return mapping.get(snake)
-
-
-def _key(mapping: dict[str, Any], camel: str) -> str:
-    snake = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel)
-    return snake if snake in mapping and camel not in mapping else camel
-
-
 class Gemini:
     name = "gemini"
+    # How agent replay splices replayed turns into `contents` (core.replay.conversation).
+    conversation = GeminiConversation()
     default_path = "/v1beta/models/{model}:generateContent"
 
     def matches(self, body: dict[str, Any], provider: str, url: str) -> bool:
@@ -51,27 +51,27 @@ class Gemini:
     # -- reading a request ---------------------------------------------------------------
     def messages(self, body: dict[str, Any]) -> list[Message]:
         result = [Message(role="system", text=t) for t in self.system_prompts(body)]
-        for content in _list(_get(body, "contents")):
+        for content in as_list(field(body, "contents")):
             if isinstance(content, dict):
-                result.extend(_content_messages(content))
+                result.extend(content_messages(content))
         return result
 
     def system_prompts(self, body: dict[str, Any]) -> list[str]:
-        system = _get(body, "systemInstruction")
+        system = field(body, "systemInstruction")
         if isinstance(system, str):
             return [system] if system else []
         if isinstance(system, dict):
-            text = _parts_text(_get(system, "parts"))
+            text = parts_text(field(system, "parts"))
             return [text] if text else []
         return []
 
     def tools(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         """One entry per function declaration (plus built-in tools such as googleSearch)."""
         tools: list[dict[str, Any]] = []
-        for tool in _list(_get(body, "tools")):
+        for tool in as_list(field(body, "tools")):
             if not isinstance(tool, dict):
                 continue
-            declarations = _get(tool, "functionDeclarations")
+            declarations = field(tool, "functionDeclarations")
             if isinstance(declarations, list):
                 tools.extend(d for d in declarations if isinstance(d, dict))
             else:
@@ -79,7 +79,7 @@ class Gemini:
         return tools
 
     def notes(self, body: dict[str, Any]) -> list[str]:
-        cached = _get(body, "cachedContent")
+        cached = field(body, "cachedContent")
         return [f"uses cached content {cached}"] if isinstance(cached, str) and cached else []
 
     # -- reading a response --------------------------------------------------------------
@@ -93,22 +93,22 @@ class Gemini:
             return Output(error=str(message or error))
         if "helicone_error" in response:
             return Output(error=str(response["helicone_error"]))
-        candidates = _list(_get(response, "candidates"))
+        candidates = as_list(field(response, "candidates"))
         first = candidates[0] if candidates and isinstance(candidates[0], dict) else None
-        usage = _get(response, "usageMetadata")
+        usage = field(response, "usageMetadata")
         usage = usage if isinstance(usage, dict) else {}
-        prompt_tokens = _int(_get(usage, "promptTokenCount"))
-        completion_tokens = _int(_get(usage, "candidatesTokenCount"))
+        prompt_tokens = as_int(field(usage, "promptTokenCount"))
+        completion_tokens = as_int(field(usage, "candidatesTokenCount"))
         if first is None:
-            feedback = _get(response, "promptFeedback")
-            reason = _get(feedback, "blockReason") if isinstance(feedback, dict) else None
+            feedback = field(response, "promptFeedback")
+            reason = field(feedback, "blockReason") if isinstance(feedback, dict) else None
             if reason:
                 return Output(error=f"prompt blocked: {reason}", prompt_tokens=prompt_tokens)
             return Output(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
-        content = _get(first, "content")
-        parts = _get(content, "parts") if isinstance(content, dict) else None
-        text, reasoning, calls = _split_parts(_list(parts))
-        finish = _get(first, "finishReason")
+        content = field(first, "content")
+        parts = field(content, "parts") if isinstance(content, dict) else None
+        text, reasoning, calls = split_parts(as_list(parts))
+        finish = field(first, "finishReason")
         return Output(
             text=text,
             reasoning=reasoning,
@@ -125,16 +125,16 @@ class Gemini:
             return "response is not a JSON object"
         if "error" in response or "helicone_error" in response:
             return None
-        candidates = _get(response, "candidates")
+        candidates = field(response, "candidates")
         if candidates is None:
-            return None if _get(response, "promptFeedback") else "response has no candidates"
+            return None if field(response, "promptFeedback") else "response has no candidates"
         if not isinstance(candidates, list) or not all(isinstance(c, dict) for c in candidates):
             return "response candidates are not objects"
-        usage = _get(response, "usageMetadata")
+        usage = field(response, "usageMetadata")
         if usage is not None and not isinstance(usage, dict):
             return "response usageMetadata is not an object"
         for key in ("promptTokenCount", "candidatesTokenCount"):
-            value = _get(usage or {}, key)
+            value = field(usage or {}, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 0):
                 return f"response usageMetadata {key} is not a whole number"
@@ -142,23 +142,23 @@ class Gemini:
 
     # -- producing bodies ----------------------------------------------------------------
     def with_system(self, body: dict[str, Any], text: str, *, append: bool) -> dict[str, Any]:
-        key = _key(body, "systemInstruction")
+        key = field_key(body, "systemInstruction")
         system = body.get(key)
         if append:
             text = "\n".join(self.system_prompts(body)) + text
         if isinstance(system, dict):
-            return {**body, key: {**system, _key(system, "parts"): [{"text": text}]}}
+            return {**body, key: {**system, field_key(system, "parts"): [{"text": text}]}}
         return {**body, key: {"parts": [{"text": text}]}}
 
     def with_params(self, body: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-        config_key = _key(body, "generationConfig")
-        config = dict(_dict(body.get(config_key)))
+        config_key = field_key(body, "generationConfig")
+        config = dict(as_dict(body.get(config_key)))
         result = dict(body)
         for key, value in values.items():
             if key == "model":
                 result["model"] = value  # taken into the URL by `finalize`
             elif key in _PARAM_KEYS:
-                config[_key(config, _PARAM_KEYS[key])] = value
+                config[field_key(config, _PARAM_KEYS[key])] = value
         if config:
             result[config_key] = config
         return result
@@ -172,10 +172,10 @@ class Gemini:
         if not replacements:
             return body
         ordered = sorted(replacements, key=len, reverse=True)
-        key = _key(body, "contents")
+        key = field_key(body, "contents")
         changed = False
         contents = []
-        for content in _list(body.get(key)):
+        for content in as_list(body.get(key)):
             if isinstance(content, dict) and isinstance(content.get("parts"), list):
                 parts = []
                 for part in content["parts"]:
@@ -228,11 +228,11 @@ class Gemini:
         result: dict[str, Any] = {"messages": messages}
         if isinstance(body.get("model"), str):
             result["model"] = body["model"]
-        config = _get(body, "generationConfig")
+        config = field(body, "generationConfig")
         if isinstance(config, dict):
             for chat_key, camel in (("temperature", "temperature"), ("top_p", "topP"),
                                     ("max_tokens", "maxOutputTokens"), ("stop", "stopSequences")):
-                value = _get(config, camel)
+                value = field(config, camel)
                 if value is not None:
                     result[chat_key] = value
         tools = []
@@ -243,8 +243,8 @@ class Gemini:
             function: dict[str, Any] = {"name": name}
             if declaration.get("description"):
                 function["description"] = declaration["description"]
-            schema = _get(declaration, "parametersJsonSchema") or declaration.get("parameters")
-            function["parameters"] = _lower_types(schema) if isinstance(schema, dict) else {
+            schema = field(declaration, "parametersJsonSchema") or declaration.get("parameters")
+            function["parameters"] = lower_types(schema) if isinstance(schema, dict) else {
                 "type": "object", "properties": {}}
             tools.append({"type": "function", "function": function})
         if tools:
@@ -268,14 +268,14 @@ class GeminiStream:
             self.error = event["error"]
             return False
         self.chunks.append(event)
-        text, _, calls = _split_parts(_candidate_parts(event))
+        text, _, calls = split_parts(_candidate_parts(event))
         return bool(text or calls)
 
     @property
     def complete(self) -> bool:
         return self.error is not None or any(
-            isinstance(c, dict) and _get(c, "finishReason")
-            for chunk in self.chunks for c in _list(_get(chunk, "candidates"))
+            isinstance(c, dict) and field(c, "finishReason")
+            for chunk in self.chunks for c in as_list(field(chunk, "candidates"))
         )
 
     def end_marker(self) -> None:
@@ -350,10 +350,10 @@ def merge_chunks(chunks: list[dict[str, Any]]) -> dict[str, Any]:
         for key in ("usageMetadata", "modelVersion", "responseId", "promptFeedback"):
             if key in chunk:
                 merged[key] = chunk[key]
-        candidates = _list(_get(chunk, "candidates"))
+        candidates = as_list(field(chunk, "candidates"))
         first = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
-        finish = _get(first, "finishReason") or finish
-        content = _get(first, "content")
+        finish = field(first, "finishReason") or finish
+        content = field(first, "content")
         if isinstance(content, dict):
             role = content.get("role") or role
         for part in _candidate_parts(chunk):
@@ -373,151 +373,13 @@ def merge_chunks(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _candidate_parts(chunk: dict[str, Any]) -> list[dict[str, Any]]:
-    candidates = _list(_get(chunk, "candidates"))
+    candidates = as_list(field(chunk, "candidates"))
     first = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
-    content = _get(first, "content")
-    parts = _get(content, "parts") if isinstance(content, dict) else None
-    return [p for p in _list(parts) if isinstance(p, dict)]
-
-
-def _content_messages(content: dict[str, Any]) -> list[Message]:
-    role = "assistant" if content.get("role") == "model" else str(content.get("role") or "user")
-    parts = [p for p in _list(_get(content, "parts")) if isinstance(p, dict)]
-    responses = [p for p in parts if _get(p, "functionResponse") is not None]
-    messages = [
-        Message(role="tool", text=_json(_get(r, "functionResponse").get("response")),
-                tool_call_id=_call_id(_get(r, "functionResponse")),
-                name=str(_get(r, "functionResponse").get("name") or "") or None)
-        for r in responses if isinstance(_get(r, "functionResponse"), dict)
-    ]
-    text, reasoning, calls = _split_parts([p for p in parts if p not in responses])
-    if text or reasoning or calls:
-        messages.append(Message(role=role, text=text, reasoning=reasoning, tool_calls=calls))
-    return messages
-
-
-def _split_parts(parts: list[Any]) -> tuple[str, str, list[ToolCall]]:
-    texts: list[str] = []
-    thoughts: list[str] = []
-    calls: list[ToolCall] = []
-    for part in parts:
-        if not isinstance(part, dict):
-            continue
-        call = _get(part, "functionCall")
-        if isinstance(call, dict):
-            calls.append(ToolCall(id=_call_id(call) or "", name=str(call.get("name") or ""),
-                                  arguments=json.dumps(call.get("args") or {}, sort_keys=True)))
-        elif isinstance(part.get("text"), str):
-            (thoughts if part.get("thought") else texts).append(part["text"])
-        elif _get(part, "inlineData") is not None or _get(part, "fileData") is not None:
-            texts.append("[file]")
-        elif _get(part, "executableCode") is not None:
-            texts.append(str(_dict(_get(part, "executableCode")).get("code") or ""))
-        elif _get(part, "codeExecutionResult") is not None:
-            texts.append(str(_dict(_get(part, "codeExecutionResult")).get("output") or ""))
-    return "".join(texts), "".join(thoughts), calls
-
-
-def _parts_text(parts: Any) -> str:
-    if not isinstance(parts, list):
-        return ""
-    return "\n".join(
-        p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)
-    )
-
-
-def _call_id(call: dict[str, Any]) -> str | None:
-    """Gemini ids function calls only sometimes; the name stands in for pairing otherwise."""
-    value = call.get("id")
-    return str(value) if value else None
-
-
-def _json(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _lower_types(schema: Any) -> Any:
-    """Gemini's OpenAPI subset spells types in capitals (`STRING`); JSON Schema wants lower."""
-    if isinstance(schema, dict):
-        return {
-            k: v.lower() if k == "type" and isinstance(v, str) else _lower_types(v)
-            for k, v in schema.items()
-        }
-    if isinstance(schema, list):
-        return [_lower_types(v) for v in schema]
-    return schema
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    content = field(first, "content")
+    parts = field(content, "parts") if isinstance(content, dict) else None
+    return [p for p in as_list(parts) if isinstance(p, dict)]
 
 
 FORMAT = Gemini()
 
 
-class GeminiConversation:
-    """How agent replay splices replayed turns into Gemini `contents`."""
-
-    def raw_messages(self, body: dict[str, Any]) -> list[Any]:
-        return list(_list(_get(body, "contents")))
-
-    def with_messages(self, body: dict[str, Any], messages: list[Any]) -> dict[str, Any]:
-        return {**body, _key(body, "contents"): messages}
-
-    def calls_in(self, message: Any) -> list[ToolCall]:
-        if not isinstance(message, dict) or message.get("role") != "model":
-            return []
-        return _split_parts(_list(_get(message, "parts")))[2]
-
-    def answers_in(self, message: Any) -> tuple[list[str], Any | None]:
-        if not isinstance(message, dict) or message.get("role") == "model":
-            return [], message
-        parts = [p for p in _list(_get(message, "parts")) if isinstance(p, dict)]
-        answers = [p for p in parts if isinstance(_get(p, "functionResponse"), dict)]
-        if not answers:
-            return [], message
-        ids = [_call_id(_get(p, "functionResponse")) or "" for p in answers]
-        rest = [p for p in parts if p not in answers]
-        return ids, ({**message, "parts": rest} if rest else None)
-
-    def render(self, exchange: Any, tail: list[Any]) -> list[Any]:
-        parts: list[dict[str, Any]] = [{"text": exchange.text}] if exchange.text else []
-        for call in exchange.calls:
-            function: dict[str, Any] = {"name": call.name, "args": _object(call.arguments)}
-            if call.id:
-                function["id"] = call.id
-            parts.append({"functionCall": function})
-        answers: list[dict[str, Any]] = []
-        for result in exchange.results:
-            value = _object(result.content or "")
-            response: dict[str, Any] = {"name": result.name,
-                                        "response": {"error": value} if result.is_error
-                                        else value}
-            if result.call_id:
-                response["id"] = result.call_id
-            answers.append({"functionResponse": response})
-        rest = list(tail)
-        # Roles alternate: text a person added after the results joins the same user turn.
-        if rest and isinstance(rest[0], dict) and rest[0].get("role", "user") == "user":
-            answers.extend(_list(rest.pop(0).get("parts")))
-        return [{"role": "model", "parts": parts}, {"role": "user", "parts": answers}, *rest]
-
-
-def _object(text: str) -> dict[str, Any]:
-    """A tool result or arguments as the JSON object Gemini's Struct fields need."""
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {"result": text}
-    return value if isinstance(value, dict) else {"result": value}
-
-
-FORMAT.conversation = GeminiConversation()  # type: ignore[attr-defined]

@@ -17,14 +17,16 @@ import json
 from typing import Any
 
 from core.formats import STREAM_CUT, Message, Output, ToolCall, replace_in_content
+from core.formats.responses_items import (
+    ResponsesConversation,
+    call_of,
+    is_call,
+    items_to_messages,
+    parts_text,
+    reasoning_text,
+)
 
 SYSTEM_ROLES = ("system", "developer")
-# Output items that are tool calls run by OpenAI itself; shown as calls, never replayed alone.
-HOSTED_CALLS = (
-    "web_search_call", "file_search_call", "computer_call", "code_interpreter_call",
-    "image_generation_call", "local_shell_call", "mcp_call", "mcp_list_tools",
-    "shell_call", "apply_patch_call", "tool_search_call",
-)
 TERMINAL_EVENTS = ("response.completed", "response.failed", "response.incomplete")
 _SAMPLING_KEYS = ("model", "temperature", "top_p", "stream", "user", "parallel_tool_calls")
 
@@ -32,6 +34,8 @@ _SAMPLING_KEYS = ("model", "temperature", "top_p", "stream", "user", "parallel_t
 class OpenAIResponses:
     name = "responses"
     default_path = "/v1/responses"
+    # How agent replay splices replayed turns into input items (core.replay.conversation).
+    conversation = ResponsesConversation()
 
     def matches(self, body: dict[str, Any], provider: str, url: str) -> bool:
         return is_responses_body(body) and not _is_embeddings(body, url)
@@ -43,12 +47,12 @@ class OpenAIResponses:
         if isinstance(instructions, str) and instructions:
             result.append(Message(role="system", text=instructions, name="instructions"))
         elif isinstance(instructions, list):  # a response object echoes them as items
-            result.extend(_items_to_messages(instructions))
+            result.extend(items_to_messages(instructions))
         raw = body.get("input")
         if isinstance(raw, str):
             result.append(Message(role="user", text=raw))
         elif isinstance(raw, list):
-            result.extend(_items_to_messages(raw))
+            result.extend(items_to_messages(raw))
         return result
 
     def system_prompts(self, body: dict[str, Any]) -> list[str]:
@@ -95,11 +99,11 @@ class OpenAIResponses:
                 continue
             kind = item.get("type")
             if kind == "message" or (kind is None and "content" in item):
-                texts.append(_parts_text(item.get("content")))
+                texts.append(parts_text(item.get("content")))
             elif kind == "reasoning":
-                reasoning.append(_reasoning_text(item))
-            elif _is_call(item):
-                calls.append(_call(item))
+                reasoning.append(reasoning_text(item))
+            elif is_call(item):
+                calls.append(call_of(item))
         text = "".join(texts)
         if not text and isinstance(response.get("output_text"), str):
             text = response["output_text"]
@@ -162,7 +166,7 @@ class OpenAIResponses:
                 items.append({
                     "type": "message", "role": "assistant",
                     "content": [
-                        {"type": "output_text", "text": _parts_text([p])}
+                        {"type": "output_text", "text": parts_text([p])}
                         for p in _list(item.get("content")) if isinstance(p, dict)
                     ],
                 })
@@ -188,7 +192,7 @@ class OpenAIResponses:
             for index, item in enumerate(items):
                 if isinstance(item, dict) and item.get("role") in SYSTEM_ROLES:
                     found = True
-                    current = _parts_text(item.get("content"))
+                    current = parts_text(item.get("content"))
                     items[index] = {**item, "content": current + text if append else text}
             if found:
                 return {**body, "input": items}
@@ -320,7 +324,7 @@ class ResponsesStream:
             if isinstance(item, dict):
                 index = int(event.get("output_index", len(self.items)))
                 self.items[index] = dict(item)
-                return kind == "response.output_item.added" and _is_call(item)
+                return kind == "response.output_item.added" and is_call(item)
         elif kind == "response.output_text.delta":
             item = self.items.setdefault(
                 int(event.get("output_index", 0)),
@@ -404,102 +408,6 @@ def _is_embeddings(body: dict[str, Any], url: str) -> bool:
     return "embedding" in (url or "").lower() or "embedding" in str(body.get("model", "")).lower()
 
 
-def _items_to_messages(items: list[Any]) -> list[Message]:
-    result: list[Message] = []
-    for item in items:
-        if isinstance(item, str):
-            result.append(Message(role="user", text=item))
-            continue
-        if not isinstance(item, dict):
-            continue
-        kind = item.get("type")
-        if kind in (None, "message") and "role" in item:
-            result.append(Message(role=str(item.get("role") or "user"),
-                                  text=_parts_text(item.get("content"))))
-        elif _is_call(item):
-            call = _call(item)
-            last = result[-1] if result else None
-            if last is not None and last.role == "assistant" and not last.tool_call_id:
-                last.tool_calls.append(call)
-            else:
-                result.append(Message(role="assistant", tool_calls=[call]))
-        elif kind in ("function_call_output", "custom_tool_call_output") or str(kind).endswith(
-            "_call_output"
-        ):
-            result.append(Message(role="tool", text=_output_text(item.get("output")),
-                                  tool_call_id=str(item.get("call_id") or "") or None))
-        elif kind == "reasoning":
-            result.append(Message(role="assistant", reasoning=_reasoning_text(item)))
-        elif kind == "item_reference":
-            result.append(Message(role="user", text=f"[stored item {item.get('id')}]"))
-    return result
-
-
-def _is_call(item: dict[str, Any]) -> bool:
-    kind = item.get("type")
-    return kind in ("function_call", "custom_tool_call") or kind in HOSTED_CALLS
-
-
-def _call(item: dict[str, Any]) -> ToolCall:
-    kind = item.get("type")
-    if kind == "function_call":
-        arguments = item.get("arguments", "")
-        return ToolCall(id=str(item.get("call_id") or item.get("id") or ""),
-                        name=str(item.get("name") or ""),
-                        arguments=arguments if isinstance(arguments, str)
-                        else json.dumps(arguments))
-    if kind == "custom_tool_call":
-        return ToolCall(id=str(item.get("call_id") or item.get("id") or ""),
-                        name=str(item.get("name") or ""), arguments=str(item.get("input") or ""))
-    detail = {k: v for k, v in item.items() if k not in ("type", "id", "status")}
-    name = str(item.get("name") or kind) if kind == "mcp_call" else str(kind)
-    return ToolCall(id=str(item.get("call_id") or item.get("id") or ""), name=name,
-                    arguments=json.dumps(detail, ensure_ascii=False, sort_keys=True))
-
-
-def _parts_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
-    parts: list[str] = []
-    for part in content:
-        if isinstance(part, str):
-            parts.append(part)
-        elif isinstance(part, dict):
-            kind = part.get("type")
-            if isinstance(part.get("text"), str):
-                parts.append(part["text"])
-            elif kind == "refusal":
-                parts.append(f"[refusal] {part.get('refusal') or ''}")
-            elif kind == "input_image":
-                parts.append("[image]")
-            elif kind == "input_file":
-                parts.append(f"[file {part.get('filename') or part.get('file_id') or ''}]".strip())
-            elif kind == "input_audio":
-                parts.append("[audio]")
-    return "\n".join(p for p in parts if p)
-
-
-def _output_text(output: Any) -> str:
-    if isinstance(output, str):
-        return output
-    if isinstance(output, list):
-        return _parts_text(output)
-    return "" if output is None else json.dumps(output, ensure_ascii=False)
-
-
-def _reasoning_text(item: dict[str, Any]) -> str:
-    texts = [str(s.get("text") or "") for s in _list(item.get("summary")) if isinstance(s, dict)]
-    if not any(texts):
-        texts = [str(c.get("text") or "") for c in _list(item.get("content"))
-                 if isinstance(c, dict)]
-    text = "\n".join(t for t in texts if t)
-    if not text and item.get("encrypted_content"):
-        text = "[encrypted reasoning]"
-    return text
-
-
 def _error_text(response: dict[str, Any]) -> str | None:
     error = response.get("error")
     if isinstance(error, dict):
@@ -527,68 +435,3 @@ def _short(value: Any, limit: int = 40) -> str:
 
 
 FORMAT = OpenAIResponses()
-
-
-class ResponsesConversation:
-    """How agent replay splices replayed turns into Responses input items.
-
-    A turn is several items (reasoning, an assistant message, one `function_call` each), so
-    consecutive assistant-side items are grouped into one list while the splice works, and
-    flattened back when the body is written.
-    """
-
-    def raw_messages(self, body: dict[str, Any]) -> list[Any]:
-        grouped: list[Any] = []
-        for item in input_list(body.get("input")):
-            if _assistant_side(item):
-                if grouped and isinstance(grouped[-1], list):
-                    grouped[-1].append(item)
-                else:
-                    grouped.append([item])
-            else:
-                grouped.append(item)
-        return grouped
-
-    def with_messages(self, body: dict[str, Any], messages: list[Any]) -> dict[str, Any]:
-        flat: list[Any] = []
-        for message in messages:
-            flat.extend(message if isinstance(message, list) else [message])
-        return {**body, "input": flat}
-
-    def calls_in(self, message: Any) -> list[ToolCall]:
-        items = message if isinstance(message, list) else [message]
-        return [_call(i) for i in items if isinstance(i, dict) and i.get("type") == "function_call"]
-
-    def answers_in(self, message: Any) -> tuple[list[str], Any | None]:
-        if isinstance(message, dict) and message.get("type") == "function_call_output":
-            return [str(message.get("call_id") or "")], None
-        return [], message
-
-    def render(self, exchange: Any, tail: list[Any]) -> list[Any]:
-        turn: list[Any] = []
-        if exchange.text:
-            turn.append({"type": "message", "role": "assistant",
-                         "content": [{"type": "output_text", "text": exchange.text}]})
-        turn += [{"type": "function_call", "call_id": c.id, "name": c.name,
-                  "arguments": c.arguments or "{}"} for c in exchange.calls]
-        results = [{"type": "function_call_output", "call_id": r.call_id,
-                    "output": r.content or ""} for r in exchange.results]
-        return [turn, *results, *tail]
-
-
-def input_list(raw: Any) -> list[Any]:
-    if isinstance(raw, str):
-        return [{"role": "user", "content": raw}]
-    return list(raw) if isinstance(raw, list) else []
-
-
-def _assistant_side(item: Any) -> bool:
-    if not isinstance(item, dict):
-        return False
-    kind = item.get("type")
-    return kind in ("reasoning", "function_call") or (
-        kind in (None, "message") and item.get("role") == "assistant"
-    )
-
-
-FORMAT.conversation = ResponsesConversation()  # type: ignore[attr-defined]
