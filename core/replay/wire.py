@@ -86,12 +86,9 @@ def _finish(
     env: Mapping[str, str] | None,
     stream: bool,
 ) -> Wire:
-    if (
-        is_compatible_target(spec)
-        and not body.get("model")
-        and request.model not in ("", "unknown")
-    ):
-        # Azure rows name the deployment in the URL, not the model in the body.
+    if spec.via != "original" and not body.get("model") and request.model not in ("", "unknown"):
+        # Azure rows name the deployment in the URL, not the model in the body: anywhere but
+        # the recorded deployment, the logged row's model stands in.
         body = {**body, "model": request.model}
     return Wire(fmt, body, target_url(request, fmt.name, spec, env), stream)
 
