@@ -695,7 +695,8 @@ class Store:
     def claim_replay(self, replay_id: str, seen_owner: int | None) -> bool:
         """Mark a replay running in this process, unless another process claimed it since its
         owner was read as `seen_owner` (two resumes at once: only one wins)."""
-        with self._lock:
+        with self._lock, self.faults():
+            self.check_alive()
             cursor = self._db.execute(
                 "UPDATE replays SET status = 'running', finished_at = NULL, owner_pid = ?"
                 " WHERE id = ? AND owner_pid IS ?",

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from core.replay.models import ReplayResult, ReplaySpec
 from core.sources.files import import_files
 from core.store import SCHEMA_VERSION, Store, StoreError
-from tests.conftest import FIXTURES
+from tests.conftest import DEBATE_SESSION, FIXTURES
 from tui.cli import cli
 
 
@@ -361,3 +361,30 @@ async def test_app_reports_a_store_deleted_under_a_replay(tmp_path: Path) -> Non
             assert any("deleted or replaced" in m for m in messages), messages
             assert app.is_running
     store.close()
+
+
+def test_resume_is_refused_while_another_process_runs_the_replay(tmp_path: Path) -> None:
+    import asyncio
+
+    from core.replay.engine import run_replay
+
+    db = _filled(tmp_path / "resume.db")
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        with Store(db) as store:
+            replay = store.create_replay(ReplaySpec(session_id=DEBATE_SESSION))
+            store.execute("UPDATE replays SET owner_pid = ? WHERE id = ?", (other.pid, replay.id))
+            with pytest.raises(ValueError, match=f"still running in process {other.pid}"):
+                asyncio.run(run_replay(store, replay.spec, resume_id=replay.id))
+            result = _cli(db, "replay", "--resume", replay.id)
+            assert result.exit_code == 1 and "still running in process" in result.output
+            assert store.get_replay(replay.id).status == "running"
+            other.kill()
+            other.wait()
+            assert store.get_replay(replay.id).status == "interrupted"
+            assert store.claim_replay(replay.id, other.pid)  # the owner is gone: take it over
+            assert store.execute("SELECT owner_pid FROM replays WHERE id = ?",
+                                 (replay.id,))[0][0] == os.getpid()
+    finally:
+        other.kill()
+        other.wait()

@@ -187,3 +187,29 @@ async def test_the_app_shows_every_odd_request(odd_store: Store) -> None:
             await pilot.pause()
             assert detail.request.id == request_id and detail.response_text is not None
         assert app.is_running
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"choices": [{"message": "hi"}]},
+        {"choices": [{"message": {"content": "x", "name": 5, "tool_calls": "no"}}],
+         "usage": {"prompt_tokens": "ten", "completion_tokens": 1.5}},
+        {"choices": "none"},
+    ],
+)
+async def test_a_live_answer_of_an_odd_shape_costs_that_request_only(
+    tmp_path: Path, answer: dict
+) -> None:
+    with Store(tmp_path / "live.db") as store:
+        store.upsert_requests([_odd_request("good", 0), _odd_request("message-is-text", 1)])
+        with FakeProvider() as server:
+            server.fail_next(1, status=200, body=answer)
+            spec = ReplaySpec(session_id=SESSION, via=server.base_url + "/v1", mode="isolated",
+                              api_key_env="ODD_TEST_KEY", concurrency=1)
+            replay = await run_replay(store, spec, env={"ODD_TEST_KEY": "k"}, retry=FAST)
+        results = store.replay_results(replay.id)
+        assert set(results) == {"good", "message-is-text"}
+        assert [r.status for r in results.values()].count("done") >= 1
+        assert all(r.status in ("done", "failed") for r in results.values())
+        assert all(r.error for r in results.values() if r.status == "failed")
