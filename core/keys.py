@@ -131,14 +131,30 @@ class Redactor:
     def __call__(self, value: Any) -> Any:
         if not self.forms:
             return value
+        if isinstance(value, dict | list | tuple):
+            # A body with no key in it is returned as it is, however deep it nests (walking a
+            # 400-level answer would exceed the recursion limit and lose a paid result).
+            try:
+                text = json.dumps(value, ensure_ascii=False, default=str)
+            except (RecursionError, ValueError):
+                text = None
+            if text is not None and self.text(text) == text:
+                return value
+            try:
+                return self._walk(value)
+            except RecursionError:  # too deep to walk and holding a key: its redacted text
+                return self.text(text) if text is not None else "(too deeply nested to show)"
+        return self._walk(value)
+
+    def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, bytes):
             return self.text(value.decode("utf-8", "replace"))
         if isinstance(value, dict):
-            return {self(k): self(v) for k, v in value.items()}
+            return {self._walk(k): self._walk(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self(v) for v in value]
+            return [self._walk(v) for v in value]
         return value
 
 
