@@ -40,12 +40,13 @@ async def time_faults(timeouts: Timeouts) -> None:
     print(f"{'fault':16} {'status':7} {'attempts':>8} {'seconds':>8} {'beyond ok':>9}"
           f" {'bound':>6}  reason")
     reference = 0.0
-    cases = {"ok": (False, True, "", 1), **CASES}
+    cases = {"warm-up": (False, True, "", 1), "ok": (False, True, "", 1), **CASES}
     with FaultServer() as faults, tempfile.TemporaryDirectory() as tmp:
         for n, (fault, (anthropic, stream, _, _)) in enumerate(cases.items()):
             with Store(Path(tmp) / f"{n}.db") as store:
                 store.upsert_requests([
-                    request("bad", faults.url(fault, anthropic=anthropic),
+                    request("bad", faults.url("ok" if fault == "warm-up" else fault,
+                                              anthropic=anthropic),
                             anthropic=anthropic, stream=stream),
                 ])
                 spec = ReplaySpec(session_id="s1", mode="isolated", allow_hosts=["127.0.0.1"])
@@ -53,6 +54,8 @@ async def time_faults(timeouts: Timeouts) -> None:
                 replay = await run_replay(store, spec, retry=RETRY, timeouts=timeouts)
                 wall = time.perf_counter() - started
                 result = store.replay_results(replay.id)["bad"]
+            if fault == "warm-up":  # imports and first connection, not measured
+                continue
             if fault == "ok":
                 reference = wall  # a healthy replay of one request: store, plan, one send
             bound = 2 * timeouts.total + 0.1
