@@ -204,3 +204,20 @@ def test_redaction_catches_escaped_and_partial_forms() -> None:
         assert OWN[:12] not in cleaned and CRLF.strip()[:12] not in cleaned, cleaned
     assert redact({"a": [f"x {OWN} y"]}, [OWN]) == {"a": ["x *** y"]}
     assert redact(b"k=" + OWN.encode(), [OWN]) == "k=***"
+
+
+def test_resume_refused_while_its_process_is_alive(tmp_path: Path) -> None:
+    """Two writers: a replay still running in another live process is not resumed."""
+    import os
+
+    db = tmp_path / "w.db"
+    seed(db, 1)
+    with Store(db) as store:
+        running = store.create_replay(ReplaySpec(session_id="s1", via="helicone"))
+        store.execute("UPDATE replays SET owner_pid = ? WHERE id = ?", (os.getppid(), running.id))
+    with FakeProvider() as server:
+        result = CliRunner().invoke(cli, ["--db", str(db), "replay", "--resume", running.id,
+                                          "--via", server.base_url], obj={})
+        assert result.exit_code == 1 and server.received == []
+    assert result.stderr.count("\n") == 1
+    assert f"still running in process {os.getppid()}" in result.stderr
