@@ -325,7 +325,10 @@ class RepriseApp(App[None]):
 
     # -- errors never become tracebacks ----------------------------------------------------
     def report_error(self, what: str, exc: BaseException) -> None:
-        message = str(exc) or type(exc).__name__
+        """One notification for a failure; keys in its text are masked (core.keys.redact)."""
+        from core.keys import redact
+
+        message = redact(str(exc)) or type(exc).__name__
         self.notify(f"{what}: {message}", title="error", severity="error", timeout=8)
 
     def request_or_none(self, request_id: str) -> LoggedRequest | None:
