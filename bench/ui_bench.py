@@ -3,7 +3,7 @@
     python bench/ui_bench.py [--keys 30] [--jumps 10]
 
 Drives the real app headlessly (Textual's pilot) on a copy of the demo store, replaying
-against a fast loopback OpenAI-compatible server: open the 520-request batch session, replay
+against a fast loopback OpenAI-compatible server (tests/servers.py, in its own process): open the 520-request batch session, replay
 it twice, open the replays list and compare the two replays, jump with n/p, then type in the
 matrix setup. A probe task on the app's own event loop wakes every millisecond; the longest
 gap between wake-ups in each phase is the longest the screen could not answer a key or
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import tempfile
 import time
@@ -124,7 +125,6 @@ async def bare_reference(seconds: float) -> float:
 async def drive(keys: int, jumps: int, where: bool) -> list[tuple[str, float, float]]:
     from core.demo import demo_store_copy
     from core.store import Store
-    from tests.servers import FakeProvider
     from tui.app import RepriseApp
     from tui.config import Config, ReplayDefaults
     from tui.screens.diff import DiffScreen
@@ -132,11 +132,16 @@ async def drive(keys: int, jumps: int, where: bool) -> list[tuple[str, float, fl
     from tui.screens.session import SessionScreen
 
     phases: list[tuple[str, float, float]] = []
-    with tempfile.TemporaryDirectory() as tmp, FakeProvider(record_bodies=False) as server:
+    # The provider runs in its own process: its threads must not share the app's GIL.
+    server = subprocess.Popen([sys.executable, "-m", "tests.servers"], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    base_url = server.stdout.readline().strip()
+    with tempfile.TemporaryDirectory() as tmp:
         store = Store(demo_store_copy(Path(tmp)))
         batch = store.list_sessions(sort="requests", descending=True, limit=1)[0]
         config = Config(replay=ReplayDefaults(target="base_url",
-                                              base_url=server.base_url + "/v1", concurrency=16))
+                                              base_url=base_url + "/v1", concurrency=16))
         app = RepriseApp(store, config)
         probe = StallProbe()
         witness = StallWitness(probe) if where else None
@@ -209,6 +214,8 @@ async def drive(keys: int, jumps: int, where: bool) -> list[tuple[str, float, fl
         if witness is not None:
             witness.stop()
         store.close()
+    server.terminate()
+    server.wait(10)
     return phases
 
 

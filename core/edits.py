@@ -57,7 +57,8 @@ class EditSet(BaseModel):
         return not self.system and not self.params
 
     def touches(self, request: LoggedRequest) -> bool:
-        return any(e.applies_to(request) for e in (*self.system, *self.params))
+        return any(e.applies_to(request) for e in self.system) or any(
+            p.applies_to(request) for p in self.params)
 
     def set_system(self, edit: SystemEdit) -> EditSet:
         """Add an edit, replacing any earlier edit with the same scope and target."""

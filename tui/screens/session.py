@@ -412,9 +412,9 @@ class SessionScreen(Screen[None]):
                     state = event.result.status
                 refresh_current |= current is not None and current.id == event.request_id
             states[event.request_id] = state or event.kind
-            status.feed(event)
             if event.kind == "retried" and event.message:
                 status.finish(f"retrying: {literal(event.message)[:60]}")
+        status.feed_many(message.events)
         tree.set_states(states)
         status.set_states(states)
         if refresh_current and current is not None:

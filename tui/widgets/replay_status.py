@@ -44,6 +44,12 @@ class ReplayStatus(Horizontal):
         self.waits.feed(event)  # type: ignore[arg-type]
         self._tick()
 
+    def feed_many(self, events: list[ReplayEvent]) -> None:
+        """A batch of engine events; the next repaint (set_states) shows the wait line."""
+        for event in events:
+            self.waits.feed(event)
+        self._waiting = literal(self.waits.describe())
+
     def _tick(self) -> None:
         waiting = literal(self.waits.describe())
         if waiting != self._waiting:
