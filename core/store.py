@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from core.models import LoggedRequest, SessionSummary
 from core.parsing import format_time, parse_time
-from core.replay.models import FAILED, SUCCEEDED
+from core.replay.status import FAILED, SUCCEEDED
 
 if TYPE_CHECKING:
     from core.replay.models import Replay, ReplayResult, ReplaySpec

@@ -13,19 +13,15 @@ from pydantic import BaseModel, Field
 
 from core.edits import EditSet
 from core.formats import ToolCall
+from core.replay.status import (  # noqa: F401 - the status type and its groups live there
+    FAILED,
+    FINAL,
+    KEPT_ON_RESUME,
+    SUCCEEDED,
+    RequestStatus,
+)
 
 ReplayMode = Literal["chained", "isolated"]
-RequestStatus = Literal[
-    "queued",
-    "running",
-    "retrying",
-    "done",
-    "failed",
-    "diverged",
-    "blocked",
-    "skipped",
-    "cancelled",
-]
 ReplayStatus = Literal["running", "done", "failed", "cancelled", "interrupted"]
 EventKind = Literal[
     "queued",
@@ -38,19 +34,6 @@ EventKind = Literal[
     "cancelled",
     "replay_finished",
 ]
-# Status groups: the one definition every count uses (store, report, matrix, engine, UI).
-# A replayed answer exists (diverged: sent and answered, but its recorded tool results no
-# longer match the new conversation).
-SUCCEEDED: frozenset[str] = frozenset({"done", "diverged"})
-# Sent (or due) and no answer: sending failed, or a request it depends on failed. A request
-# cancelled in flight did not fail: it is neither, and a resume sends it again.
-FAILED: frozenset[str] = frozenset({"failed", "blocked"})
-# The request is settled for this run: nothing more will happen to it.
-FINAL: frozenset[str] = SUCCEEDED | FAILED | {"skipped", "cancelled"}
-# What a resumed replay keeps; cancelled requests are sent again.
-KEPT_ON_RESUME: frozenset[str] = FINAL - {"cancelled"}
-
-
 class ReplayTarget(BaseModel):
     """Where requests go and which key variable travels with them: always named by the person
     running the command (a stored one is shown, never reused without being named again)."""
