@@ -107,7 +107,8 @@ class OpenAIResponses:
         text = "".join(texts)
         if not text and isinstance(response.get("output_text"), str):
             text = response["output_text"]
-        usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+        raw_usage = response.get("usage")
+        usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
         status = response.get("status")
         finish = "tool_calls" if calls else status if isinstance(status, str) else None
         details = response.get("incomplete_details")
