@@ -68,7 +68,9 @@ class DiffView(ScrollView, can_focus=True):
     def set_result(self, result: DiffResult) -> None:
         """Show another diff (e.g. after a new replay) from the top."""
         self._result = result
-        self._layouts.clear()
+        # freeing a huge previous layout takes a while: do it after the new first screen
+        retired, self._layouts = self._layouts, {}
+        self.call_after_refresh(lambda: retired.clear())
         self._relayout(top=0)
         self.scroll_to(0, 0, animate=False)
 
