@@ -26,7 +26,7 @@ from textual.app import App, ComposeResult  # noqa: E402
 from textual.strip import Strip  # noqa: E402
 
 from core.diff import DiffResult, diff_texts  # noqa: E402
-from core.render import render_inline  # noqa: E402
+from core.render import DiffLayout, render_inline  # noqa: E402
 from tests.diff_families import keys, make  # noqa: E402
 from tui.widgets.diff_view import DiffView  # noqa: E402
 
@@ -89,9 +89,9 @@ async def measure(result: DiffResult, runs: int = 5) -> dict[str, float]:
 def main() -> None:
     print(
         f"{'case':>14} {'tokens':>6} | {'diff ms':>8} | {'open ms':>8} {'side ms':>8} "
-        f"{'middle ms':>9} | {'whole Text ms':>13}"
+        f"{'middle ms':>9} | {'layout cpu':>10} | {'whole Text ms':>13}"
     )
-    print("-" * 80)
+    print("-" * 93)
     for n in (1_000, 10_000, 50_000):
         for family in ("prose", "json-indented"):
             a, b = make(family, n, 0.10, seed=2)
@@ -101,17 +101,24 @@ def main() -> None:
             t0 = time.perf_counter()
             render_inline(result)
             t_whole = time.perf_counter() - t0
+            t0 = time.process_time()
+            layout = DiffLayout(result)
+            layout.set_width(WIDTH, rows=HEIGHT)
+            for y in range(HEIGHT):
+                layout.row(y)
+            t_layout = time.process_time() - t0
             got = asyncio.run(measure(result))
             print(
                 f"{family:>14} {len(keys(a)):>6} | {t_diff * 1000:8.1f} | "
                 f"{got['open'] * 1000:8.1f} {got['side'] * 1000:8.1f} "
-                f"{got['middle'] * 1000:9.1f} | {t_whole * 1000:13.1f}",
+                f"{got['middle'] * 1000:9.1f} | {t_layout * 1000:10.1f} | {t_whole * 1000:13.1f}",
                 flush=True,
             )
     print(
         "\nopen = set_result until the 40th row is drawn (inline); side = switching to side "
         "by side;\nmiddle = jumping to the middle of the diff. Medians of 5 in a headless "
-        f"{WIDTH}x{HEIGHT} app.\nwhole Text = render_inline of the whole diff (reference)."
+        f"{WIDTH}x{HEIGHT} app.\nlayout cpu = CPU time to lay out and build the first screen's rows "
+        "(DiffLayout);\nwhole Text = render_inline of the whole diff (reference)."
     )
 
 
