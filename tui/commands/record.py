@@ -53,6 +53,12 @@ def record(ctx: click.Context, port: int, host: str, session_name: str,
                                   upstreams=upstreams, timeout=timeout).checked()
     except (ValidationError, ValueError) as exc:
         fail(str(exc).splitlines()[0])
+    try:  # a store that cannot be opened is one line now, not a failed server later
+        from core.store import Store
+
+        Store(settings.db).close()
+    except Exception as exc:
+        fail(f"cannot open store {settings.db}: {exc}")
     log = LiveLog(sys.stderr.isatty())
     recorder = Recorder(settings, log=log.event)
     try:
