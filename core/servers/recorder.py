@@ -297,6 +297,10 @@ class Recorder:
                        if k.lower() not in _HOP_BY_HOP and k.lower() != "content-encoding"}
         if upstream.headers.get("content-encoding") not in (None, "", "identity"):
             out_headers.pop("content-length", None)
+        if not capture.streamed and upstream.headers.get("content-length"):
+            # A sized, non-streamed answer is one piece anyway: pass it on whole, without a
+            # streaming task per call.
+            return await self._whole(upstream, capture, out_headers, recordable)
 
         async def relay() -> AsyncIterator[bytes]:
             finished = False
@@ -318,6 +322,26 @@ class Recorder:
                     self._record(capture)
 
         return StreamingResponse(relay(), status_code=upstream.status_code, headers=out_headers)
+
+    async def _whole(self, upstream: httpx.Response, capture: Capture,
+                     headers: dict[str, str], recordable: bool) -> Any:
+        from starlette.responses import JSONResponse, Response
+
+        try:
+            body = await upstream.aread()
+        except httpx.HTTPError as exc:
+            return self._failed(
+                capture, 502,
+                f"the upstream connection broke mid-response ({type(exc).__name__})", recordable)
+        finally:
+            await _close_quietly(upstream)
+        capture.feed(body)
+        if recordable:
+            self._record(capture)
+        headers.pop("content-length", None)  # Starlette sets it from the body
+        if capture.status is None:  # pragma: no cover - begin() always ran
+            return JSONResponse(_error(capture.fmt, "no status from the upstream"), 502)
+        return Response(body, status_code=upstream.status_code, headers=headers)
 
     def _failed(self, capture: Capture, status: int, reason: str, recordable: bool) -> Any:
         from starlette.responses import JSONResponse
