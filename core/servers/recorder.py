@@ -262,8 +262,8 @@ class Recorder:
         fmt = format_for_path(path)
         url = self.upstream_url(fmt, path, request.url.query)
         helicone_upstream = (urlsplit(url).hostname or "").endswith("helicone.ai")
-        length = int(request.headers.get("content-length") or 0)
-        if length > MAX_REQUEST_BYTES:
+        length = request.headers.get("content-length") or "0"
+        if not length.isdigit() or int(length) > MAX_REQUEST_BYTES:
             return JSONResponse(_error(fmt, f"request body over {MAX_REQUEST_BYTES} bytes"), 413)
         body = await request.body()
         if len(body) > MAX_REQUEST_BYTES:
