@@ -193,7 +193,7 @@ async def judge(
     try:
         async with asyncio.timeout(limits.total):
             response = await client.post(url, json=body, headers=headers,
-                                         timeout=limits.for_httpx())
+                                         timeout=limits.for_httpx(stream=False))
     except (TimeoutError, httpx.TimeoutException):
         raise JudgeError(f"judge call timed out (limit {limits.total:g} s)") from None
     except httpx.HTTPError as exc:
@@ -334,7 +334,7 @@ async def score_replay(
     results = store.replay_results(replay_id)
     own = client is None and any(isinstance(s, JudgeScorer) for s in scorers)
     if own:
-        client = httpx.AsyncClient(timeout=(timeouts or Timeouts()).for_httpx())
+        client = httpx.AsyncClient(timeout=(timeouts or Timeouts()).for_httpx(stream=False))
     sem = asyncio.Semaphore(max(1, judge_concurrency))
     calls = 0
 

@@ -34,7 +34,8 @@ AttemptKind = Literal["http", "connection", "timeout", "incomplete", "malformed"
 @dataclass(frozen=True)
 class Timeouts:
     """Limits of one attempt, in seconds. `read` bounds the silence between bytes and between
-    the events of a stream; `total` bounds the whole attempt, first byte sent to last read."""
+    the events of a stream (a non-streamed answer may be silent up to `total`); `total` bounds
+    the whole attempt, first byte sent to last read."""
 
     connect: float = 10.0
     write: float = 30.0
@@ -49,9 +50,11 @@ class Timeouts:
         return cls(connect=min(base.connect, seconds), write=min(base.write, seconds),
                    read=min(base.read, seconds), pool=min(base.pool, seconds), total=seconds)
 
-    def for_httpx(self) -> httpx.Timeout:
-        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write,
-                             pool=self.pool)
+    def for_httpx(self, *, stream: bool = True) -> httpx.Timeout:
+        """httpx's limits. A whole (non-streamed) answer arrives in one piece after the model
+        has finished, so its silence is bounded by the total, not by `read`."""
+        return httpx.Timeout(connect=self.connect, read=self.read if stream else self.total,
+                             write=self.write, pool=self.pool)
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ async def send(
         ) from None
     except httpx.TimeoutException as exc:
         # One sentence naming the URL, the phase and the limit that ran out.
-        raise Attempt(f"{describe_network_error(exc, url)} ({_limit(exc, timeouts)})",
+        raise Attempt(f"{describe_network_error(exc, url)} ({_limit(exc, timeouts, stream)})",
                       kind="timeout", retryable=True) from None
     except httpx.TransportError as exc:
         raise Attempt(describe_network_error(exc, url), kind="connection",
@@ -157,7 +160,7 @@ async def _exchange(
     started: float,
     timeouts: Timeouts,
 ) -> tuple[Any, float | None, str | None]:
-    limits = timeouts.for_httpx()
+    limits = timeouts.for_httpx(stream=stream)
     if not stream:
         response = await client.post(url, content=payload, headers=headers, timeout=limits)
         if response.status_code >= 400:
@@ -260,8 +263,9 @@ async def _sse(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
         yield "data", "\n".join(lines)
 
 
-def _limit(exc: httpx.TimeoutException, timeouts: Timeouts) -> str:
+def _limit(exc: httpx.TimeoutException, timeouts: Timeouts, stream: bool) -> str:
     seconds = {
+        httpx.ReadTimeout: timeouts.read if stream else timeouts.total,
         httpx.ConnectTimeout: timeouts.connect,
         httpx.WriteTimeout: timeouts.write,
         httpx.PoolTimeout: timeouts.pool,
