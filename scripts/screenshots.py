@@ -92,6 +92,11 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
                 raise SystemExit("the replay did not finish in time")
             await pilot.pause()
         else:
+            await pilot.press("r")
+            await pilot.pause()
+            save("replay-form")
+            await pilot.press("escape")
+            await pilot.pause()
             save("replay-in-progress")
         await pilot.press("d")
         await pilot.pause()
