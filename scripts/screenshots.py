@@ -201,6 +201,8 @@ async def capture_narrow(out: Path) -> list[Path]:
         session.query_one("#editor-text").load_text(DEMO_EDIT.text)
         await pilot.press("ctrl+s")
         await pilot.pause()
+        app.clear_notifications()
+        await pilot.pause()
         save("session-tree")
         await pilot.press("r")
         await pilot.pause()
