@@ -333,6 +333,19 @@ def _normalize_message(message: Any, index: int) -> dict[str, str]:
             f"messages[{index}].content must be a string or a list of parts",
             param=f"messages[{index}].content",
         )
+    # The small local model has no tool-calling format: calls and their results are written
+    # into the conversation as text, so it at least reads what happened (it never calls).
+    calls = message.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        written = []
+        for call in calls:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                written.append(f"[called {function.get('name')}({function.get('arguments')})]")
+        text = "\n".join([text, *written]).strip()
+    if role == "tool":
+        role = "user"
+        text = f"[tool result {message.get('tool_call_id') or ''}]\n{text}"
     return {"role": role, "content": text}
 
 

@@ -33,7 +33,7 @@ from core.replay.status import FAILED, SUCCEEDED
 if TYPE_CHECKING:
     from core.replay.models import Replay, ReplayResult, ReplaySpec
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # `PRAGMA application_id` of reprise stores ("RPRS"); stores made before it was set have 0.
 APPLICATION_ID = 0x52505253
 # How long a write waits for another process's write to finish before giving up.
@@ -143,8 +143,13 @@ CREATE TABLE IF NOT EXISTS matrix_cells (
     PRIMARY KEY (matrix_id, cell_key, session_id)
 )
 """
+# v4: rounds an agent replay added beyond the recording are results too; `after` names the
+# request they follow (NULL for recorded requests), so counts of a replay leave them out.
+_SCHEMA_V4 = "ALTER TABLE replay_results ADD COLUMN after TEXT"
 
-MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3}
+MIGRATIONS: dict[int, str] = {
+    1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4,
+}
 
 _REQUEST_COLUMNS = (
     "id, session_id, created_at, response_at, session_name, session_path, prompt_id, provider,"
@@ -669,8 +674,8 @@ class Store:
         with self._lock, self.faults():
             self.check_alive()
             self._db.execute(
-                "INSERT INTO replay_results (replay_id, request_id, status, finished_at, data)"
-                " VALUES (?,?,?,?,?) ON CONFLICT(replay_id, request_id) DO UPDATE SET"
+                "INSERT INTO replay_results (replay_id, request_id, status, finished_at, data,"
+                " after) VALUES (?,?,?,?,?,?) ON CONFLICT(replay_id, request_id) DO UPDATE SET"
                 " status=excluded.status, finished_at=excluded.finished_at, data=excluded.data",
                 (
                     replay_id,
@@ -678,6 +683,7 @@ class Store:
                     result.status,
                     format_time(result.finished_at),
                     _result_json(result),
+                    result.after if result.extra else None,
                 ),
             )
 
@@ -1069,11 +1075,12 @@ def _session_from_row(row: sqlite3.Row) -> SessionSummary:
 
 _REPLAY_COLUMNS = (
     "id, session_id, created_at, finished_at, status, mode, spec, owner_pid,"
-    " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id) AS total,"
     " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id"
-    f"  AND x.status IN ({_sql_set(FAILED)})) AS failed,"
+    "  AND x.after IS NULL) AS total,"
     " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id"
-    f"  AND x.status IN ({_sql_set(SUCCEEDED)})) AS done"
+    f"  AND x.after IS NULL AND x.status IN ({_sql_set(FAILED)})) AS failed,"
+    " (SELECT COUNT(*) FROM replay_results x WHERE x.replay_id = replays.id"
+    f"  AND x.after IS NULL AND x.status IN ({_sql_set(SUCCEEDED)})) AS done"
 )
 
 

@@ -517,6 +517,77 @@ def batch_session(start: datetime, count: int = 520) -> list[dict]:
     return rows
 
 
+# -- a trip-planner agent whose tools `reprise demo-tool` serves (try each tool rule) ----------
+def trip_agent_session(start: datetime) -> list[dict]:
+    from core.demo_tools import TOOLS
+
+    session = (uid("session", "trip"), "Trip Planner Agent")
+    clock = Clock(start)
+    system = (
+        "You are a trip planner. Check the weather at the destination, then search flights,"
+        " then answer in three short lines with the best flight and what to pack."
+    )
+
+    def fn(name: str, description: str, **props: str) -> dict:
+        return {"type": "function", "function": {
+            "name": name, "description": description,
+            "parameters": {"type": "object", "properties": {
+                k: {"type": "number" if v == "number" else "string", "description": v}
+                for k, v in props.items()}, "required": list(props)[:1]}}}
+
+    tools = [
+        fn("get_weather", "Weather forecast for a city.", city="city name", date="YYYY-MM-DD"),
+        fn("search_flights", "Direct flights between two cities on a date.",
+           origin="departure city", destination="arrival city", date="YYYY-MM-DD"),
+        fn("convert_currency", "Convert an amount between EUR, USD, GBP and CHF.",
+           amount="number", source="currency code", target="currency code"),
+    ]
+    question = "Plan a weekend in Lisbon from Berlin, leaving 2026-12-12. Budget 300 EUR."
+    messages: list[dict] = [
+        {"role": "system", "content": system},
+        {"role": "user", "content": question},
+    ]
+    calls = [
+        ("get_weather", {"city": "Lisbon", "date": "2026-12-12"}),
+        ("search_flights", {"origin": "Berlin", "destination": "Lisbon", "date": "2026-12-12"}),
+    ]
+    rows: list[dict] = []
+    results: list[str] = []
+    for step, (name, arguments) in enumerate(calls, start=1):
+        call = {"id": f"call_{uid('trip', 'call', step)[:12]}", "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)}}
+        body = {"model": "gpt-4o-mini", "messages": [dict(m) for m in messages],
+                "tools": tools, "temperature": 0}
+        rows.append(row(request_id=uid("trip", "round", step), session=session,
+                        path="/trip/agent", span=clock.span(600 + 80 * step),
+                        request_body=body, response_body=openai_response(None, 210 + 60 * step,
+                                                                         [call]),
+                        prompt_id="trip-planner"))
+        result = TOOLS[name](**arguments)
+        results.append(result)
+        messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        messages.append({"role": "tool", "tool_call_id": call["id"], "content": result})
+        clock.now += timedelta(milliseconds=400)
+    best = min(results[1].splitlines(), key=lambda line: int(line.split(", ")[1].split()[0]))
+    answer = (f"Weather: {results[0]}.\nBest flight: {best}.\n"
+              "Pack light layers and sunglasses; evenings are cool by the river.")
+    body = {"model": "gpt-4o-mini", "messages": [dict(m) for m in messages], "tools": tools,
+            "temperature": 0}
+    rows.append(row(request_id=uid("trip", "round", 3), session=session, path="/trip/agent",
+                    span=clock.span(1400), request_body=body,
+                    response_body=openai_response(answer, 380), prompt_id="trip-planner"))
+    judge = {"model": "gpt-4o-mini", "temperature": 0, "messages": [
+        {"role": "system", "content": "You grade travel plans. Reply with 'Score: N/10' and"
+                                      " one sentence."},
+        {"role": "user", "content": f"Grade this plan for a 300 EUR budget:\n\n{answer}"}]}
+    rows.append(row(request_id=uid("trip", "judge"), session=session, path="/trip/judge",
+                    span=clock.span(700), request_body=judge,
+                    response_body=openai_response(
+                        "Score: 8/10. Clear and within budget, but no hotel suggested.", 150),
+                    prompt_id="trip-judge"))
+    return rows
+
+
 def build_rows() -> list[dict]:
     from demo_formats import gemini_session, responses_session, sessionless_rows
 
@@ -531,6 +602,7 @@ def build_rows() -> list[dict]:
         *anthropic_session(base + timedelta(days=1)),
         *agent_session(base + timedelta(days=2, hours=3)),
         *debate_session(base + timedelta(days=3, hours=1)),
+        *trip_agent_session(base + timedelta(days=2, hours=6)),
     ]
 
 

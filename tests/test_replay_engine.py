@@ -166,9 +166,13 @@ async def test_anthropic_stream_and_tool_calls(store):
         assert [c.name for c in results["t1"].tool_calls] == ["lookup"]
         assert json.loads(results["t1"].tool_calls[0].arguments) == {"q": "new"}
         t2 = results["t2"]
-        assert t2.depends_on == ["t1"] and t2.diverged and t2.status == "diverged"
-        assert "lookup" in t2.diverged_reason and "search" in t2.diverged_reason
-        assert "recorded result" in json.dumps(t2.sent_body)  # still sent, recorded results
+        # The conversation is rebuilt from the replayed turn: the recorded call and its
+        # result are gone, the new call got the default rule's error result.
+        assert t2.depends_on == ["t1"] and not t2.diverged and t2.status == "done"
+        assert results["t1"].tool_calls_changed
+        assert [(r.name, r.source) for r in t2.tool_results] == [("lookup", "error")]
+        assert "recorded result" not in json.dumps(t2.sent_body)
+        assert t2.sent_body["messages"][1]["content"][0]["name"] == "lookup"
         assert replay.status == "done"
 
 

@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "show": "tui.commands.browse:show",
     "import": "tui.commands.importing:import_files",
     "demo": "tui.commands.app:demo",
+    "demo-tool": "tui.commands.app:demo_tool",
     "open": "tui.commands.app:open_app",
     "diff": "tui.commands.diff:diff",
     "replay": "tui.commands.replay:replay",

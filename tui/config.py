@@ -22,6 +22,9 @@ class ReplayDefaults(BaseModel):
     api_key_env: str | None = None  # name of the env var holding its key
     model: str | None = None
     concurrency: int = 8
+    # Agent replay tool rules from the replay form (`[replay.tools]`): `default` is the rule
+    # for every tool, any other key a tool name.
+    tools: dict[str, str] = Field(default_factory=dict)
 
 
 class HeliconeDefaults(BaseModel):
@@ -101,3 +104,31 @@ def describe_errors(exc: ValidationError) -> str:
         parts.append(f"{table}{field}{shown}: {message}")
     more = len(exc.errors()) - 3
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def save_replay_tools(rules: dict[str, str], path: Path | None = None) -> str | None:
+    """Write `[replay.tools]` into config.toml, keeping the rest of the file as it is.
+
+    Returns a message when the file cannot be written (the replay goes on regardless).
+    """
+    import json
+    import re
+
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+    except OSError as exc:
+        return f"cannot read {path}: {exc}"
+    # Drop the old table: its header up to the next table header.
+    text = re.sub(r"(?ms)^\[replay\.tools\][^\n]*\n.*?(?=^\[|\Z)", "", text).rstrip()
+    lines = ["[replay.tools]"] + [
+        f"{json.dumps(name)} = {json.dumps(rule)}" for name, rule in sorted(rules.items())
+    ]
+    text = (text + "\n\n" if text else "") + "\n".join(lines) + "\n"
+    try:
+        tomllib.loads(text)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return f"cannot save the tool rules to {path}: {exc}"
+    return None

@@ -108,3 +108,24 @@ def _convert_tool_choice(choice: Any) -> Any:
     if kind == "tool" and choice.get("name"):
         return {"type": "function", "function": {"name": choice["name"]}}
     return None
+
+
+def normalize_for_compatible(body: dict[str, Any]) -> dict[str, Any]:
+    """What every OpenAI-compatible server accepts: no `content: null` beside tool calls.
+
+    llama.cpp's and llama-cpp-python's servers reject an assistant message whose content is
+    null (OpenAI itself allows it); an empty string means the same to every server.
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return body
+    changed = False
+    fixed = []
+    for message in messages:
+        if isinstance(message, dict) and message.get("content") is None and (
+            message.get("role") == "assistant" or message.get("tool_calls")
+        ):
+            message = {**message, "content": ""}
+            changed = True
+        fixed.append(message)
+    return {**body, "messages": fixed} if changed else body

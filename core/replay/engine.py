@@ -20,9 +20,14 @@ from typing import Any
 
 import httpx
 
+from core.formats import format_named
+from core.formats.convert import normalize_for_compatible
 from core.keys import KeyInvalid, Redactor, env_secrets
 from core.labels import request_labels
 from core.models import LoggedRequest
+from core.replay import agent
+from core.replay.conversation import Exchange, ToolResult, codec_for, splice
+from core.replay.environment import Environment
 from core.replay.models import (
     FAILED,
     KEPT_ON_RESUME,
@@ -48,6 +53,7 @@ from core.replay.transport import (
     request_headers,
     resume_target,
     secrets_in,
+    target_url,
 )
 from core.replay.wire import CannotSend, is_compatible_target, shape, thread_chain
 from core.store import Store, StoreError
@@ -98,8 +104,11 @@ async def run_replay(
     env: Mapping[str, str] | None = None,
     retry: RetryPolicy | None = None,
     timeouts: Timeouts | None = None,
+    tool_results: Mapping[str, str] | None = None,
 ) -> Replay:
     """Replay `spec.session_id`, or resume `resume_id` and return the replay.
+
+    `tool_results` (call id -> text) answers the tool calls a stopped agent replay waits for.
 
     Each attempt of each request is bounded by `timeouts` (defaults: `Timeouts()`).
 
@@ -148,6 +157,7 @@ async def run_replay(
     runner = _Runner(
         store, run_spec, plan, replay.id, client, env, on_event, retry or RetryPolicy(), timeouts
     )
+    runner.user_results = dict(tool_results or {})
     runner.load(previous)
     try:
         status = await runner.run()
@@ -159,6 +169,7 @@ async def run_replay(
         store.finish_replay(replay.id, "interrupted")
         raise
     finally:
+        await runner.tools.aclose()
         if own_client:
             await client.aclose()
     store.finish_replay(replay.id, status)
@@ -252,6 +263,18 @@ class _Runner:
         self.running: set[str] = set()
         # Every key this run could send, scrubbed from whatever it stores or reports.
         self.redact = Redactor(env_secrets(env, [spec.api_key_env]))
+        # Agent replay: rebuild conversations from replayed turns (chained mode only).
+        self.agent = spec.mode == "chained"
+        self.continued_by = plan.continued_by()
+        self.tools = Environment(
+            agent.recorded_tools(plan), spec.tools,
+            schemas=lambda: agent.session_tools(item.request for item in plan.items),
+        )
+        # Request key -> the replayed exchanges its body carried (recorded ids and extras).
+        self.conv: dict[str, list[Exchange]] = {}
+        self.stopped: dict[str, ReplayResult] = {}  # stored results waiting for tool results
+        self.user_results: dict[str, str] = {}
+        self.resume_extras: list[PlannedRequest] = []
 
     def emit(self, event: ReplayEvent) -> None:
         if self.on_event is not None:
@@ -259,16 +282,47 @@ class _Runner:
                 self.on_event(event)
 
     def load(self, previous: dict[str, ReplayResult]) -> None:
-        for request_id, result in previous.items():
-            if request_id in self.items and result.status in KEPT_ON_RESUME:
-                self.results[request_id] = result
-                self.done[request_id].set()
+        for key, result in previous.items():
+            owner = key.split("+", 1)[0] if result.extra else key
+            if owner not in self.items:
+                continue
+            item = self.items[owner]
+            for tool_result in result.tool_results:
+                self.tools.note_consumed(item.root or item.id, tool_result)
+            if result.status in ("needs_tool_result", "queued"):
+                self.stopped[key] = result
+            elif result.status in KEPT_ON_RESUME:
+                self.results[key] = result
+        for item in self.plan.items:  # plan order: a turn's predecessor is rebuilt first
+            result = self.results.get(item.id)
+            if result is None:
+                continue
+            self._restore_conv(item.id, item.follows, result)
+            if self._wants_extras(item, result) and result.answer is None:
+                self.resume_extras.append(item)  # its added rounds did not all finish
+                n = 1
+                prev = item.id
+                while (key := agent.extra_key(item.id, n)) in self.results:
+                    self._restore_conv(key, prev, self.results[key])
+                    prev, n = key, n + 1
+            else:
+                self.done[item.id].set()
+
+    def _restore_conv(self, key: str, prev: str | None, result: ReplayResult) -> None:
+        if prev is None:
+            self.conv[key] = []
+        elif prev in self.conv and result.tool_results and prev in self.results:
+            self.conv[key] = self.conv[prev] + [
+                agent.exchange(prev, self.results[prev], result.tool_results,
+                               recorded=prev in self.items)
+            ]
 
     async def run(self) -> str:
         pending = [item for item in self.plan.items if item.id not in self.results]
         for item in pending:
             self.emit(ReplayEvent(kind="queued", replay_id=self.replay_id, request_id=item.id))
         tasks = [asyncio.create_task(self._one(item)) for item in pending]
+        tasks += [asyncio.create_task(self._resume_extras(item)) for item in self.resume_extras]
         try:
             await asyncio.gather(*tasks)
         except BaseException:
@@ -276,8 +330,14 @@ class _Runner:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        failed = any(r.status in FAILED for r in self.results.values())
-        return "failed" if failed else "done"
+        statuses = {r.status for r in self.results.values()}
+        if statuses & {"needs_tool_result", "queued"}:
+            return "needs_tool_result"
+        return "failed" if statuses & FAILED else "done"
+
+    async def _resume_extras(self, item: PlannedRequest) -> None:
+        await self._extras(item, self.results[item.id])
+        self.done[item.id].set()
 
     async def _one(self, item: PlannedRequest) -> None:
         try:
@@ -312,6 +372,9 @@ class _Runner:
                 f" ({type(exc).__name__})",
             )
         self._finish(result)
+        if self._wants_extras(item, result):
+            await self._extras(item, result)
+        self.done[item.id].set()
 
     def _finish(self, result: ReplayResult) -> None:
         result.finished_at = datetime.now(UTC)
@@ -329,7 +392,10 @@ class _Runner:
             "diverged": "finished",
             "failed": "failed",
             "skipped": "skipped",
+            "not_reached": "skipped",
             "blocked": "blocked",
+            "needs_tool_result": "stopped",
+            "queued": "queued",
         }.get(result.status, "finished")
         self.emit(
             ReplayEvent(
@@ -338,10 +404,9 @@ class _Runner:
                 request_id=result.request_id,
                 result=result,
                 attempt=result.attempts,
-                message=result.error or result.diverged_reason or "",
+                message=result.error or result.diverged_reason or result.note or "",
             )
         )
-        self.done[result.request_id].set()
 
     async def _replay(self, item: PlannedRequest) -> ReplayResult:
         base = ReplayResult(request_id=item.id, depends_on=item.depends_on)
@@ -350,20 +415,180 @@ class _Runner:
         for dep in item.depends_on:
             await self.done[dep].wait()
         for dep in item.depends_on:
-            if self.results[dep].status not in ("done", "diverged"):
+            status = self.results[dep].status
+            if status in ("needs_tool_result", "queued"):
+                return base.model_copy(update={
+                    "status": "queued", "error": f"waits for {dep}, which needs a tool result"})
+            if status not in ("done", "diverged", "not_reached"):
                 return base.model_copy(
                     update={
                         "status": "blocked",
                         "blocked": True,
-                        "error": f"depends on {self.labels.get(dep, dep)}, which"
-                        f" {self.results[dep].status}",
+                        "error": f"depends on {self.labels.get(dep, dep)}, which {status}",
                     }
                 )
+        agent_turn = self.agent and item.follows is not None and item.follows in self.conv
+        body, diverged = self._body(item, check_tools=not agent_turn)
+        if self.agent and item.follows is not None and (
+            self.results[item.follows].status == "not_reached"
+            or not self.results[item.follows].tool_calls
+        ):
+            # The replayed agent answered without tools where the recording went on.
+            prev = self.results[item.follows]
+            return base.model_copy(update={
+                "status": "not_reached", "answer": prev.effective_text,
+                "note": prev.note if prev.status == "not_reached"
+                else f"the replayed model finished at {item.follows}"})
+        if self.agent and item.follows is not None and item.follows in self.conv:
+            prev_id = item.follows
+            prev = self.results[prev_id]
+            results = await self._tool_results(item.id, item, prev.tool_calls)
+            base.tool_results = results
+            if any(r.pending for r in results):
+                return base.model_copy(update={"status": "needs_tool_result"})
+            exchanges = self.conv[prev_id] + [agent.exchange(prev_id, prev, results, recorded=True)]
+            spliced = self._splice(item, body, exchanges)
+            if spliced is not None:
+                self.conv[item.id] = exchanges
+                body, diverged = spliced, []
+        elif self.agent and item.follows is None:
+            self.conv[item.id] = []
+        recorded = item.fmt
+        assert recorded is not None
+        return await self._deliver(
+            item.request, recorded.name, body, base, item.id,
+            recorded_calls=item.recorded_tool_calls, diverged=diverged,
+        )
+
+    def _wants_extras(self, item: PlannedRequest, result: ReplayResult) -> bool:
+        """A branch's last recorded turn whose replayed model still calls tools."""
+        return (
+            self.agent
+            and result.status in ("done", "diverged")
+            and bool(result.tool_calls)
+            and not self.continued_by.get(item.id)
+            and item.id in self.conv
+            and agent.offers_tools(item.format_name, item.request.request_body)
+        )
+
+    async def _extras(self, item: PlannedRequest, result: ReplayResult) -> None:
+        """Send the rounds the recording never had, until the model stops calling tools."""
+        limit = self.spec.tools.max_extra_turns
+        prev_key, prev = item.id, result
+        n = 0
+        while prev.status in ("done", "diverged") and prev.tool_calls:
+            n += 1
+            key = agent.extra_key(item.id, n)
+            loaded = self.results.get(key)
+            if loaded is not None:
+                prev_key, prev = key, loaded
+                continue
+            if n > limit:
+                prev.note = (f"still calling tools after {limit} added rounds"
+                             " (--max-extra-turns); stopped there")
+                self.store.save_result(self.replay_id, prev)
+                break
+            base = ReplayResult(request_id=key, depends_on=[prev_key], extra=True, after=prev_key)
+            results = await self._tool_results(key, item, prev.tool_calls)
+            base.tool_results = results
+            if any(r.pending for r in results):
+                self._finish(base.model_copy(update={"status": "needs_tool_result"}))
+                return
+            exchanges = self.conv[prev_key] + [
+                agent.exchange(prev_key, prev, results, recorded=prev_key == item.id)
+            ]
+            body, _ = self._body(item, check_tools=False)
+            spliced = self._splice(item, body, exchanges)
+            if spliced is None:
+                prev.note = "could not rebuild the conversation for another round"
+                self.store.save_result(self.replay_id, prev)
+                break
+            self.conv[key] = exchanges
+            self.emit(ReplayEvent(kind="queued", replay_id=self.replay_id, request_id=key))
+            assert item.format_name is not None
+            current = await self._deliver(item.request, item.format_name, spliced, base, key,
+                                          compare=False)
+            self._finish(current)
+            prev_key, prev = key, current
+        answered = self.results[item.id]
+        answered.answer = prev.effective_text
+        self.store.save_result(self.replay_id, answered)
+
+    def _splice(self, item: PlannedRequest, body: dict[str, Any],
+                exchanges: list[Exchange]) -> dict[str, Any] | None:
+        codec = codec_for(item.format_name or "")
+        if codec is None:
+            return None
+        chain = [self.items[rid].recorded_tool_calls for rid in self.plan.chain(item.id)]
+        return splice(codec, body, chain, exchanges)
+
+    async def _tool_results(self, key: str, item: PlannedRequest,
+                            calls: list[Any]) -> list[ToolResult]:
+        """Results for the previous turn's calls: kept from a stopped run, the person's, or
+        the environment's."""
+        stored = {r.call_id: r for r in (self.stopped.get(key).tool_results
+                                         if key in self.stopped else [])}
+        branch = item.root or item.id
+        results: list[ToolResult] = []
+        for call in calls:
+            old = stored.get(call.id)
+            if old is not None and old.pending and call.id in self.user_results:
+                results.append(old.model_copy(update={
+                    "source": "user", "content": self.user_results[call.id], "is_error": False}))
+            elif old is not None:
+                results.append(old)
+            else:
+                async def simulate(system: str, user: str) -> str:
+                    return await self._simulate(item, system, user)
+
+                results.append(await self.tools.resolve(branch, call, simulate=simulate))
+        return results
+
+    async def _simulate(self, item: PlannedRequest, system: str, user: str) -> str:
+        """The `llm` rule: ask the replay target to play the tool."""
         request = item.request
-        recorded_fmt = item.fmt
-        assert recorded_fmt is not None
+        fmt_name = "openai" if is_compatible_target(self.spec) else item.format_name
+        if fmt_name not in ("openai", "anthropic"):
+            raise RuntimeError(f"the llm rule cannot simulate tools on a {fmt_name} target")
+        fmt = format_named(fmt_name)
+        model = self.spec.model or request.model or str(request.request_body.get("model") or "")
+        body: dict[str, Any]
+        if fmt_name == "anthropic":
+            body = {"model": model, "max_tokens": 1024, "system": system,
+                    "messages": [{"role": "user", "content": user}]}
+        else:
+            body = {"model": model, "messages": [{"role": "system", "content": system},
+                                                 {"role": "user", "content": user}]}
+        url = target_url(request, fmt_name, self.spec, self.env)
+        headers = request_headers(request, fmt_name, url, self.spec, self.env,
+                                  replay_id=self.replay_id)
+        redact = Redactor([*secrets_in(headers), *self.redact.secrets])
         try:
-            body, diverged = self._body(item)
+            response, _, _ = await send(self.client, fmt, url, headers,
+                                        json.dumps(body).encode(), False, time.perf_counter(),
+                                        self.timeouts)
+        except Attempt as failure:
+            raise RuntimeError(redact(str(failure))) from None
+        output = fmt.output(redact(response))
+        if output.error is not None:
+            raise RuntimeError(output.error)
+        return output.text.strip()
+
+    async def _deliver(
+        self,
+        request: LoggedRequest,
+        recorded_format: str,
+        body: dict[str, Any],
+        base: ReplayResult,
+        key: str,
+        *,
+        recorded_calls: list[Any] | None = None,
+        diverged: list[str] | None = None,
+        compare: bool = True,
+    ) -> ReplayResult:
+        """Send one body where the spec says, with retries; the result, failed or done."""
+        recorded_fmt = format_named(recorded_format)
+        try:
             # A base URL speaks chat completions: other formats are translated (core.replay.wire).
             wire = shape(request, recorded_fmt, body, self.spec, self.env)
             headers = request_headers(
@@ -376,6 +601,8 @@ class _Runner:
                 update={"status": "failed", "error": self.redact(str(exc)), "sent_body": None}
             )
         fmt, body, url, stream = wire.fmt, wire.body, wire.url, wire.stream
+        if fmt.name == "openai" and is_compatible_target(self.spec):
+            body = normalize_for_compatible(body)  # no `content: null` beside tool calls
         redact = Redactor([*secrets_in(headers), *self.redact.secrets])
         base.sent_body = body
         if diverged:
@@ -386,13 +613,13 @@ class _Runner:
         while True:
             attempt += 1
             await self.limiter.acquire()
-            self.running.add(item.id)
+            self.running.add(key)
             # Every attempt says what it waits for, so progress lines can show how long.
             self.emit(
                 ReplayEvent(
                     kind="started",
                     replay_id=self.replay_id,
-                    request_id=item.id,
+                    request_id=key,
                     attempt=attempt,
                     message=waiting_for(url, self.timeouts, attempt),
                 )
@@ -416,13 +643,13 @@ class _Runner:
                 if (failure.retryable and not too_long
                         and attempt < self.retry.attempts_for(failure.kind)):
                     await self.limiter.release()
-                    self.running.discard(item.id)
+                    self.running.discard(key)
                     delay = self.retry.delay(attempt, failure.retry_after)
                     self.emit(
                         ReplayEvent(
                             kind="retried",
                             replay_id=self.replay_id,
-                            request_id=item.id,
+                            request_id=key,
                             attempt=attempt,
                             message=f"{failure_error}; retrying in {delay:.1f}s",
                         )
@@ -430,7 +657,7 @@ class _Runner:
                     await asyncio.sleep(delay)
                     continue
                 await self.limiter.release()
-                self.running.discard(item.id)
+                self.running.discard(key)
                 return base.model_copy(
                     update={
                         "status": "failed",
@@ -447,7 +674,7 @@ class _Runner:
             latency = (time.perf_counter() - started) * 1000
             self.limiter.on_success()
             await self.limiter.release()
-            self.running.discard(item.id)
+            self.running.discard(key)
             break
         response = redact(response)
         try:
@@ -460,12 +687,15 @@ class _Runner:
         status = "diverged" if base.diverged else "done"
         if output.error is not None:
             status = "failed"
+        calls = agent.with_call_ids(output.tool_calls, key)
         return base.model_copy(
             update={
                 "status": status,
                 "response_body": response,
                 "output_text": output.text,
-                "tool_calls": output.tool_calls,
+                "tool_calls": calls,
+                "tool_calls_changed": recorded_calls is not None
+                and not same_tool_calls(recorded_calls, calls),
                 "error": output.error,
                 "http_status": 200,
                 "latency_ms": latency,
@@ -475,13 +705,19 @@ class _Runner:
                 "attempts": attempt,
                 "helicone_id": helicone_id,
                 "similarity": None
-                if output.error
+                if output.error or not compare
                 else _similarity_to_recorded(recorded_fmt, request, output.text),
             }
         )
 
-    def _body(self, item: PlannedRequest) -> tuple[dict[str, Any], list[str]]:
-        """The body to send: recorded outputs swapped for replayed ones, then the edits."""
+    def _body(
+        self, item: PlannedRequest, *, check_tools: bool = True
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The body to send: recorded outputs swapped for replayed ones, then the edits.
+
+        `check_tools`: note recorded tool calls the replayed model did not make (not needed
+        when the conversation is rebuilt from the replayed turns).
+        """
         request: LoggedRequest = item.request
         body: dict[str, Any] = request.request_body
         diverged: list[str] = []
@@ -489,10 +725,10 @@ class _Runner:
         for dep_id in item.depends_on:
             dep = self.items[dep_id]
             replayed = self.results[dep_id]
-            new_text = replayed.output_text.strip()
+            new_text = replayed.effective_text.strip()
             if dep.recorded_text and new_text != dep.recorded_text:
                 replacements[dep.recorded_text] = new_text
-            if dep_id in item.tool_depends_on and not same_tool_calls(
+            if check_tools and dep_id in item.tool_depends_on and not same_tool_calls(
                 dep.recorded_tool_calls, replayed.tool_calls
             ):
                 recorded = ", ".join(c.name for c in dep.recorded_tool_calls) or "none"

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 
 from core.edits import EditSet
 from core.formats import ToolCall
+from core.replay.conversation import ToolResult
+from core.replay.environment import ToolSettings
 from core.replay.status import (  # noqa: F401 - the status type and its groups live there
     FAILED,
     FINAL,
@@ -22,7 +24,9 @@ from core.replay.status import (  # noqa: F401 - the status type and its groups 
 )
 
 ReplayMode = Literal["chained", "isolated"]
-ReplayStatus = Literal["running", "done", "failed", "cancelled", "interrupted"]
+ReplayStatus = Literal[
+    "running", "done", "failed", "cancelled", "interrupted", "needs_tool_result"
+]
 EventKind = Literal[
     "queued",
     "started",
@@ -32,6 +36,7 @@ EventKind = Literal[
     "skipped",
     "blocked",
     "cancelled",
+    "stopped",  # a request waits for a tool result
     "replay_finished",
 ]
 class ReplayTarget(BaseModel):
@@ -55,6 +60,9 @@ class ReplaySpec(BaseModel):
     allow_hosts: list[str] = Field(default_factory=list)
     concurrency: int = 8
     stream: bool | None = None  # None: stream exactly when the recorded request did
+    # Agent sessions: who answers the replayed model's tool calls, and how many rounds beyond
+    # the recording it may take.
+    tools: ToolSettings = Field(default_factory=ToolSettings)
 
     def target(self) -> ReplayTarget:
         return ReplayTarget(via=self.via, api_key_env=self.api_key_env,
@@ -88,6 +96,28 @@ class ReplayResult(BaseModel):
     # The id Helicone logged the replayed call under (`Helicone-Id`), when sent through it.
     helicone_id: str | None = None
     finished_at: datetime | None = None
+    # Agent replay. The tool results this request carried (results of the previous turn's
+    # calls) and where each came from; pending ones are waited for (`needs_tool_result`).
+    tool_results: list[ToolResult] = Field(default_factory=list)
+    # The replayed tool calls differ (name or arguments) from the recorded ones.
+    tool_calls_changed: bool = False
+    # A round the engine added beyond the recording: `request_id` is then `<recorded>+<n>`
+    # and `after` the recorded or added request it follows.
+    extra: bool = False
+    after: str | None = None
+    # The branch's replayed final answer, which requests quoting this one receive (set when
+    # the replayed agent finished earlier or later than recorded).
+    answer: str | None = None
+    note: str | None = None
+
+    @property
+    def pending_calls(self) -> list[ToolResult]:
+        return [r for r in self.tool_results if r.pending]
+
+    @property
+    def effective_text(self) -> str:
+        """What this request answered in the replay, for the requests quoting it."""
+        return self.answer if self.answer is not None else self.output_text
 
 
 class Replay(BaseModel):

@@ -36,6 +36,10 @@ class PlannedRequest(BaseModel):
     # Responses API: the recorded response id, and the one this request continues.
     response_id: str | None = None
     continues: str | None = None
+    # Agent branches: the request whose recorded tool calls (and their results) this request's
+    # conversation ends with, and the first request of that chain.
+    follows: str | None = None
+    root: str | None = None
 
     @property
     def id(self) -> str:
@@ -61,6 +65,11 @@ class ReplayPlan(BaseModel):
     contained: dict[str, list[str]] = Field(default_factory=dict, exclude=True)
     # Recorded response id -> the request that produced it (Responses API chains).
     by_response: dict[str, str] = Field(default_factory=dict, exclude=True)
+    # Per request, in order: the tool calls its conversation and response hold, and the
+    # recorded results (call id -> text) it carries; the agent replay's recorded environment.
+    tool_history: list[tuple[list[ToolCall], dict[str, str]]] = Field(
+        default_factory=list, exclude=True
+    )
 
     def get(self, request_id: str) -> PlannedRequest:
         return self._index()[request_id]
@@ -79,6 +88,24 @@ class ReplayPlan(BaseModel):
             for dep in item.depends_on:
                 result[dep].append(item.id)
         return result
+
+    def continued_by(self) -> dict[str, list[str]]:
+        """Request id -> the requests whose conversation continues its tool calls."""
+        result: dict[str, list[str]] = {}
+        for item in self.items:
+            if item.follows is not None:
+                result.setdefault(item.follows, []).append(item.id)
+        return result
+
+    def chain(self, request_id: str) -> list[str]:
+        """The recorded agent turns a request's conversation carries, first to last."""
+        index = self._index()
+        chain: list[str] = []
+        current = index[request_id].follows
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = index[current].follows
+        return chain[::-1]
 
     def depth(self) -> int:
         """Length of the longest dependency chain: the ideal number of sequential rounds."""
@@ -111,11 +138,13 @@ def plan_replay(requests: Iterable[LoggedRequest], spec: ReplaySpec) -> ReplayPl
     plan = ReplayPlan(session_id=spec.session_id, mode=spec.mode, items=items)
     plan.by_response = {i.response_id: i.id for i in items if i.response_id}
     if spec.mode == "chained":
-        plan.contained = _link(items)
+        plan.contained = _link(items, plan.tool_history)
     return plan
 
 
-def _link(items: list[PlannedRequest]) -> dict[str, list[str]]:
+def _link(
+    items: list[PlannedRequest], tool_history: list[tuple[list[ToolCall], dict[str, str]]]
+) -> dict[str, list[str]]:
     # Sources seen so far: recorded text -> latest request that produced it.
     by_text: dict[str, str] = {}
     texts: list[str] = []  # the keys of by_text, in the order they first appeared
@@ -126,6 +155,7 @@ def _link(items: list[PlannedRequest]) -> dict[str, list[str]]:
     by_call: dict[str, str] = {}
     by_response: dict[str, str] = {}
     order = {item.id: n for n, item in enumerate(items)}
+    by_id = {item.id: item for item in items}
     for item in items:
         fmt = item.fmt
         if item.skip_reason is None and fmt is not None:
@@ -144,6 +174,13 @@ def _link(items: list[PlannedRequest]) -> dict[str, list[str]]:
                     found_in[message.text] = (len(texts), contained)
                 deps.update(by_text[t] for t in contained)
             tool_deps: list[str] = []
+            calls: list[ToolCall] = []
+            results: dict[str, str] = {}
+            for message in messages:
+                calls.extend(message.tool_calls)
+                if message.role == "tool" and message.tool_call_id:
+                    results.setdefault(message.tool_call_id, message.text)
+            tool_history.append((calls + item.recorded_tool_calls, results))
             for message in messages:
                 for call in message.tool_calls:
                     source = by_call.get(call_key(call))
@@ -154,6 +191,9 @@ def _link(items: list[PlannedRequest]) -> dict[str, list[str]]:
                 deps.add(source)  # a Responses API turn continuing an earlier response
             item.depends_on = sorted({*deps, *tool_deps}, key=order.__getitem__)
             item.tool_depends_on = sorted(tool_deps, key=order.__getitem__)
+            if tool_deps:
+                item.follows = item.tool_depends_on[-1]
+                item.root = by_id[item.follows].root or item.follows
         if item.skip_reason is None:
             if len(item.recorded_text) >= MIN_LINK_CHARS:
                 if item.recorded_text not in by_text:

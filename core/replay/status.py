@@ -19,6 +19,8 @@ RequestStatus = Literal[
     "blocked",
     "skipped",
     "cancelled",
+    "not_reached",  # the replayed agent finished before this recorded round
+    "needs_tool_result",  # waits for a tool result the person supplies (the `stop` rule)
 ]
 
 # Status groups: the one definition every count uses (store, report, matrix, engine, UI).
@@ -29,6 +31,7 @@ SUCCEEDED: frozenset[str] = frozenset({"done", "diverged"})
 # cancelled in flight did not fail: it is neither, and a resume sends it again.
 FAILED: frozenset[str] = frozenset({"failed", "blocked"})
 # The request is settled for this run: nothing more will happen to it.
-FINAL: frozenset[str] = SUCCEEDED | FAILED | {"skipped", "cancelled"}
+# not_reached: a recorded agent round the replayed model never needed (it answered earlier).
+FINAL: frozenset[str] = SUCCEEDED | FAILED | {"skipped", "cancelled", "not_reached"}
 # What a resumed replay keeps; cancelled requests are sent again.
 KEPT_ON_RESUME: frozenset[str] = FINAL - {"cancelled"}

@@ -87,3 +87,16 @@ def remove_on_hangup(directory: Path) -> None:
 
     for signum in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, hangup)
+
+
+@click.command("demo-tool", context_settings={"ignore_unknown_options": True})
+@click.option("--mcp", "as_mcp", is_flag=True, help="Serve the tools as an MCP server on stdio.")
+def demo_tool(as_mcp: bool) -> None:
+    """The demo trip planner's tools: a call as JSON on stdin, its result on stdout.
+
+    For agent replay rules: `--tool get_weather="exec:reprise demo-tool"` or
+    `--tools-default "mcp:reprise demo-tool --mcp"`.
+    """
+    from core.demo_tools import run_exec, run_mcp
+
+    raise SystemExit(run_mcp() if as_mcp else run_exec())

@@ -55,18 +55,34 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
               help="Env var holding the key for a custom --via base URL.")
 @click.option("--allow-host", multiple=True, help="Allow sending to this recorded host.")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--tools-default", default=None, metavar="RULE",
+              help="Agent sessions: the rule for tool calls the recording never saw: error"
+                   " (default), stub:TEXT, stub:@FILE, nearest, exec:COMMAND, mcp:COMMAND,"
+                   " llm or stop.")
+@click.option("--tool", "tool_rules", multiple=True, metavar="NAME=RULE",
+              help="The rule for one tool (overrides --tools-default).")
+@click.option("--max-extra-turns", type=click.IntRange(0, 1000), default=None,
+              help="Rounds a replayed agent may take beyond the recording, per branch"
+                   " (default 10).")
 @click.option("--resume", "resume_id", default=None, metavar="REPLAY_ID",
-              help="Resume an interrupted replay: send only what is missing. Its target is"
-                   " not reused: pass --via/--api-key-env/--allow-host again.")
+              help="Resume an interrupted or stopped replay: send only what is missing. Its"
+                   " target is not reused: pass --via/--api-key-env/--allow-host again.")
+@click.option("--tool-result", "tool_result", multiple=True, metavar="CALL_ID=TEXT|@FILE",
+              help="With --resume: the result of a tool call the replay stopped for.")
 @timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_context
 def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
            append_system: tuple[str, ...], system_file: tuple[str, ...], model: str | None,
            temperature: float | None, mode: str, via: str, api_key_env: str | None,
-           allow_host: tuple[str, ...], concurrency: int, resume_id: str | None,
-           timeout: float | None, as_json: bool) -> None:
-    """Replay SESSION_ID with edited prompts and report what changed."""
+           allow_host: tuple[str, ...], concurrency: int, tools_default: str | None,
+           tool_rules: tuple[str, ...], max_extra_turns: int | None, resume_id: str | None,
+           tool_result: tuple[str, ...], timeout: float | None, as_json: bool) -> None:
+    """Replay SESSION_ID with edited prompts and report what changed.
+
+    Exit status: 0 done, 1 failed, 3 stopped for a tool result (answer it with --resume
+    REPLAY_ID --tool-result CALL_ID=TEXT).
+    """
     from core.edits import EditSet, ParamEdit, SystemEdit
     from core.replay.engine import Timeouts, run_replay
     from core.replay.models import ReplayEvent, ReplaySpec, ReplayTarget
@@ -74,6 +90,9 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
 
     store = open_store(ctx)
     target: ReplayTarget | None = None
+    supplied: dict[str, str] = {}
+    if tool_result and resume_id is None:
+        fail("--tool-result answers a stopped replay: give --resume REPLAY_ID as well")
     if resume_id is not None:
         resume_id = resolve_replay(store, resume_id)
         stored = store.get_replay(resume_id)
@@ -85,6 +104,9 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         target = named_target(ctx, spec.target(), via, api_key_env, allow_host,
                               f"replay {resume_id}")
         spec = spec.with_target(target)
+        if tools_default or tool_rules or max_extra_turns is not None:
+            fail("a resumed replay keeps its tool rules; start a new replay to change them")
+        supplied = _tool_results(store, resume_id, tool_result)
     else:
         if not session_id:
             fail("give a SESSION_ID (or --resume REPLAY_ID)")
@@ -105,9 +127,10 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         if temperature is not None:
             edits = edits.model_copy(update={
                 "params": [*edits.params, ParamEdit(temperature=temperature)]})
+        tools = _tool_settings(store, session_id, tools_default, tool_rules, max_extra_turns)
         spec = ReplaySpec(session_id=session_id, edits=edits, mode=mode, via=via, model=model,
                           api_key_env=api_key_env, allow_hosts=list(allow_host),
-                          concurrency=concurrency)
+                          concurrency=concurrency, tools=tools)
         if via not in ("original", "helicone", "local") and not via.startswith(
             ("http://", "https://")
         ):
@@ -138,7 +161,8 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
                 say(f"replay {event.replay_id} of session {spec.session_id}", err=True)
         waits.feed(event)
         if progress is not None:
-            if event.kind in ("finished", "failed", "skipped", "blocked"):
+            if event.kind in ("finished", "failed", "skipped", "blocked", "stopped") and (
+                    "+" not in (event.request_id or "")):
                 progress.advance(task_id)
             if event.kind in ("retried", "failed"):
                 progress.update(task_id, description=f"{event.request_id}: {event.message}"[:80])
@@ -150,12 +174,12 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         progress.start()
         if resume_id:
             done = sum(1 for r in store.replay_results(resume_id).values()
-                       if r.status in KEPT_ON_RESUME)
+                       if not r.extra and r.status in KEPT_ON_RESUME)
             progress.advance(task_id, done)
     try:
         result = asyncio.run(run_replay(
             store, spec, on_event=on_event, resume_id=resume_id, target=target,
-            timeouts=Timeouts.within(timeout) if timeout else None))
+            timeouts=Timeouts.within(timeout) if timeout else None, tool_results=supplied))
     except KeyboardInterrupt:
         if progress is not None:
             progress.stop()
@@ -170,25 +194,24 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
     wall = time.perf_counter() - started
 
     from core.labels import request_labels
+    from core.replay.agent import ordered_results, tool_counts
 
     results = store.replay_results(result.id)
     session_requests = store.session_requests(spec.session_id)
     names = request_labels(session_requests)  # requests by path, never by id
     order = [r.id for r in session_requests]
-    rows = [results[rid] for rid in order if rid in results]
+    rows = ordered_results(order, results)
     failed = sum(1 for r in rows if r.status in FAILED)
+    counts = tool_counts(rows)
     if as_json:
         print_json({
             "replay_id": result.id,
             "session_id": result.session_id,
             "mode": result.mode,
             "status": result.status,
-            "requests": [
-                {"request_id": r.request_id, "status": r.status, "depends_on": r.depends_on,
-                 "diverged": r.diverged, "similarity": r.similarity, "error": r.error}
-                for r in rows
-            ],
+            "requests": [_json_row(r) for r in rows],
             "failed": failed,
+            "tool_calls": {k: counts[k] for k in ("recorded", "rule", "user", "stopped")},
             "wall_seconds": round(wall, 3),
         })
     else:
@@ -197,13 +220,93 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
             sim = "" if r.similarity is None else f"{r.similarity:.2f}"
             deps = (f" after {', '.join(names.get(d, d[:8]) for d in r.depends_on)}"
                     if r.depends_on else "")
-            note = r.error or r.diverged_reason or ""
-            name = names.get(r.request_id, r.request_id[:12])
+            note = r.error or r.diverged_reason or r.note or ""
+            sources = ", ".join(f"{t.name}:{t.source}" for t in r.tool_results)
+            if sources:
+                note = f"[{sources}] {note}"
+            name = (f"+ added after {names.get(r.after or '', r.after)}" if r.extra
+                    else names.get(r.request_id, r.request_id[:12]))
             say(f"{name:{width}} {r.status:9} {sim:>5}{deps} {note}".rstrip())
+            for call in r.pending_calls:
+                say(f"    waits for {call.call_id}: {call.name}({call.arguments})")
+        if any(counts.values()):
+            click.echo(f"tool calls: {counts['recorded']} matched from recording,"
+                       f" {counts['rule']} by rule ({counts['executed']} executed),"
+                       f" {counts['user']} from you, {counts['stopped']} stopped")
         click.echo(f"replay {result.id}: {result.status}, {len(rows)} requests, {failed} failed,"
                    f" {wall:.1f}s")
+        if result.status == "needs_tool_result":
+            ids = " ".join(f"--tool-result {c.call_id}=..." for r in rows for c in r.pending_calls)
+            # A target that is not built in is named again on resume (never reused).
+            again = "" if spec.via in ("original", "helicone", "local") else f" --via {spec.via}"
+            if spec.api_key_env:
+                again += f" --api-key-env {spec.api_key_env}"
+            click.echo(f"continue with: reprise replay --resume {result.id}{again} {ids}")
+    if result.status == "needs_tool_result":
+        sys.exit(3)
     if failed or result.status != "done":
         sys.exit(1)
+
+
+def _json_row(r: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "request_id": None if r.extra else r.request_id, "status": r.status,
+        "depends_on": r.depends_on, "diverged": r.diverged, "similarity": r.similarity,
+        "error": r.error,
+        "tool_results": [{"call_id": t.call_id, "name": t.name, "source": t.source}
+                         for t in r.tool_results],
+    }
+    if r.extra:
+        row.update(id=r.request_id, extra=True, after=r.after)
+    if r.status == "needs_tool_result":
+        row["pending_calls"] = [{"call_id": t.call_id, "name": t.name, "arguments": t.arguments}
+                                for t in r.pending_calls]
+    return row
+
+
+def _tool_settings(store: Any, session_id: str, default: str | None,
+                   rules: tuple[str, ...], max_extra_turns: int | None) -> Any:
+    """The rules the flags give, checked before anything is sent."""
+    from core.replay.agent import session_tools
+    from core.replay.environment import RuleError, ToolSettings
+
+    pairs: dict[str, str] = {}
+    for value in rules:
+        name, sep, rule = value.partition("=")
+        if not sep or not name.strip():
+            fail(f"--tool expects NAME=RULE, got {value!r}")
+        pairs[name.strip()] = rule
+    try:
+        settings = ToolSettings.parse(default, list(pairs.items()),
+                                      10 if max_extra_turns is None else max_extra_turns)
+    except RuleError as exc:
+        fail(str(exc))
+    offered = session_tools(store.session_requests(session_id, bodies=True))
+    for warning in settings.warnings(offered):
+        say(f"warning: {warning}", err=True)
+    return settings
+
+
+def _tool_results(store: Any, replay_id: str, values: tuple[str, ...]) -> dict[str, str]:
+    """`CALL_ID=TEXT` / `CALL_ID=@FILE` for calls the stopped replay waits for."""
+    pending = {c.call_id for r in store.replay_results(replay_id).values()
+               for c in r.pending_calls}
+    supplied: dict[str, str] = {}
+    for value in values:
+        call_id, sep, text = value.partition("=")
+        if not sep or not call_id:
+            fail(f"--tool-result expects CALL_ID=TEXT or CALL_ID=@FILE, got {value!r}")
+        if call_id not in pending:
+            waiting = ", ".join(sorted(pending)) or "none"
+            fail(f"--tool-result {call_id}: replay {replay_id} does not wait for that call"
+                 f" (waiting: {waiting})")
+        if text.startswith("@"):
+            try:
+                text = Path(text[1:]).expanduser().read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                fail(f"--tool-result {call_id}: cannot read {text[1:]}: {exc}")
+        supplied[call_id] = text
+    return supplied
 
 
 @click.command()

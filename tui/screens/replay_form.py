@@ -15,7 +15,16 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import (
+    Button,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+    TextArea,
+)
 
 from tui.config import Config
 from tui.navigation import Modal
@@ -106,6 +115,10 @@ class ReplayForm(Modal[dict[str, Any] | None]):
 - **Mode**: chained sends each request with the replayed outputs of the requests it
   quotes; isolated sends every request as recorded (with the edits).
 - **Target**: where the requests go. Keys are read from the environment, never stored.
+- **Tool calls** (agent sessions, chained): who answers a tool call the recording never saw:
+  `error`, `stub:TEXT`, `stub:@FILE`, `nearest`, `exec:COMMAND`, `mcp:COMMAND`, `llm` or
+  `stop` (you type the result). One line per tool overrides the default; the choice is
+  saved in config.toml (`[replay.tools]`).
 - **↑/↓** on the mode: choose it · **Enter** / **ctrl+s**: start · **Escape**: cancel
 """
 
@@ -115,11 +128,13 @@ class ReplayForm(Modal[dict[str, Any] | None]):
         Binding("enter", "start", "Start", show=False, id="replay.form_enter"),
     ]
 
-    def __init__(self, config: Config, requests: int, edits: list[Any] | None = None) -> None:
+    def __init__(self, config: Config, requests: int, edits: list[Any] | None = None,
+                 tools: list[str] | None = None) -> None:
         super().__init__()
         self.config = config
         self.requests = requests
         self.edits = edits or []
+        self.tools = list(tools or [])  # the tools the session offered (agent sessions)
         self.targets = base_targets(config)
         self._concurrency_default = default_concurrency(
             next((t for t in self.targets if t["key"] == self._default_key()), {}), config)
@@ -154,9 +169,54 @@ class ReplayForm(Modal[dict[str, Any] | None]):
                 with Vertical():
                     yield Label("Model override (empty: as recorded)")
                     yield Input(defaults.model or "", id="model")
+            if self.tools:
+                yield from self._tool_fields()
             with Horizontal(classes="form-buttons"):
                 yield Button("Start replay", variant="primary", id="start")
                 yield Button("Cancel", id="cancel")
+
+    def _tool_fields(self) -> list[Any]:
+        saved = self.config.replay.tools
+        default = Input(saved.get("default", "error"), id="tools-default")
+        default.tooltip = ("error, stub:TEXT, stub:@FILE, nearest, exec:COMMAND,"
+                           " mcp:COMMAND, llm or stop")
+        extra = Input("10", id="max-extra-turns", type="integer")
+        extra.tooltip = "rounds a replayed agent may take beyond the recording, per branch"
+        lines = "\n".join(f"{name} = {saved.get(name, '')}".rstrip() for name in self.tools)
+        area = TextArea(lines, id="tool-rules")
+        area.tooltip = "one tool per line: NAME = RULE (empty: the default rule)"
+        return [
+            Label("Tool calls the recording cannot answer: default rule · max added rounds"),
+            Horizontal(default, extra, id="tool-defaults"),
+            area,
+        ]
+
+    def set_tools(self, tools: list[str]) -> None:
+        """The session's tools became known after the form opened: add their rules."""
+        if self.tools or not tools:
+            return
+        self.tools = list(tools)
+        self.query_one("#replay-form").mount_all(
+            self._tool_fields(), before=self.query_one(".form-buttons")
+        )
+
+    def _tool_settings(self) -> tuple[Any, dict[str, str]] | None:
+        """The rules typed in the form, checked; None (with a notice) when one is malformed."""
+        from core.replay.environment import RuleError, ToolSettings
+
+        default = self.query_one("#tools-default", Input).value.strip() or "error"
+        pairs: dict[str, str] = {}
+        for line in self.query_one("#tool-rules", TextArea).text.splitlines():
+            name, sep, rule = line.partition("=")
+            if sep and name.strip() and rule.strip():
+                pairs[name.strip()] = rule.strip()
+        raw = self.query_one("#max-extra-turns", Input).value.strip() or "10"
+        try:
+            settings = ToolSettings.parse(default, list(pairs.items()), int(raw))
+        except (RuleError, ValueError) as exc:
+            self.notify(str(exc).splitlines()[0], severity="error")
+            return None
+        return settings, {"default": default, **pairs}
 
     def _options(self) -> list[tuple[str, str]]:
         return [(t["label"], t["key"]) for t in self.targets]
@@ -228,7 +288,24 @@ class ReplayForm(Modal[dict[str, Any] | None]):
         target = self._selected()
         mode = "isolated" if self.query_one("#mode-isolated", RadioButton).value else "chained"
         model = self.query_one("#model", Input).value.strip() or None
-        self.dismiss({**target, "mode": mode, "concurrency": concurrency, "model": model})
+        choice = {**target, "mode": mode, "concurrency": concurrency, "model": model}
+        if self.tools:
+            checked = self._tool_settings()
+            if checked is None:
+                return
+            choice["tools"], rules = checked
+            # Saved where the app's config lives (nowhere when it runs without one).
+            path = getattr(self.app, "_config_path", None)
+            if path is not None and rules != self.config.replay.tools and (
+                rules != {"default": "error"} or self.config.replay.tools
+            ):
+                from tui.config import save_replay_tools
+
+                problem = save_replay_tools(rules, path)
+                if problem:
+                    self.notify(problem, severity="warning")
+            self.config.replay.tools = rules
+        self.dismiss(choice)
 
     copy_what = "the replay target"
 

@@ -53,6 +53,7 @@ class SessionScreen(Screen[None]):
         Binding("d", "diff", "Diff", id="session.diff"),
         Binding("R", "replays", "Replays", id="session.replays"),
         Binding("M", "matrix", "Matrix", id="session.matrix"),
+        Binding("t", "tool_result", "Tool result", show=False, id="session.tool_result"),
         Binding("ctrl+c", "cancel_replay", "Cancel replay", show=False, id="session.cancel"),
     ]
 
@@ -63,6 +64,7 @@ class SessionScreen(Screen[None]):
   else back to the sessions
 - **d**: diff the selected request against the current replay · **R**: replays of this session
 - **M**: prompt-version matrix (variants per prompt id, every combination replayed and scored)
+- **t**: an agent replay stopped for a tool result (rule `stop`): type or paste it, continue
 - **Tab**: move between the tree, the request and the pending edits
 """
 
@@ -79,6 +81,7 @@ class SessionScreen(Screen[None]):
         self.local_server: Any = None
         self.run_started: datetime | None = None  # when this screen last started a replay run
         self._stop_replay = threading.Event()
+        self.tools: list[str] | None = None  # tools the session offered, read after mount
 
     def on_unmount(self) -> None:
         pending = getattr(self.app, "pending_edits", None)
@@ -116,6 +119,7 @@ class SessionScreen(Screen[None]):
         if not self.edits.is_empty:  # edits kept from an earlier visit
             tree.set_edited({r.id for r in self.requests if self.edits.touches(r)})
         self.query_one(ReplayStatus).display = False
+        self._find_tools()
         from core.matrix import matrix_cell_replays
 
         replays = store.list_replays(self.session_id)
@@ -166,6 +170,25 @@ class SessionScreen(Screen[None]):
     def on_request_tree_request_highlighted(self, event: RequestTree.RequestHighlighted) -> None:
         self.show_request(event.request.id)
 
+    def on_request_tree_added_round_highlighted(
+        self, event: RequestTree.AddedRoundHighlighted
+    ) -> None:
+        """A round the replayed agent added: what was sent (the rebuilt conversation)."""
+        result = self.results.get(event.result.request_id, event.result)
+        template = self.app.request_or_none(result.request_id.split("+", 1)[0])
+        if template is None:
+            return
+        shown = template.model_copy(update={
+            "id": result.request_id, "request_body": result.sent_body or template.request_body,
+            "response_body": None, "status": None, "latency_ms": result.latency_ms,
+            "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+        })
+        self.query_one(RequestDetail).show(
+            shown, replay_note=self._result_note(result, added=True),
+            replayed=result if result.status in SHOWN_RESULTS else None,
+            replayed_title="replayed · added round (new)",
+        )
+
     def show_request(self, request_id: str) -> None:
         request = self.app.request_or_none(request_id)
         if request is None:
@@ -198,10 +221,33 @@ class SessionScreen(Screen[None]):
         result = self.results.get(request.id)
         if result is None:
             return None
+        return self._result_note(result)
+
+    def _result_note(self, result: ReplayResult, *, added: bool = False) -> Text:
         note = Text("replayed ", style="bold")
-        note.append(result.status, style="green" if result.status == "done" else "yellow")
+        if added:
+            note.append("added round (new, after ", style="bold green")
+            note.append(literal(self.labels.get(result.after or "", result.after or "?")),
+                        style="bold green")
+            note.append(") ", style="bold green")
+        note.append(result.status.replace("_", " "),
+                    style="green" if result.status == "done" else "yellow")
         if result.similarity is not None:
             note.append(f" · similarity {result.similarity:.0%}")
+        if result.tool_calls_changed:
+            note.append(" · tool calls differ from the recording", style="magenta")
+        for tool in result.tool_results:
+            note.append("\n  tool ")
+            note.append(literal(tool.name), style="bold")
+            note.append(f" {literal(tool.call_id)} ← ", style="dim")
+            if tool.pending:
+                note.append("waiting for your result (t)", style="bold yellow")
+            else:
+                source = {"recorded": "recorded result", "user": "your result"}.get(
+                    tool.source, f"rule {tool.source}")
+                note.append(source, style="red" if tool.is_error else "cyan")
+        if result.note:
+            note.append(f"\n{literal(result.note)}", style="dim")
         if result.error:
             note.append(f"\n{literal(result.error)}", style="red")
         note.append("  ·  d: diff", style="dim")
@@ -348,9 +394,33 @@ class SessionScreen(Screen[None]):
         if self.replay_worker is not None and self.replay_worker.is_running:
             self.notify("a replay is already running (Escape cancels it)", severity="warning")
             return
+        # The session's tools are read off the UI thread after mount; a form opened before
+        # they are known gets their rules as soon as they are (`ToolsFound`).
         edits = self.query_one(EditsPanel).summary_lines()
-        self.app.push_screen(ReplayForm(self.app.config, len(self.requests), edits),
+        self.app.push_screen(ReplayForm(self.app.config, len(self.requests), edits, self.tools),
                              self._start_replay)
+
+    class ToolsFound(Message):
+        """The tools the session offered (read with the bodies, off the UI thread)."""
+
+        def __init__(self, tools: list[str]) -> None:
+            self.tools = tools
+            super().__init__()
+
+    @work(thread=True, exclusive=True, group="tools", exit_on_error=False)
+    def _find_tools(self) -> None:
+        from core.replay.agent import session_tools
+
+        requests = self.app.store.session_requests(self.session_id, bodies=True)
+        self.post_message(self.ToolsFound(sorted(session_tools(requests))))
+
+    def on_session_screen_tools_found(self, message: ToolsFound) -> None:
+        from tui.screens.replay_form import ReplayForm
+
+        self.tools = message.tools
+        for screen in self.app.screen_stack:
+            if isinstance(screen, ReplayForm):
+                screen.set_tools(message.tools)
 
     def _start_replay(self, choice: dict[str, Any] | None) -> None:
         if choice is None:
@@ -366,6 +436,7 @@ class SessionScreen(Screen[None]):
             api_key_env=choice.get("api_key_env"),
             allow_hosts=choice.get("allow_hosts", []),
             concurrency=choice["concurrency"],
+            **({"tools": choice["tools"]} if choice.get("tools") is not None else {}),
         )
         tree = self.query_one(RequestTree)
         tree.clear_states()
@@ -377,7 +448,8 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="replay", exit_on_error=False)
     def run_replay(self, spec: ReplaySpec, local: bool, resume_id: str | None = None,
-                   target: ReplayTarget | None = None) -> Replay:
+                   target: ReplayTarget | None = None,
+                   tool_results: dict[str, str] | None = None) -> Replay:
         """The engine runs on its own loop in this thread; events reach the UI in batches."""
         from core.replay.engine import run_replay
 
@@ -389,13 +461,14 @@ class SessionScreen(Screen[None]):
             lambda events: self.post_message(ReplayProgress(events)))
         return run_in_thread_loop(
             lambda: run_replay(self.app.store, spec, on_event=batcher.add, resume_id=resume_id,
-                               target=target),
+                               target=target, tool_results=tool_results),
             self._stop_replay, batcher)
 
     def on_replay_progress(self, message: ReplayProgress) -> None:
         tree = self.query_one(RequestTree)
         status = self.query_one(ReplayStatus)
         states: dict[str, str] = {}
+        added = False
         current = tree.current_request
         refresh_current = False
         for event in message.events:
@@ -403,6 +476,11 @@ class SessionScreen(Screen[None]):
                 self.replay = self.app.store.get_replay(event.replay_id)
                 self._status()  # the status line names the running replay, not the last one
             if event.request_id is None:
+                continue
+            if "+" in event.request_id:  # a round the replayed agent added
+                if event.result is not None:
+                    self.results[event.request_id] = event.result
+                    added = True
                 continue
             state = {"started": "running", "retried": "retrying",
                      "queued": "queued"}.get(event.kind)
@@ -417,6 +495,8 @@ class SessionScreen(Screen[None]):
         status.feed_many(message.events)
         tree.set_states(states)
         status.set_states(states)
+        if added:
+            tree.set_added(self._added_rounds())
         if refresh_current and current is not None:
             self.show_request(current.id)
 
@@ -435,6 +515,8 @@ class SessionScreen(Screen[None]):
             )
             self.notify(f"replay {replay.status}{speed}" + (f"\n{reason}" if reason else ""),
                         title="replay", severity="warning" if reason else "information")
+            if replay.status == "needs_tool_result":
+                self.action_tool_result()
         elif event.state == WorkerState.CANCELLED:
             if self.replay is not None:
                 self.load_replay(self.replay.id, quiet=True)
@@ -471,6 +553,7 @@ class SessionScreen(Screen[None]):
         tree.clear_states()
         for request_id, result in self.results.items():
             tree.set_state(request_id, result.status)
+        tree.set_added(self._added_rounds())
         if not quiet:
             self.edits = replay.spec.edits
             self._edits_changed()
@@ -479,6 +562,33 @@ class SessionScreen(Screen[None]):
         if current is not None:
             self.show_request(current.id)
         self._status()
+
+    def _added_rounds(self) -> list[ReplayResult]:
+        from core.replay.agent import ordered_results
+
+        order = [r.id for r in self.requests]
+        return [r for r in ordered_results(order, self.results) if r.extra]
+
+    def action_tool_result(self) -> None:
+        """Answer the tool calls a stopped agent replay waits for, then continue it."""
+        from tui.screens.tool_result import ToolResultScreen
+
+        if self.replay_worker is not None and self.replay_worker.is_running:
+            self.notify("the replay is still running", severity="warning")
+            return
+        pending = [call for r in self.results.values() for call in r.pending_calls]
+        if self.replay is None or not pending:
+            self.notify("no replay here waits for a tool result", severity="warning")
+            return
+        replay_id = self.replay.id
+
+        def done(results: dict[str, str] | None) -> None:
+            if results:
+                self.resume_replay(replay_id, tool_results=results)
+            else:
+                self.notify("the replay stays stopped; t gives the tool result later")
+
+        self.app.push_screen(ToolResultScreen(pending), done)
 
     # -- diff ------------------------------------------------------------------------------
     def action_diff(self) -> None:
@@ -514,7 +624,8 @@ class SessionScreen(Screen[None]):
 
         self.app.push_screen(ReplaysScreen(self.session_id), done)
 
-    def resume_replay(self, replay_id: str) -> None:
+    def resume_replay(self, replay_id: str,
+                      tool_results: dict[str, str] | None = None) -> None:
         """Run the unfinished requests of a stopped replay; its finished results are kept.
 
         Where they go is the person's call: a stored target that is not built in (a base
@@ -534,7 +645,7 @@ class SessionScreen(Screen[None]):
 
             def answered(yes: bool | None) -> None:
                 if yes:
-                    self._resume(replay_id, stored.spec.target())
+                    self._resume(replay_id, stored.spec.target(), tool_results)
 
             self.app.push_screen(ConfirmScreen(
                 "Resume: send to the stored target?",
@@ -542,9 +653,10 @@ class SessionScreen(Screen[None]):
                 "\nThat comes from the store, not from you. Send its unfinished requests"
                 " there (with that key)?"), answered)
             return
-        self._resume(replay_id, target)
+        self._resume(replay_id, target, tool_results)
 
-    def _resume(self, replay_id: str, target: ReplayTarget) -> None:
+    def _resume(self, replay_id: str, target: ReplayTarget,
+                tool_results: dict[str, str] | None = None) -> None:
         self.load_replay(replay_id)
         if self.replay is None or self.replay.id != replay_id:
             return
@@ -556,7 +668,7 @@ class SessionScreen(Screen[None]):
             status.set_state(request_id, result.status)
         self.run_started = datetime.now(UTC)
         self.replay_worker = self.run_replay(self.replay.spec, False, resume_id=replay_id,
-                                             target=target)
+                                             target=target, tool_results=tool_results)
 
     # -- matrix ----------------------------------------------------------------------------
     def action_matrix(self) -> None:
@@ -586,6 +698,8 @@ class SessionScreen(Screen[None]):
             SystemCommand("Replays", "List, reopen and compare replays", self.action_replays),
             SystemCommand("Prompt-version matrix", "Replay every combination of prompt variants",
                           self.action_matrix),
+            SystemCommand("Give a tool result", "Answer the tool calls a stopped agent replay"
+                          " waits for, then continue it", self.action_tool_result),
         ] + ([SystemCommand("Cancel replay", "Stop the running replay", self.action_cancel_replay)]
              if self.replay_worker is not None and self.replay_worker.is_running else [])
 

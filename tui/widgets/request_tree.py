@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -25,6 +27,8 @@ STATE_BADGES = {
     "blocked": ("⊘", "red"),
     "skipped": ("–", "dim"),
     "cancelled": ("■", "dim"),
+    "not_reached": ("◌", "dim"),
+    "needs_tool_result": ("?", "bold yellow"),
 }
 
 Node = TreeNode["TreeFolder | LoggedRequest"]
@@ -50,8 +54,10 @@ class RequestTree(Tree["TreeFolder | LoggedRequest"]):
 ## Request tree
 Requests grouped by their session path. Folders show how many requests they hold and their
 latency (first start to last end). Leaves start with the replay state (… queued, ▶ running,
-↻ retrying, ✓ done, ✗ failed, ≠ diverged, ⊘ blocked), then **✎** when a pending edit applies,
+↻ retrying, ✓ done, ✗ failed, ≠ diverged, ⊘ blocked, ◌ not reached by
+the replayed agent, ? waiting for a tool result), then **✎** when a pending edit applies,
 the provider, prompt id, a non-2xx status and the model; a long label ends with `…`.
+**+ added round new**: a round a replayed agent took beyond the recording.
 - **↑/↓**, **j/k**: move · **g/G**: first/last · **h/←**: collapse or go to parent ·
   **l/→**: expand · **Enter/Space**: toggle
 """
@@ -61,11 +67,19 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
             self.request = request
             super().__init__()
 
+    class AddedRoundHighlighted(Message):
+        """A round an agent replay added beyond the recording (its data is the result)."""
+
+        def __init__(self, result: Any) -> None:
+            self.result = result
+            super().__init__()
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__("session", **kwargs)
         self.show_root = False
         self.guide_depth = 3
         self._leaves: dict[str, Node] = {}
+        self._added: dict[str, Node] = {}
         self.edited: set[str] = set()
         self.states: dict[str, str] = {}
 
@@ -152,6 +166,35 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         self.states.clear()
         for request_id in ids:
             self.refresh_leaf(request_id)
+        self.set_added([])
+
+    def set_added(self, results: list[Any]) -> None:
+        """Show the rounds an agent replay added, each right after the one it follows."""
+        wanted = {r.request_id: r for r in results}
+        for key in [k for k in self._added if k not in wanted]:
+            self._added.pop(key).remove()
+        for result in results:  # in chain order: each one's predecessor is placed first
+            label = self._added_label(result)
+            node = self._added.get(result.request_id)
+            if node is not None:
+                node.data = result
+                node.set_label(label)
+                continue
+            anchor = self._added.get(result.after or "") or self._leaves.get(result.after or "")
+            if anchor is None or anchor.parent is None:
+                continue
+            self._added[result.request_id] = anchor.parent.add_leaf(
+                label, data=result, after=anchor
+            )
+
+    @staticmethod
+    def _added_label(result: Any) -> Text:
+        badge, style = STATE_BADGES.get(result.status, ("?", ""))
+        label = Text(f"{badge} ", style=style)
+        label.append("+ ", style="bold green")
+        label.append("added round", style="italic")
+        label.append(" new", style="bold green")
+        return label
 
     def select_request(self, request_id: str) -> None:
         node = self._leaves.get(request_id)
@@ -187,3 +230,5 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         if isinstance(event.node.data, LoggedRequest):
             self.post_message(self.RequestHighlighted(event.node.data))
+        elif getattr(event.node.data, "extra", False):
+            self.post_message(self.AddedRoundHighlighted(event.node.data))
