@@ -13,7 +13,6 @@ from tests.servers import FakeProvider
 from tests.test_app import SIZE
 from tests.test_app_replay import config_for, wait_for
 from tui.app import RepriseApp
-from tui.screens.diff import DiffScreen
 from tui.screens.replay_form import ReplayForm
 from tui.screens.session import SessionScreen
 from tui.screens.tool_result import ToolResultScreen
@@ -73,11 +72,3 @@ async def test_stop_rule_asks_for_the_result_and_continues(store: Store) -> None
             tree = screen.query_one(RequestTree)
             assert set(tree._added) == {"r3+1", "r3+2"}
             assert tree.states["r3"] == "done"
-            await pilot.press("d")
-            await pilot.pause()
-            diff = app.screen
-            assert isinstance(diff, DiffScreen)
-            assert diff.order == ["r1", "r2", "r3", "r3+1", "r3+2", "judge"]
-            diff.show("r3+2")
-            stats = str(diff.query_one("#diff-stats").render())
-            assert "added after r3+1" in stats
