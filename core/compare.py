@@ -21,7 +21,9 @@ from core.replay.models import FAILED, ReplayResult
 from core.store import Store
 from core.text import dumps_json
 
-CHANGED = FAILED | {"diverged"}  # statuses worth stopping at with n/p, whatever the text
+# Statuses worth stopping at with n/p, whatever the text (an agent's rounds that the replayed
+# model never reached, or that wait for a tool result, changed too).
+CHANGED = FAILED | {"diverged", "not_reached", "needs_tool_result"}
 _CACHE_PAIRS = 16
 
 
@@ -116,21 +118,65 @@ def load_comparison(store: Store, session_id: str, replay_id: str, order: list[s
     recorded_failed = set() if base_id else {
         r.id for r in requests if r.status is not None and not 200 <= r.status < 300}
     ids = [rid for rid in order if rid in by_id] or list(by_id)
+    # Rounds a replayed agent added sit right after the round they follow (inserted).
+    ids = _with_added(ids, results)
     if base_id:
         sims = replay_pair_similarities(base_id, replay_id, base, results)
     else:
         sims = {rid: r.similarity for rid, r in results.items() if r.similarity is not None}
     sims = {rid: s for rid, s in sims.items() if rid not in recorded_failed}
     changed = {rid for rid in ids if rid in results
-               and (results[rid].status in CHANGED or sims.get(rid, 1.0) < 1)}
-    return Comparison(order=ids, labels=request_labels(requests), results=results,
+               and (results[rid].status in CHANGED or results[rid].extra
+                    or sims.get(rid, 1.0) < 1)}
+    labels = request_labels(requests)
+    for key, result in results.items():
+        if result.extra:
+            labels[key] = f"+ added after {labels.get(result.after or '', result.after or '?')}"
+    return Comparison(order=ids, labels=labels, results=results,
                       base_results=base, similarities=sims, changed=changed,
                       recorded_failed=recorded_failed)
 
 
+def _with_added(ids: list[str], results: dict[str, ReplayResult]) -> list[str]:
+    """`ids` in their order, each followed by the rounds a replayed agent added after it."""
+    after: dict[str, list[str]] = {}
+    for key, result in results.items():
+        if result.extra and result.after:
+            after.setdefault(result.after, []).append(key)
+    order: list[str] = []
+
+    def place(key: str) -> None:
+        order.append(key)
+        for added in after.get(key, []):
+            place(added)
+
+    for rid in ids:
+        if not (results.get(rid) and results[rid].extra):
+            place(rid)
+    return order
+
+
+def calls_json(calls: list[ToolCall]) -> list[dict[str, object]]:
+    """Tool calls as name + arguments (parsed JSON when it is), ids left out: a replayed
+    model names its calls anew; what matters is what it asked for."""
+    import json
+
+    shaped: list[dict[str, object]] = []
+    for call in calls:
+        try:
+            arguments: object = json.loads(call.arguments or "{}")
+        except ValueError:
+            arguments = call.arguments
+        shaped.append({"name": call.name, "arguments": arguments})
+    return shaped
+
+
 def original_side(store: Store, request_id: str, base_id: str | None,
                   base_results: dict[str, ReplayResult]) -> Side:
-    """The left side: the base replay's answer, or what the recording answered."""
+    """The left side: the base replay's answer, or what the recording answered (nothing for
+    a round a replayed agent added: all of it is inserted)."""
+    if "+" in request_id and not base_id:
+        return Side()
     if base_id:
         base = base_results.get(request_id)
         if base is None:
@@ -170,8 +216,8 @@ def request_diff(store: Store, comparison: Comparison, request_id: str, base_id:
     paths = structure(original.shown, replayed.shown) if structural else None
     tools = None
     if original.tool_calls or replayed.tool_calls:
-        calls_a = [c.model_dump() for c in original.tool_calls]
-        calls_b = [c.model_dump() for c in replayed.tool_calls]
+        calls_a = calls_json(original.tool_calls)
+        calls_b = calls_json(replayed.tool_calls)
         changes = json_changes(calls_a, calls_b) if structural else None
         tools = diff_json(calls_a, calls_b) if changes is None else structural_result(changes)
     return RequestDiff(request_id, result, replayed.text, text,

@@ -13,6 +13,7 @@ from tests.servers import FakeProvider
 from tests.test_app import SIZE
 from tests.test_app_replay import config_for, wait_for
 from tui.app import RepriseApp
+from tui.screens.diff import DiffScreen
 from tui.screens.replay_form import ReplayForm
 from tui.screens.session import SessionScreen
 from tui.screens.tool_result import ToolResultScreen
@@ -72,3 +73,9 @@ async def test_stop_rule_asks_for_the_result_and_continues(store: Store) -> None
             tree = screen.query_one(RequestTree)
             assert set(tree._added) == {"r3+1", "r3+2"}
             assert tree.states["r3"] == "done"
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, DiffScreen)
+                           and app.screen.comparison is not None)
+            diff = app.screen
+            assert diff.comparison.order == ["r1", "r2", "r3", "r3+1", "r3+2", "judge"]
+            assert {"r3+1", "r3+2"} <= diff.comparison.changed
