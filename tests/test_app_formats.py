@@ -73,7 +73,8 @@ async def test_responses_session_edits_its_instructions_and_replays_translated(
                            and screen.replay_worker.is_finished)
             await pilot.pause()
             statuses = {r.status for r in screen.results.values()}
-            assert statuses <= {"done", "diverged", "skipped"}, statuses
+            # The fake model asks for no tools, so later agent turns are not reached.
+            assert statuses <= {"done", "diverged", "skipped", "not_reached"}, statuses
             systems = [m["content"] for b in server.bodies() for m in b["messages"]
                        if m["role"] == "system"]
             assert systems and all(s.endswith("Reply in Portuguese.") for s in systems)

@@ -25,6 +25,7 @@ from core.formats.gemini_parts import (
     field,
     field_key,
     lower_types,
+    pair_results,
     parts_text,
     split_parts,
 )
@@ -54,7 +55,7 @@ class Gemini:
         for content in as_list(field(body, "contents")):
             if isinstance(content, dict):
                 result.extend(content_messages(content))
-        return result
+        return pair_results(result)
 
     def system_prompts(self, body: dict[str, Any]) -> list[str]:
         system = field(body, "systemInstruction")

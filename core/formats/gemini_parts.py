@@ -52,8 +52,10 @@ def split_parts(parts: list[Any]) -> tuple[str, str, list[ToolCall]]:
             continue
         call = field(part, "functionCall")
         if isinstance(call, dict):
-            calls.append(ToolCall(id=call_id(call) or "", name=str(call.get("name") or ""),
-                                  arguments=json.dumps(call.get("args") or {}, sort_keys=True)))
+            name = str(call.get("name") or "")
+            arguments = json.dumps(call.get("args") or {}, sort_keys=True)
+            calls.append(ToolCall(id=call_id(call) or synthetic_id(name, arguments), name=name,
+                                  arguments=arguments))
         elif isinstance(part.get("text"), str):
             (thoughts if part.get("thought") else texts).append(part["text"])
         elif field(part, "inlineData") is not None or field(part, "fileData") is not None:
@@ -63,6 +65,33 @@ def split_parts(parts: list[Any]) -> tuple[str, str, list[ToolCall]]:
         elif field(part, "codeExecutionResult") is not None:
             texts.append(str(as_dict(field(part, "codeExecutionResult")).get("output") or ""))
     return "".join(texts), "".join(thoughts), calls
+
+
+SYNTHETIC_PREFIX = "gemini-call-"
+
+
+def synthetic_id(name: str, arguments: str) -> str:
+    """A stable id for a function call Gemini sent without one: the same call gets the same id
+    in the answer that made it and in every later request carrying it, so results pair up.
+    Never sent to Google (`render` drops it)."""
+    import hashlib
+
+    digest = hashlib.sha1(f"{name}\n{arguments}".encode()).hexdigest()[:12]
+    return f"{SYNTHETIC_PREFIX}{re.sub(r'[^A-Za-z0-9_-]', '_', name)}-{digest}"
+
+
+def pair_results(messages: list[Message]) -> list[Message]:
+    """Give each function response without an id the id of the call it answers (by name, in
+    order), so tool results pair with their calls like in the other formats."""
+    pending: dict[str, list[str]] = {}
+    for message in messages:
+        for call in message.tool_calls:
+            pending.setdefault(call.name, []).append(call.id)
+        if message.role == "tool" and not message.tool_call_id:
+            waiting = pending.get(message.name or "") or []
+            if waiting:
+                message.tool_call_id = waiting.pop(0)
+    return messages
 
 
 def parts_text(parts: Any) -> str:
@@ -136,7 +165,7 @@ class GeminiConversation:
         parts: list[dict[str, Any]] = [{"text": exchange.text}] if exchange.text else []
         for call in exchange.calls:
             function: dict[str, Any] = {"name": call.name, "args": as_object(call.arguments)}
-            if call.id:
+            if call.id and not call.id.startswith(SYNTHETIC_PREFIX):
                 function["id"] = call.id
             parts.append({"functionCall": function})
         answers: list[dict[str, Any]] = []
