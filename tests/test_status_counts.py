@@ -22,7 +22,7 @@ FAST = RetryPolicy(max_attempts=1, base_s=0.0, cap_s=0.0)
 
 def test_groups_partition_the_statuses() -> None:
     assert SUCCEEDED.isdisjoint(FAILED)
-    assert set(FINAL) == SUCCEEDED | FAILED | {"skipped", "cancelled"}
+    assert set(FINAL) == SUCCEEDED | FAILED | {"skipped", "cancelled", "not_reached"}
     assert "cancelled" not in KEPT_ON_RESUME and KEPT_ON_RESUME < FINAL
 
 

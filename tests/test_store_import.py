@@ -145,7 +145,7 @@ def test_session_list_search_and_sort(tmp_path: Path) -> None:
 
     with Store(demo_store_copy(tmp_path)) as store:
         names = [s.name for s in store.list_sessions()]
-        assert names[0] == "AI Debate" and len(names) == 9
+        assert names[0] == "AI Debate" and len(names) == 10
         assert [s.name for s in store.list_sessions("climate")] == ["AI Debate"]
         assert [s.name for s in store.list_sessions("claude")] == ["Support Triage"]
         assert [s.name for s in store.list_sessions("/agent/search")] == ["Research Agent"]
