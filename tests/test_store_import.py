@@ -151,7 +151,7 @@ def test_session_list_search_and_sort(tmp_path: Path) -> None:
         assert [s.name for s in store.list_sessions("/agent/search")] == ["Research Agent"]
         by_requests = store.list_sessions(sort="requests", descending=True, limit=1)
         assert by_requests[0].requests >= 500
-        assert len(store.list_sessions(limit=2, offset=8)) == 1
+        assert len(store.list_sessions(limit=2, offset=9)) == 1
         assert store.count_sessions("debate") == 1
 
 
