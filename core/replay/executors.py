@@ -65,16 +65,19 @@ async def run_exec(argv: list[str], call: ToolCall, *, timeout_s: float = 30.0) 
         )
     except TimeoutError:
         _kill(process)
-        await process.wait()
+        await _reaped(process)
         return f"Error: tool command {name} timed out after {timeout_s:g} s", True
     except BaseException:
         _kill(process)
         raise
     if too_big:
         _kill(process)
-        await process.wait()
+        await _reaped(process)
         return f"Error: tool command {name} printed more than {MAX_OUTPUT_BYTES // 1_000_000} MB", True
-    code = await process.wait()
+    code = await _reaped(process)
+    if code is None:
+        _kill(process)
+        return f"Error: tool command {name} did not exit after closing its output", True
     if code != 0:
         lines = [ln for ln in stderr.decode("utf-8", errors="replace").splitlines() if ln.strip()]
         last = lines[-1].strip() if lines else "no message on stderr"
@@ -123,6 +126,14 @@ async def _communicate(
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+
+
+async def _reaped(process: asyncio.subprocess.Process, within_s: float = 5.0) -> int | None:
+    """The exit status, waited for at most `within_s`: a lost child-exit notice never hangs a replay."""
+    try:
+        return await asyncio.wait_for(process.wait(), timeout=within_s)
+    except TimeoutError:
+        return process.returncode
 
 
 def _kill(process: asyncio.subprocess.Process) -> None:
