@@ -389,6 +389,18 @@ def substitute_in_messages(body: dict[str, Any], old: str, new: str) -> dict[str
     return {**body, "messages": updated} if changed else body
 
 
+def finalize_chat_like(body: dict[str, Any], model: str | None, stream: bool | None) -> dict[str, Any]:
+    """Set the replay's model and streaming choice in a body that keeps both at its top level."""
+    result = dict(body)
+    if model:
+        result["model"] = model
+    if stream is not None:
+        result["stream"] = stream
+        if not stream:
+            result.pop("stream_options", None)
+    return result
+
+
 def substitute_many_in_messages(
     body: dict[str, Any],
     replacements: dict[str, str],

@@ -14,6 +14,7 @@ from core.formats import (
     as_dict,
     as_list,
     content_text,
+    finalize_chat_like,
     no_texts,
     substitute_in_messages,
     substitute_many_in_messages,
@@ -159,14 +160,7 @@ class AnthropicMessages:
         self, body: dict[str, Any], *, model: str | None, stream: bool | None
     ) -> dict[str, Any]:
         """The model and streaming choice of the replay, where this format keeps them."""
-        result = dict(body)
-        if model:
-            result["model"] = model
-        if stream is not None:
-            result["stream"] = stream
-            if not stream:
-                result.pop("stream_options", None)
-        return result
+        return finalize_chat_like(body, model, stream)
 
     def to_chat(self, body: dict[str, Any]) -> dict[str, Any]:
         """The same request as an OpenAI chat completions body."""
