@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any, NamedTuple
 
-from core.diff_match import Matcher, Run, trusted
+from core.diff_match import Matcher, Run, trace_pairs, trusted
 
 __all__ = [
     "DiffOp",
@@ -204,19 +204,7 @@ def _pair_lines(
             sim = 2 * len(sa & cb[j]) / (len(sa) + len(cb[j]))
             take = row[j] + sim if sim >= 0.5 else -1.0
             nxt[j + 1] = max(row[j + 1], nxt[j], take)
-    pairs: list[tuple[int, int]] = []
-    i, j = na, nb
-    while i and j:
-        if best[i][j] == best[i - 1][j]:
-            i -= 1
-        elif best[i][j] == best[i][j - 1]:
-            j -= 1
-        else:
-            pairs.append((la0 + i - 1, lb0 + j - 1))
-            i -= 1
-            j -= 1
-    pairs.reverse()
-    return pairs
+    return trace_pairs(best, la0, lb0)
 
 
 # --------------------------------------------------------------------------- ops

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
 from itertools import compress, groupby
 from math import isqrt
 from operator import eq
 
-__all__ = ["Matcher", "Run", "match_runs", "trusted"]
+__all__ = ["Matcher", "Run", "match_runs", "trace_pairs", "trusted"]
 
 Run = tuple[int, int, int]  # (index in a, index in b, length): a[i:i+n] == b[j:j+n]
 
@@ -50,39 +50,28 @@ _MYERS_BUDGET = 400_000
 
 
 def _run_length(a: Sequence[int], i: int, b: Sequence[int], j: int, limit: int) -> int:
-    """Length of the common run a[i:], b[j:] (at most ``limit``): a few elements one by
-    one, then galloping over slices."""
-    n = 0
-    top = min(limit, 8)
-    while n < top and a[i + n] == b[j + n]:
-        n += 1
-    if n < top:
-        return n
-    step = 16
-    while n < limit:
-        s = min(step, limit - n)
-        if a[i + n : i + n + s] == b[j + n : j + n + s]:
-            n += s
-            step *= 2
-        elif s == 1:
-            break
-        else:
-            step = s // 2
-    return n
+    """Length of the common run a[i:], b[j:] (at most ``limit``)."""
+    return _gallop(lambda n, s: a[i + n : i + n + s] == b[j + n : j + n + s], limit)
 
 
 def _back_run_length(a: Sequence[int], i: int, b: Sequence[int], j: int, limit: int) -> int:
     """Length of the common run ending just before a[i], b[j] (at most ``limit``)."""
+    return _gallop(lambda n, s: a[i - n - s : i - n] == b[j - n - s : j - n], limit)
+
+
+def _gallop(same: Callable[[int, int], bool], limit: int) -> int:
+    """Largest n ≤ ``limit`` whose first n elements ``same(offset, size)`` reports equal:
+    a few elements one by one (most runs are short), then galloping over slices."""
     n = 0
     top = min(limit, 8)
-    while n < top and a[i - n - 1] == b[j - n - 1]:
+    while n < top and same(n, 1):
         n += 1
     if n < top:
         return n
     step = 16
     while n < limit:
         s = min(step, limit - n)
-        if a[i - n - s : i - n] == b[j - n - s : j - n]:
+        if same(n, s):
             n += s
             step *= 2
         elif s == 1:
@@ -90,6 +79,24 @@ def _back_run_length(a: Sequence[int], i: int, b: Sequence[int], j: int, limit: 
         else:
             step = s // 2
     return n
+
+
+def trace_pairs(best: list[list[float]], alo: int, blo: int) -> list[tuple[int, int]]:
+    """The in-order pairs behind a filled pairing table, where ``best[i][j]`` is the best
+    total for the first i elements of one side and j of the other (a pair raises it)."""
+    pairs: list[tuple[int, int]] = []
+    i, j = len(best) - 1, len(best[0]) - 1
+    while i and j:
+        if best[i][j] == best[i - 1][j]:
+            i -= 1
+        elif best[i][j] == best[i][j - 1]:
+            j -= 1
+        else:
+            pairs.append((alo + i - 1, blo + j - 1))
+            i -= 1
+            j -= 1
+    pairs.reverse()
+    return pairs
 
 
 def trusted(runs: list[Run], alo: int, ahi: int, blo: int, bhi: int) -> list[Run]:

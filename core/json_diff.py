@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.diff import DiffOp, DiffResult, decode_nested
-from core.diff_match import match_runs
+from core.diff_match import match_runs, trace_pairs
 
 __all__ = [
     "JsonChange",
@@ -143,19 +143,7 @@ def _pair(a: list[Any], b: list[Any], alo: int, ahi: int, blo: int, bhi: int) ->
             sim = _similarity(a[alo + i], b[blo + j])
             take = best[i][j] + sim if sim > 0 else -1.0
             best[i + 1][j + 1] = max(best[i][j + 1], best[i + 1][j], take)
-    pairs: list[tuple[int, int]] = []
-    i, j = na, nb
-    while i and j:
-        if best[i][j] == best[i - 1][j]:
-            i -= 1
-        elif best[i][j] == best[i][j - 1]:
-            j -= 1
-        else:
-            pairs.append((alo + i - 1, blo + j - 1))
-            i -= 1
-            j -= 1
-    pairs.reverse()
-    return pairs
+    return trace_pairs(best, alo, blo)
 
 
 def json_changes(a: Any, b: Any) -> list[JsonChange] | None:
