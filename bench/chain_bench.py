@@ -25,20 +25,7 @@ from core.replay.engine import make_client, run_replay  # noqa: E402
 from core.replay.models import ReplaySpec  # noqa: E402
 from core.replay.plan import plan_replay  # noqa: E402
 from core.store import Store  # noqa: E402
-from tests.servers import default_reply, recorded_request  # noqa: E402
-
-
-def conversation(turns: int) -> list:
-    messages: list[dict[str, str]] = [{"role": "system", "content": "You are a patient tutor."}]
-    requests = []
-    for turn in range(turns):
-        messages.append({"role": "user", "content": f"Question {turn}: explain step {turn}."})
-        body = {"model": "gpt-4o-mini", "messages": [dict(m) for m in messages]}
-        answer = default_reply(body) + f" (turn {turn} of the lesson, explained in full)"
-        requests.append(recorded_request(f"t{turn:05d}", body, answer, session_id="long",
-                                         at=turn))
-        messages.append({"role": "assistant", "content": answer})
-    return requests
+from tests.servers import tutor_conversation  # noqa: E402
 
 
 async def replay(store: Store, base_url: str) -> float:
@@ -65,7 +52,7 @@ def main() -> None:
         base_url = server.stdout.readline().strip()
         print(f"{'turns':>6} {'links':>9} {'plan s':>8} {'replay s':>9} {'ms/request':>11}")
         for turns in args.turns:
-            requests = conversation(turns)
+            requests = tutor_conversation(turns)
             began = time.perf_counter()
             plan = plan_replay(requests, ReplaySpec(session_id="long"))
             planning = time.perf_counter() - began

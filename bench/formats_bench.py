@@ -28,22 +28,12 @@ from core.replay.engine import make_client, run_replay  # noqa: E402
 from core.replay.models import ReplaySpec  # noqa: E402
 from core.replay.plan import plan_replay  # noqa: E402
 from core.store import Store  # noqa: E402
-from tests.servers import default_reply, recorded_request, redirect_transport  # noqa: E402
+from tests.servers import (  # noqa: E402
+    redirect_transport,
+    tutor_conversation,
+)
 
 SYSTEM = "You are a patient tutor."
-
-
-def chat_conversation(turns: int) -> list[LoggedRequest]:
-    messages: list[dict[str, str]] = [{"role": "system", "content": SYSTEM}]
-    requests = []
-    for turn in range(turns):
-        messages.append({"role": "user", "content": f"Question {turn}: explain step {turn}."})
-        body = {"model": "gpt-4o-mini", "messages": [dict(m) for m in messages]}
-        answer = default_reply(body) + f" (turn {turn}, explained in full)"
-        requests.append(recorded_request(f"t{turn:05d}", body, answer, session_id="long",
-                                         at=turn))
-        messages.append({"role": "assistant", "content": answer})
-    return requests
 
 
 def responses_conversation(turns: int) -> list[LoggedRequest]:
@@ -114,7 +104,7 @@ def main() -> None:
         print(f"{'turns':>6} {'format':<34} {'plan s':>8} {'replay s':>9} {'ms/request':>11}")
         for turns in args.turns:
             rows = [
-                ("chat, full history (reference)", chat_conversation(turns),
+                ("chat, full history (reference)", tutor_conversation(turns, SYSTEM),
                  ReplaySpec(session_id="long", via=base_url), lambda: make_client(8)),
                 ("responses, replayed ids", responses_conversation(turns),
                  ReplaySpec(session_id="long"), redirected),

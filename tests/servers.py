@@ -643,6 +643,20 @@ def recorded_request(
     )
 
 
+def tutor_conversation(turns: int, system: str = "You are a patient tutor.") -> list[Any]:
+    """One chat conversation of ``turns`` requests, each carrying the whole history so far
+    (session ``long``): the shape whose replay cost grows with the number of links."""
+    messages: list[dict[str, str]] = [{"role": "system", "content": system}]
+    requests = []
+    for turn in range(turns):
+        messages.append({"role": "user", "content": f"Question {turn}: explain step {turn}."})
+        body = {"model": "gpt-4o-mini", "messages": [dict(m) for m in messages]}
+        answer = default_reply(body) + f" (turn {turn} of the lesson, explained in full)"
+        requests.append(recorded_request(f"t{turn:05d}", body, answer, session_id="long", at=turn))
+        messages.append({"role": "assistant", "content": answer})
+    return requests
+
+
 def main() -> None:
     """`python -m tests.servers [--latency S]`: serve a FakeProvider until killed.
 
