@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from statistics import fmean
 from typing import Any, Literal
@@ -275,6 +276,21 @@ def _code(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
+def _meta(item: RequestReport, esc: Callable[[str], str], *, code: Callable[[str], str],
+          status: Callable[[str], str]) -> str:
+    """A request's one-line summary (id, status, model, edit, similarity), with the escaping
+    and markup of the report being written."""
+    meta = [code(item.request_id), f"status {status(item.status)}", f"model {esc(item.model)}"]
+    if item.sent_model and item.sent_model != item.model:
+        meta.append(f"sent as {esc(item.sent_model)}")
+    if item.edited:
+        meta.append("edited")
+    if item.similarity is not None:
+        meta.append(f"similarity {esc(_pct(item.similarity))}, +{item.added_words}"
+                    f" −{item.removed_words} words")
+    return " · ".join(meta)
+
+
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
     text = " ".join(str(text).split())
@@ -321,16 +337,9 @@ def render_markdown(report: ReplayReport) -> str:
     for n, item in enumerate(report.requests, 1):
         title = f"{n}. {item.session_path} · {item.prompt_id or 'no prompt id'}"
         out += [f"### {_cell(title)}", ""]
-        meta = [f"`{_cell(item.request_id)}`", f"status **{_cell(item.status)}**",
-                f"model {_cell(item.model)}"]
-        if item.sent_model and item.sent_model != item.model:
-            meta.append(f"sent as {_cell(item.sent_model)}")
-        if item.edited:
-            meta.append("edited")
-        if item.similarity is not None:
-            meta.append(f"similarity {_pct(item.similarity)}, +{item.added_words}"
-                        f" −{item.removed_words} words")
-        out += [" · ".join(meta), ""]
+        meta = _meta(item, _cell, code=lambda s: f"`{_cell(s)}`",
+                     status=lambda s: f"**{_cell(s)}**")
+        out += [meta, ""]
         for score in item.scores:
             out += [f"- {_cell(score.scorer or '')}: {_num(score.original)} →"
                     f" {_num(score.replay)} (Δ {_signed(score.delta)})", ""]
@@ -433,17 +442,9 @@ def render_html(report: ReplayReport) -> str:
         out.append(f'<article class="request" id="r-{_e(item.request_id)}">')
         out.append(f"<h3>{n}. {_e(item.session_path)} · {_e(item.prompt_id or 'no prompt id')}"
                    "</h3>")
-        meta = [f"<code>{_e(item.request_id)}</code>",
-                f'status <span class="status-{_e(item.status)}">{_e(item.status)}</span>',
-                f"model {_e(item.model)}"]
-        if item.sent_model and item.sent_model != item.model:
-            meta.append(f"sent as {_e(item.sent_model)}")
-        if item.edited:
-            meta.append("edited")
-        if item.similarity is not None:
-            meta.append(f"similarity {_e(_pct(item.similarity))}, +{item.added_words}"
-                        f" −{item.removed_words} words")
-        out.append(f'<p class="meta">{" · ".join(meta)}</p>')
+        meta = _meta(item, _e, code=lambda s: f"<code>{_e(s)}</code>",
+                     status=lambda s: f'<span class="status-{_e(s)}">{_e(s)}</span>')
+        out.append(f'<p class="meta">{meta}</p>')
         if item.scores:
             out.append("<ul class=\"request-scores\">")
             out += [f"<li>{_e(s.scorer or '')}: {_e(_num(s.original))} → {_e(_num(s.replay))}"
