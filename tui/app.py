@@ -66,10 +66,14 @@ class RepriseApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     BINDINGS = [
-        Binding("f1", "help", "Help", id="app.help"),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
-        Binding("q", "quit", "Quit", show=False, id="app.quit_q"),
-        Binding("y", "copy", "Copy", show=False, id="app.copy"),
+        Binding("f1", "help", "Help", id="app.help",
+                tooltip="Help for what has focus, with every key active here"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True,
+                tooltip="Quit (with pending edits or a replay running, press twice)"),
+        Binding("q", "quit", "Quit", show=False, id="app.quit_q",
+                tooltip="Quit (with pending edits or a replay running, press twice)"),
+        Binding("y", "copy", "Copy", show=False, id="app.copy",
+                tooltip="Copy what has focus; the notification says what was copied"),
         *NAV_BINDINGS,
     ]
 
@@ -289,7 +293,10 @@ class RepriseApp(App[None]):
         # Textual's "Keys" panel duplicates F1 help, which also lists binding ids.
         yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         yield SystemCommand("Help", "Help for the focused widget (F1)", self.action_help)
-        yield SystemCommand("Sessions", "Back to the sessions list", self._to_sessions)
+        from tui.screens.sessions import SessionsScreen
+
+        if not isinstance(screen, SessionsScreen):
+            yield SystemCommand("Sessions", "Back to the sessions list", self._to_sessions)
         if self.store is not None:
             yield SystemCommand("Matrices", "Reopen a prompt-version matrix", self.action_matrices)
         commands = getattr(screen, "palette_commands", None)

@@ -21,7 +21,8 @@ from textual.widget import Widget
 VI_KEYS = {"j": "down", "k": "up", "g": "home", "G": "end"}
 
 NAV_BINDINGS = [
-    Binding(vi, f"app.nav('{key}')", key.capitalize(), show=False, id=f"nav.{key}")
+    Binding(vi, f"app.nav('{key}')", key.capitalize(), show=False, id=f"nav.{key}",
+            tooltip=f"Same as {key.capitalize()} in the focused list or pane")
     for vi, key in VI_KEYS.items()
 ]
 
@@ -32,8 +33,10 @@ class Modal(ModalScreen[ResultType]):
     """A modal that keeps the app's keys (F1, y, j/k) and shows its own footer."""
 
     BINDINGS = [
-        Binding("f1", "app.help", "Help", id="modal.help"),
-        Binding("y", "app.copy", "Copy", show=False, id="modal.copy"),
+        Binding("f1", "app.help", "Help", id="modal.help",
+                tooltip="Help for this form, with every key active here"),
+        Binding("y", "app.copy", "Copy", show=False, id="modal.copy",
+                tooltip="Copy what has focus"),
         *NAV_BINDINGS,
     ]
 

@@ -22,8 +22,9 @@ class ConfirmScreen(ModalScreen[bool]):
 """
 
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+        Binding("y", "answer(True)", "Yes", id="confirm.yes", tooltip="Go ahead"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no",
+                tooltip="Cancel; nothing is sent"),
     ]
 
     def __init__(self, title: str, message: str, yes: str = "Send there") -> None:

@@ -22,8 +22,8 @@ from core.diff import DiffResult
 from core.labels import fit
 from core.replay.models import ReplayResult
 from core.text import literal
+from tui.widgets.badges import BADGE_CLASSES, DIFF_CLASSES, diff_style, state_badge, state_style
 from tui.widgets.diff_view import DiffView
-from tui.widgets.request_tree import STATE_BADGES
 from tui.workers import WorkerRoutes
 
 
@@ -50,13 +50,15 @@ class ExportDone(Message):
 
 
 class DiffScreen(WorkerRoutes, Screen[None]):
+    COMPONENT_CLASSES = BADGE_CLASSES | DIFF_CLASSES  # coloured by the theme (app.tcss)
     copy_what = "the replayed response"
     AUTO_FOCUS = "#diff-summary"  # ↓/j/k move the request list; Tab reaches the text
 
     BINDINGS = [
-        Binding("escape", "back", "Back", id="diff.back"),
+        Binding("escape", "back", "Back", id="diff.back", tooltip="Back to the session"),
         # Priority: the focused diff view has its own `s`, which would toggle only itself.
-        Binding("s", "toggle_side", "Side by side", id="diff.side_by_side", priority=True),
+        Binding("s", "toggle_side", "Side by side", id="diff.side_by_side", priority=True,
+                tooltip="Inline or side by side"),
         Binding("n,right_square_bracket", "jump(1)", "Next", id="diff.next",
                 tooltip="Next changed request"),
         Binding("p,left_square_bracket", "jump(-1)", "Prev", id="diff.previous",
@@ -64,7 +66,8 @@ class DiffScreen(WorkerRoutes, Screen[None]):
         Binding("J", "toggle_structure", "JSON", id="diff.structure",
                 tooltip="When both answers are JSON: list changes by JSON path "
                         "($.items[12].score: 5 → 6) instead of word by word"),
-        Binding("x", "export('html')", "Export", id="diff.export"),
+        Binding("x", "export('html')", "Export", id="diff.export",
+                tooltip="Export the replay's report to ./reprise-<replay>.html"),
     ]
 
     HELP = """\
@@ -180,13 +183,14 @@ words struck through in red, inserted words in green; tool calls are compared as
         result = self.results.get(request_id)
         label = Text()
         if result is None:
-            label.append("  ", style="dim")
+            label.append("  ")
         else:
-            badge, style = STATE_BADGES.get(result.status, ("?", ""))
-            label.append(f"{badge} ", style=style)
+            label.append_text(state_badge(self, result.status))
         sim = self._similarity(request_id)
         label.append(f"{sim:>4.0%} " if sim is not None else "  –  ",
-                     style="green" if sim == 1 else "yellow" if sim is not None else "dim")
+                     style=diff_style(self, "same", foreground=True) if sim == 1
+                     else diff_style(self, "changed", foreground=True) if sim is not None
+                     else state_style(self, "note"))
         # The list is 44 cells or 45% of the screen (app.tcss), less border, badge, similarity.
         room = min(44, int(self.app.size.width * 0.45)) - 13
         label.append(fit(literal(self.labels.get(request_id, request_id[:8])), max(8, room)))
@@ -243,14 +247,14 @@ words struck through in red, inserted words in green; tool calls are compared as
 
     def _stats(self, request_id: str, result: ReplayResult, diff: DiffResult,
                tools: DiffResult | None, paths: DiffResult | None = None) -> Text:
-        badge, style = STATE_BADGES.get(result.status, ("?", ""))
         line = Text(literal(self.labels.get(request_id, "")) + "\n", style="bold cyan")
-        line.append(f"{badge} {result.status}", style=style)
+        line.append_text(state_badge(self, result.status, with_name=True))
         sim = self._similarity(request_id)
         line.append(f"   similarity {sim:.0%}" if sim is not None else "   similarity –",
                     style="bold")
-        line.append(f"   +{diff.added_words}", style="green")
-        line.append(f" −{diff.removed_words} words", style="red")
+        line.append(f"   +{diff.added_words}", style=diff_style(self, "inserted", foreground=True))
+        line.append(f" −{diff.removed_words} words",
+                    style=diff_style(self, "removed", foreground=True))
         if tools is not None:
             line.append(f"   tool calls {'changed' if tools.changed else 'same'}",
                         style="yellow" if tools.changed else "dim")
@@ -332,15 +336,19 @@ words struck through in red, inserted words in green; tool calls are compared as
         return self.replayed_text
 
     def palette_commands(self) -> list[SystemCommand]:
+        """Next/previous change only when some request changed."""
+        changed = self.comparison is not None and bool(self.comparison.changed)
         return [
             SystemCommand("Toggle side by side", "Inline or side-by-side diff",
                           self.action_toggle_side),
             SystemCommand("Toggle JSON paths", "Changes by JSON path when both answers are JSON",
                           self.action_toggle_structure),
+        ] + ([
             SystemCommand("Next change", "Jump to the next changed request",
                           lambda: self.action_jump(1)),
             SystemCommand("Previous change", "Jump to the previous changed request",
                           lambda: self.action_jump(-1)),
+        ] if changed else []) + [
             SystemCommand("Export report (HTML)", "Self-contained HTML report of this replay",
                           lambda: self.action_export("html")),
             SystemCommand("Export report (Markdown)", "Markdown report of this replay",

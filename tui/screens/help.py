@@ -21,7 +21,7 @@ GENERAL = """\
 
 class HelpScreen(Modal[None]):
     BINDINGS = [
-        Binding("escape,f1,q", "dismiss", "Close", id="help.close"),
+        Binding("escape,f1,q", "dismiss", "Close", id="help.close", tooltip="Close the help"),
     ]
 
     def __init__(self, text: str) -> None:
@@ -45,7 +45,10 @@ class HelpScreen(Modal[None]):
                 continue
             display = binding.key_display or screen.app.get_key_display(binding)
             binding_id = f"`{binding.id}`" if binding.id else "–"
-            rows.append(f"| `{display or key}` | {binding.description} | {binding_id} |")
+            # The tooltip (also shown when hovering the footer key) says what the key does.
+            tooltip = active.tooltip or binding.tooltip
+            action = f"**{binding.description}**: {tooltip}" if tooltip else binding.description
+            rows.append(f"| `{display or key}` | {action} | {binding_id} |")
         body = "\n".join([*sections, GENERAL, "## Keys active here", *rows])
         return cls(body)
 

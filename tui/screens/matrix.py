@@ -35,6 +35,7 @@ from core.matrix import (
 from core.replay.waits import Waits
 from core.text import literal
 from tui.navigation import Modal
+from tui.widgets.badges import BADGE_CLASSES, state_badge, state_style
 from tui.widgets.text import money, plural, short
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ HINT = "Enter: open the cell's diff · o/O: sort · Esc: back"
 # Dropped below WIDE columns so the essential ones fit without scrolling sideways.
 SECONDARY = {"requests", "tokens", "cost", "latency_ms"}
 WIDE = 110
-STATUS_STYLE = {"done": "green", "running": "cyan", "failed": "red", "pending": "dim"}
 
 
 class MatrixEventMessage(Message):
@@ -78,15 +78,20 @@ def _num(value: float | None, fmt: str = "{:.2f}") -> str:
 
 
 class MatrixScreen(Screen[None]):
+    COMPONENT_CLASSES = BADGE_CLASSES  # cell statuses coloured by the theme (app.tcss)
     copy_what = "the matrix results as JSON"
     AUTO_FOCUS = "#matrix-table"
 
     BINDINGS = [
-        Binding("escape", "back", "Back", id="matrix.back"),
-        Binding("o", "sort_next", "Sort", id="matrix.sort"),
-        Binding("O", "sort_reverse", "Reverse", id="matrix.reverse"),
-        Binding("r", "resume", "Resume", id="matrix.resume"),
-        Binding("ctrl+c", "cancel", "Cancel", show=False, id="matrix.cancel"),
+        Binding("escape", "back", "Back", id="matrix.back",
+                tooltip="Cancel a running matrix, else back"),
+        Binding("o", "sort_next", "Sort", id="matrix.sort", tooltip="Sort by the next column"),
+        Binding("O", "sort_reverse", "Reverse", id="matrix.reverse",
+                tooltip="Reverse the sort order"),
+        Binding("r", "resume", "Resume", id="matrix.resume",
+                tooltip="Run the cells an interrupted matrix did not finish"),
+        Binding("ctrl+c", "cancel", "Cancel", show=False, id="matrix.cancel",
+                tooltip="Stop the running matrix; finished cells are kept"),
     ]
 
     HELP = """\
@@ -232,9 +237,9 @@ responses, requests, failures, tokens, estimated cost and mean latency.
     def _status_text(self, cell: Cell, row: MatrixRow | None) -> Text:
         status = self.cell_status.get(cell.key) or (row.status if row else "pending")
         if status == "running" and self.calls_per_cell:
-            return Text(f"▶ {self.cell_done[cell.key]}/{self.calls_per_cell}", style="cyan")
-        badge = {"done": "✓", "failed": "✗", "pending": "…", "running": "▶"}.get(status, "?")
-        return Text(f"{badge} {status}", style=STATUS_STYLE.get(status, ""))
+            return Text(f"▶ {self.cell_done[cell.key]}/{self.calls_per_cell}",
+                        style=state_style(self, "running"))
+        return state_badge(self, status, with_name=True)
 
     def _row_values(self, cell: Cell, row: MatrixRow | None) -> list[Any]:
         assert self.spec is not None
@@ -249,11 +254,12 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         delta = row.score_delta
         metrics: dict[str, Any] = {
             "score": Text(_num(row.score), style="bold"),
-            "score_delta": Text(_num(delta, "{:+.2f}"), style="green" if delta and delta > 0
-                                else "red" if delta and delta < 0 else ""),
+            "score_delta": Text(_num(delta, "{:+.2f}"),
+                                style=state_style(self, "done") if delta and delta > 0
+                                else state_style(self, "error") if delta and delta < 0 else ""),
             "similarity": _num(row.similarity, "{:.0%}"),
             "requests": str(row.requests),
-            "failed": Text(str(row.failed), style="red" if row.failed else ""),
+            "failed": Text(str(row.failed), style=state_style(self, "error") if row.failed else ""),
             "tokens": f"{row.tokens:,}",
             "cost": money(row.cost),
             "latency_ms": "–" if row.latency_ms is None else f"{row.latency_ms / 1000:.1f}s",
@@ -563,12 +569,19 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         return json.dumps(self.table.to_json_dict(), indent=2)
 
     def palette_commands(self) -> list[SystemCommand]:
-        return [
+        """Resume only for a matrix that stopped early, cancel only while one runs."""
+        running = self.run_worker_ is not None and self.run_worker_.is_running
+        commands = [
             SystemCommand("Sort matrix", "Sort by the next column", self.action_sort_next),
             SystemCommand("Reverse matrix order", "Reverse the sort", self.action_sort_reverse),
-            SystemCommand("Resume matrix", "Run the unfinished cells", self.action_resume),
-            SystemCommand("Cancel matrix", "Stop the running matrix", self.action_cancel),
         ]
+        if not running and self.check_action("resume", ()):
+            commands.append(SystemCommand("Resume matrix", "Run the unfinished cells",
+                                          self.action_resume))
+        if running:
+            commands.append(SystemCommand("Cancel matrix", "Stop the running matrix",
+                                          self.action_cancel))
+        return commands
 
 
 class MatricesScreen(Modal[str | None]):
@@ -580,7 +593,7 @@ class MatricesScreen(Modal[str | None]):
 - **Escape**: close
 """
 
-    BINDINGS = [Binding("escape", "close", "Close", id="matrices.close")]
+    BINDINGS = [Binding("escape", "close", "Close", id="matrices.close", tooltip="Back")]
 
     def compose(self) -> ComposeResult:
         from textual.containers import Vertical

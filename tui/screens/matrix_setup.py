@@ -131,8 +131,10 @@ Every combination of the variants below is replayed (one replay per cell) and sc
 """
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="matrix_setup.cancel"),
-        Binding("ctrl+s,f2", "start", "Start matrix", priority=True, id="matrix_setup.start"),
+        Binding("escape", "cancel", "Cancel", id="matrix_setup.cancel",
+                tooltip="Close without running"),
+        Binding("ctrl+s,f2", "start", "Start matrix", priority=True, id="matrix_setup.start",
+                tooltip="Run every combination of the variants"),
     ]
 
     def __init__(self, config: Config, session_id: str, requests: list[LoggedRequest],

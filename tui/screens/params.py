@@ -13,8 +13,10 @@ from tui.navigation import Modal
 
 class ParamsScreen(Modal[ParamEdit | None]):
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="params.cancel"),
-        Binding("ctrl+s,f2", "save", "Save", priority=True, id="params.save"),
+        Binding("escape", "cancel", "Cancel", id="params.cancel",
+                tooltip="Close without changing the overrides"),
+        Binding("ctrl+s,f2", "save", "Save", priority=True, id="params.save",
+                tooltip="Keep these overrides for the next replay"),
     ]
 
     def __init__(self, scope: str, target: str, current: ParamEdit | None) -> None:

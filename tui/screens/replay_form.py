@@ -87,9 +87,12 @@ class ModeSet(RadioSet, inherit_bindings=False):
     """Arrows choose the mode at once; Enter is left to the form, which starts the replay."""
 
     BINDINGS = [
-        Binding("down,right", "next_button", "Next mode", show=False),
-        Binding("up,left", "previous_button", "Previous mode", show=False),
-        Binding("space", "toggle_button", "Choose", show=False),
+        Binding("down,right", "next_button", "Next mode", show=False, id="replay.mode_next",
+                tooltip="Choose the next mode"),
+        Binding("up,left", "previous_button", "Previous mode", show=False,
+                id="replay.mode_previous", tooltip="Choose the previous mode"),
+        Binding("space", "toggle_button", "Choose", show=False, id="replay.mode_choose",
+                tooltip="Choose the highlighted mode"),
     ]
 
     def action_next_button(self) -> None:
@@ -123,9 +126,12 @@ class ReplayForm(Modal[dict[str, Any] | None]):
 """
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="replay.form_cancel"),
-        Binding("ctrl+s,f2", "start", "Start", priority=True, id="replay.form_start"),
-        Binding("enter", "start", "Start", show=False, id="replay.form_enter"),
+        Binding("escape", "cancel", "Cancel", id="replay.form_cancel",
+                tooltip="Close without replaying"),
+        Binding("ctrl+s,f2", "start", "Start", priority=True, id="replay.form_start",
+                tooltip="Start the replay"),
+        Binding("enter", "start", "Start", show=False, id="replay.form_enter",
+                tooltip="Start the replay"),
     ]
 
     def __init__(self, config: Config, requests: int, edits: list[Any] | None = None,

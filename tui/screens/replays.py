@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from core.text import literal
 from tui.navigation import Modal
+from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.text import plural, short
 
 RESUMABLE = {"cancelled", "interrupted", "failed"}
@@ -30,6 +31,7 @@ HINT = "Enter: open · c: compare two · r: resume · Esc: close"
 
 
 class ReplaysScreen(Modal[ReplayChoice | None]):
+    COMPONENT_CLASSES = BADGE_CLASSES  # replay statuses coloured by the theme (app.tcss)
     HELP = """\
 ## Replays
 Newest first; replays made by a prompt-version matrix are marked with their matrix and cell.
@@ -43,9 +45,11 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
     copy_what = "the replay id"
 
     BINDINGS = [
-        Binding("escape", "close", "Close", id="replays.close"),
-        Binding("c,space", "mark", "Compare…", id="replays.compare"),
-        Binding("r", "resume", "Resume", id="replays.resume"),
+        Binding("escape", "close", "Close", id="replays.close", tooltip="Back to the session"),
+        Binding("c,space", "mark", "Compare…", id="replays.compare",
+                tooltip="Mark the base replay, then Enter on another to compare"),
+        Binding("r", "resume", "Resume", id="replays.resume",
+                tooltip="Run the unfinished requests of a stopped replay"),
     ]
 
     def __init__(self, session_id: str) -> None:
@@ -74,7 +78,7 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
         for replay in replays:
             # Essentials first (id, status, counts, matrix mark) so 80 columns keep them.
             label = Text(f"{replay.id[:8]}  ", style="bold")
-            label.append(f"{replay.status:<10}")
+            label.append(f"{replay.status:<10}", style=state_style(self, replay.status))
             label.append(f" {replay.done} done · {replay.failed} failed")
             if replay.id in cells:
                 label.append(f"  ▦ {literal(cells[replay.id])}", style="italic cyan")

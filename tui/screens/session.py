@@ -16,6 +16,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
@@ -42,19 +43,29 @@ SHOWN_RESULTS = {"done", "diverged"}  # results whose replayed response is shown
 
 class SessionScreen(Screen[None]):
     copy_what = "the selected request's response"
+    # Pending edits: assigning a new EditSet updates the tree marks, the edits panel, the
+    # shown request and the status line (`watch_edits`).
+    edits: reactive[EditSet] = reactive(EditSet, init=False)
     AUTO_FOCUS = "RequestTree"
 
     BINDINGS = [
-        Binding("escape", "back", "Back", id="session.back"),
+        Binding("escape", "back", "Back", id="session.back",
+                tooltip="Cancel a running replay, else back to the sessions"),
         Binding("e", "edit", "Edit", id="session.edit", tooltip="Edit the system prompt"),
         Binding("m", "params", "Params", id="session.params",
                 tooltip="Model and temperature overrides"),
-        Binding("r", "replay", "Replay", id="session.replay"),
-        Binding("d", "diff", "Diff", id="session.diff"),
-        Binding("R", "replays", "Replays", id="session.replays"),
-        Binding("M", "matrix", "Matrix", id="session.matrix"),
-        Binding("t", "tool_result", "Tool result", show=False, id="session.tool_result"),
-        Binding("ctrl+c", "cancel_replay", "Cancel replay", show=False, id="session.cancel"),
+        Binding("r", "replay", "Replay", id="session.replay",
+                tooltip="Replay the session with the pending edits"),
+        Binding("d", "diff", "Diff", id="session.diff",
+                tooltip="Recorded vs replayed responses, word by word"),
+        Binding("R", "replays", "Replays", id="session.replays",
+                tooltip="List, reopen, compare and resume replays"),
+        Binding("M", "matrix", "Matrix", id="session.matrix",
+                tooltip="Replay every combination of prompt variants and score them"),
+        Binding("t", "tool_result", "Tool result", show=False, id="session.tool_result",
+                tooltip="Answer the tool calls a stopped agent replay waits for"),
+        Binding("ctrl+c", "cancel_replay", "Cancel replay", show=False, id="session.cancel",
+                tooltip="Stop the running replay; finished results are kept"),
     ]
 
     HELP = """\
@@ -103,7 +114,8 @@ class SessionScreen(Screen[None]):
 
     def on_mount(self) -> None:
         store = self.app.store
-        self.edits = getattr(self.app, "pending_edits", {}).get(self.session_id, self.edits)
+        kept = getattr(self.app, "pending_edits", {}).get(self.session_id, self.edits)
+        self.set_reactive(SessionScreen.edits, kept)  # shown below, once the tree is loaded
         summary = store.get_session(self.session_id)
         self.requests = store.session_requests(self.session_id)
         self.by_id = {r.id: r for r in self.requests}
@@ -307,7 +319,6 @@ class SessionScreen(Screen[None]):
         edit = SystemEdit(scope=event.scope, target=event.target, text=event.text)
         # One edit per request: a new scope replaces the other one for this prompt/request.
         self.edits = self.edits.set_system(edit)
-        self._edits_changed()
         where = f"prompt id {event.target}" if event.scope == "prompt" else "this request"
         if event.target == "*":
             where = "every request in the session"
@@ -347,7 +358,6 @@ class SessionScreen(Screen[None]):
             if result.values():
                 kept.append(result)
             self.edits = self.edits.model_copy(update={"params": kept})
-            self._edits_changed()
 
         self.app.push_screen(ParamsScreen(scope, target, current), done)
 
@@ -360,7 +370,6 @@ class SessionScreen(Screen[None]):
         elif event.kind == "params" and event.index is not None:
             params = [p for i, p in enumerate(self.edits.params) if i != event.index]
             self.edits = self.edits.model_copy(update={"params": params})
-        self._edits_changed()
         if self.edits.is_empty:
             self.query_one(RequestTree).focus()
 
@@ -378,7 +387,7 @@ class SessionScreen(Screen[None]):
                     originals[edit.target] = "\n".join(fmt.system_prompts(full.request_body))
         self.query_one(EditsPanel).show_edits(self.edits, originals, self.labels)
 
-    def _edits_changed(self) -> None:
+    def watch_edits(self) -> None:
         edited = {r.id for r in self.requests if self.edits.touches(r)}
         self.query_one(RequestTree).set_edited(edited)
         self._show_edits()
@@ -556,7 +565,6 @@ class SessionScreen(Screen[None]):
         tree.set_added(self._added_rounds())
         if not quiet:
             self.edits = replay.spec.edits
-            self._edits_changed()
             self.notify(f"replay {replay.id[:8]} loaded")
         current = tree.current_request
         if current is not None:
@@ -689,19 +697,32 @@ class SessionScreen(Screen[None]):
 
     # -- palette ---------------------------------------------------------------------------
     def palette_commands(self) -> list[SystemCommand]:
-        return [
-            SystemCommand("Edit system prompt", "Edit the selected request's system prompt",
-                          self.action_edit),
-            SystemCommand("Model/temperature overrides", "Per prompt id", self.action_params),
-            SystemCommand("Replay session", "Replay with the pending edits", self.action_replay),
-            SystemCommand("Diff", "Original vs replayed responses", self.action_diff),
-            SystemCommand("Replays", "List, reopen and compare replays", self.action_replays),
-            SystemCommand("Prompt-version matrix", "Replay every combination of prompt variants",
-                          self.action_matrix),
-            SystemCommand("Give a tool result", "Answer the tool calls a stopped agent replay"
-                          " waits for, then continue it", self.action_tool_result),
-        ] + ([SystemCommand("Cancel replay", "Stop the running replay", self.action_cancel_replay)]
-             if self.replay_worker is not None and self.replay_worker.is_running else [])
+        """Only the commands that can run now (a diff needs a replay, cancel a running one)."""
+        running = self.replay_worker is not None and self.replay_worker.is_running
+        on_request = self.query_one(RequestTree).current_request is not None
+        waiting = not running and any(r.pending_calls for r in self.results.values())
+        offered = [
+            (on_request, SystemCommand("Edit system prompt",
+                                       "Edit the selected request's system prompt",
+                                       self.action_edit)),
+            (on_request, SystemCommand("Model/temperature overrides", "Per prompt id",
+                                       self.action_params)),
+            (not running, SystemCommand("Replay session", "Replay with the pending edits",
+                                        self.action_replay)),
+            (self.replay is not None and bool(self.results),
+             SystemCommand("Diff", "Original vs replayed responses", self.action_diff)),
+            (True, SystemCommand("Replays", "List, reopen and compare replays",
+                                 self.action_replays)),
+            (True, SystemCommand("Prompt-version matrix",
+                                 "Replay every combination of prompt variants",
+                                 self.action_matrix)),
+            (waiting, SystemCommand("Give a tool result", "Answer the tool calls a stopped agent"
+                                    " replay waits for, then continue it",
+                                    self.action_tool_result)),
+            (running, SystemCommand("Cancel replay", "Stop the running replay",
+                                    self.action_cancel_replay)),
+        ]
+        return [command for can_run, command in offered if can_run]
 
     def copy_text(self) -> str:
         return self.query_one(RequestDetail).copy_text()

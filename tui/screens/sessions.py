@@ -67,9 +67,12 @@ class SessionsScreen(Screen[None]):
     AUTO_FOCUS = "SessionList"
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="sessions.filter"),
-        Binding("S,ctrl+o", "source", "Source", id="sessions.source"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="sessions.clear"),
+        Binding("slash", "filter", "Filter", id="sessions.filter",
+                tooltip="Filter by name, id, path or model"),
+        Binding("S,ctrl+o", "source", "Source", id="sessions.source",
+                tooltip="Switch between the local store and Helicone"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="sessions.clear",
+                tooltip="Clear the filter and go back to the list"),
     ]
 
     HELP = """\

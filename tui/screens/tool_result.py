@@ -18,9 +18,12 @@ class ToolResultScreen(ModalScreen[dict[str, str] | None]):
     """One text area per waiting call; dismissed with {call id: result} or None."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="tool_result.cancel"),
-        Binding("ctrl+s,f2", "save", "Continue replay", priority=True, id="tool_result.save"),
-        Binding("ctrl+e", "editor", "$EDITOR", priority=True, id="tool_result.editor"),
+        Binding("escape", "cancel", "Cancel", id="tool_result.cancel",
+                tooltip="Leave the replay stopped; t gives the result later"),
+        Binding("ctrl+s,f2", "save", "Continue replay", priority=True, id="tool_result.save",
+                tooltip="Send these tool results and continue the replay"),
+        Binding("ctrl+e", "editor", "$EDITOR", priority=True, id="tool_result.editor",
+                tooltip="Write the highlighted result in $EDITOR"),
     ]
 
     HELP = """\

@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping
 
 from rich.segment import Segment
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -14,6 +15,7 @@ from textual.timer import Timer
 
 from core.diff import DiffResult
 from core.render import DiffLayout, DiffStyles
+from tui.widgets.badges import DIFF_CLASSES, diff_style
 
 # A long diff is laid out in slices of this many seconds, this far apart, after its first
 # screen is shown.
@@ -29,7 +31,11 @@ class DiffView(ScrollView, can_focus=True):
     each visible row is turned into a ``Strip`` on demand, so opening and scrolling a
     50,000-word diff stays smooth.
     Content is literal: markup and escape sequences in a response are shown as text.
+    Inserted and removed words take their colours from the theme (`diff--inserted`,
+    `diff--removed` in app.tcss) unless a `theme` mapping is given.
     """
+
+    COMPONENT_CLASSES = DIFF_CLASSES
 
     DEFAULT_CSS = """
     DiffView {
@@ -38,7 +44,10 @@ class DiffView(ScrollView, can_focus=True):
     }
     """
 
-    BINDINGS = [("s", "toggle_side_by_side", "Side by side")]
+    BINDINGS = [
+        Binding("s", "toggle_side_by_side", "Side by side", id="diff_view.side_by_side",
+                tooltip="Inline or side by side"),
+    ]
 
     side_by_side: reactive[bool] = reactive(False)
 
@@ -55,10 +64,30 @@ class DiffView(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self._result = result or DiffResult([], 1.0, 0, 0, 0, 0)
         self._theme = DiffStyles.from_theme(theme)
+        self._fixed_theme = theme is not None
         self._layouts: dict[bool, DiffLayout] = {}
         self._strips: dict[int, Strip] = {}
         self._layout_timer: Timer | None = None
         self.set_reactive(DiffView.side_by_side, side_by_side)
+
+    def on_mount(self) -> None:
+        self._apply_theme()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._apply_theme())
+
+    def _apply_theme(self) -> None:
+        """Take the diff colours from the stylesheet (the theme); lay out again if they moved."""
+        if self._fixed_theme:
+            return
+        styles = DiffStyles(
+            deleted=str(diff_style(self, "removed")),
+            inserted=str(diff_style(self, "inserted")),
+            marker=str(diff_style(self, "marker", partial=True)),
+        )
+        if styles != self._theme:
+            self._theme = styles
+            self._layouts.clear()
+            self._strips.clear()
+            self._relayout()
 
     @property
     def result(self) -> DiffResult:

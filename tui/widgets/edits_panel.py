@@ -5,16 +5,22 @@ from __future__ import annotations
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from core.edits import EditSet, SystemEdit
 from core.labels import describe_change
 from core.text import literal
+from tui.widgets.badges import BADGE_CLASSES, EDITED_SYMBOL, state_style
 from tui.widgets.text import short
 
 
 class EditsPanel(OptionList):
+    """The screen's pending edits; assigning `edits` (a reactive) redraws the list."""
+
+    COMPONENT_CLASSES = BADGE_CLASSES
+
     HELP = """\
 ## Pending edits
 Edits the next replay applies. **x** / **Delete** resets the highlighted edit;
@@ -22,9 +28,15 @@ Edits the next replay applies. **x** / **Delete** resets the highlighted edit;
 """
 
     BINDINGS = [
-        Binding("x,delete", "reset", "Reset edit", id="edits.reset"),
-        Binding("X", "reset_all", "Reset all", id="edits.reset_all"),
+        Binding("x,delete", "reset", "Reset edit", id="edits.reset",
+                tooltip="Reset the highlighted edit"),
+        Binding("X", "reset_all", "Reset all", id="edits.reset_all",
+                tooltip="Reset every pending edit"),
     ]
+
+    # Always redrawn when assigned: the same edits may read differently once the recorded
+    # prompts (`originals`) or the request names are known.
+    edits: reactive[EditSet] = reactive(EditSet, always_update=True, init=False)
 
     class Reset(Message):
         def __init__(self, kind: str, index: int | None) -> None:
@@ -32,30 +44,50 @@ Edits the next replay applies. **x** / **Delete** resets the highlighted edit;
             self.index = index
             super().__init__()
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        # Edit target -> the recorded system prompt (to say what changed); request id -> its
+        # name by path.
+        self.originals: dict[str, str] = {}
+        self.names: dict[str, str] = {}
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.watch_edits())
+
     def show_edits(self, edits: EditSet, originals: dict[str, str] | None = None,
                    names: dict[str, str] | None = None) -> None:
         """`originals`: edit target -> the recorded system prompt, to say what changed;
         `names`: request id -> its name by path."""
+        self.originals = originals or {}
+        self.names = names or {}
+        self.edits = edits
+
+    def watch_edits(self) -> None:
+        edits, names = self.edits, self.names
+        edited, target, note = (state_style(self, role) for role in ("edited", "count", "note"))
+        highlighted = self.highlighted
         self.clear_options()
         options: list[Option] = []
         for index, edit in enumerate(edits.system):
             where = (f"prompt {edit.target}" if edit.scope == "prompt"
-                     else (names or {}).get(edit.target, f"request {edit.target[:8]}"))
-            label = Text("✎ system ", style="bold yellow")
-            label.append(literal(where), style="cyan")
-            label.append("  " + short(literal(describe_edit(edit, originals)), 80), style="dim")
+                     else names.get(edit.target, f"request {edit.target[:8]}"))
+            label = Text(f"{EDITED_SYMBOL} system ", style=edited)
+            label.append(literal(where), style=target)
+            label.append("  " + short(literal(describe_edit(edit, self.originals)), 80),
+                         style=note)
             options.append(Option(label, id=f"system:{index}"))
         for index, param in enumerate(edits.params):
             where = {"all": "all requests", "prompt": f"prompt {param.target}"}.get(
-                param.scope, (names or {}).get(param.target or "",
-                                               f"request {(param.target or '')[:8]}")
+                param.scope, names.get(param.target or "", f"request {(param.target or '')[:8]}")
             )
             values = ", ".join(f"{k}={v}" for k, v in param.values().items())
-            label = Text("⚙ params ", style="bold yellow")
-            label.append(literal(where), style="cyan")
-            label.append("  " + literal(values), style="dim")
+            label = Text("⚙ params ", style=edited)
+            label.append(literal(where), style=target)
+            label.append("  " + literal(values), style=note)
             options.append(Option(label, id=f"params:{index}"))
         self.add_options(options)
+        if options and highlighted is not None:
+            self.highlighted = min(highlighted, len(options) - 1)
         self.border_title = f"pending edits ({len(options)})"
         self.display = bool(options)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
@@ -12,6 +13,7 @@ from textual.widgets import ProgressBar, Static
 from core.replay.models import FINAL, ReplayEvent
 from core.replay.waits import Waits
 from core.text import literal
+from tui.widgets.badges import BADGE_CLASSES, state_style
 
 
 class ReplayProgress(Message):
@@ -23,6 +25,10 @@ class ReplayProgress(Message):
 
 
 class ReplayStatus(Horizontal):
+    """The running replay's label, a progress bar, and the counts per state (theme colours)."""
+
+    COMPONENT_CLASSES = BADGE_CLASSES
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.states: dict[str, str] = {}
@@ -84,12 +90,16 @@ class ReplayStatus(Horizontal):
         finished = sum(n for s, n in counts.items() if s in FINAL)
         self.query_one(ProgressBar).update(progress=finished)
         order = ("running", "retrying", "done", "diverged", "failed", "blocked", "skipped")
-        parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
+        parts = [(counts[s], s) for s in order if counts.get(s)]
         queued = self.total - sum(counts.values()) + counts.get("queued", 0)
         if queued > 0:
-            parts.insert(0, f"{queued} queued")
+            parts.insert(0, (queued, "queued"))
         self.query_one("#replay-label", Static).update(self.label)
-        waiting = f"\n{self._waiting}" if self._waiting else ""
-        self.query_one("#replay-counts", Static).update(
-            f"{finished}/{self.total}  " + " · ".join(parts) + waiting
-        )
+        line = Text(f"{finished}/{self.total}  ")
+        for index, (count, state) in enumerate(parts):
+            if index:
+                line.append(" · ")
+            line.append(f"{count} {state}", style=state_style(self, state))
+        if self._waiting:
+            line.append(f"\n{self._waiting}")
+        self.query_one("#replay-counts", Static).update(line)

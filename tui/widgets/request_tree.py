@@ -14,22 +14,19 @@ from textual.widgets.tree import TreeNode
 from core.models import LoggedRequest
 from core.text import literal
 from core.tree import TreeFolder
+from tui.widgets.badges import (
+    BADGE_CLASSES,
+    EDITED_SYMBOL,
+    FALLBACK,
+    STATE_SYMBOLS,
+    state_badge,
+    state_style,
+)
 from tui.widgets.text import duration
 
 PROVIDER_ICONS = {"openai": "◎", "anthropic": "✳", "azure": "◈", "ollama": "◉"}
-STATE_BADGES = {
-    "queued": ("…", "dim"),
-    "running": ("▶", "bold cyan"),
-    "retrying": ("↻", "bold yellow"),
-    "done": ("✓", "green"),
-    "failed": ("✗", "bold red"),
-    "diverged": ("≠", "bold magenta"),
-    "blocked": ("⊘", "red"),
-    "skipped": ("–", "dim"),
-    "cancelled": ("■", "dim"),
-    "not_reached": ("◌", "dim"),
-    "needs_tool_result": ("?", "bold yellow"),
-}
+# Symbol and fallback style per state; the app colours them from the theme (badges.py).
+STATE_BADGES = {state: (symbol, FALLBACK[state]) for state, symbol in STATE_SYMBOLS.items()}
 
 Node = TreeNode["TreeFolder | LoggedRequest"]
 
@@ -41,13 +38,18 @@ def provider_icon(provider: str) -> str:
 class RequestTree(Tree["TreeFolder | LoggedRequest"]):
     """Folders show request counts and latency; leaves show model, prompt id and status."""
 
+    COMPONENT_CLASSES = BADGE_CLASSES
+
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="tree.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="tree.up"),
-        Binding("g", "scroll_home", "First", show=False, id="tree.first"),
-        Binding("G", "scroll_end", "Last", show=False, id="tree.last"),
-        Binding("h,left", "collapse", "Collapse", show=False, id="tree.collapse"),
-        Binding("l,right", "expand", "Expand", show=False, id="tree.expand"),
+        Binding("j", "cursor_down", "Down", show=False, id="tree.down", tooltip="Next request"),
+        Binding("k", "cursor_up", "Up", show=False, id="tree.up", tooltip="Previous request"),
+        Binding("g", "scroll_home", "First", show=False, id="tree.first",
+                tooltip="First request"),
+        Binding("G", "scroll_end", "Last", show=False, id="tree.last", tooltip="Last request"),
+        Binding("h,left", "collapse", "Collapse", show=False, id="tree.collapse",
+                tooltip="Collapse, or go to the parent folder"),
+        Binding("l,right", "expand", "Expand", show=False, id="tree.expand",
+                tooltip="Expand, or go to the first child"),
     ]
 
     HELP = """\
@@ -83,6 +85,26 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         self.edited: set[str] = set()
         self.states: dict[str, str] = {}
 
+    def on_mount(self) -> None:
+        # Labels carry the theme's colours: a new theme relabels every node.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.relabel())
+
+    def relabel(self) -> None:
+        """Build every label again (after a theme change)."""
+
+        def folders(node: Node) -> None:
+            for child in node.children:
+                if isinstance(child.data, TreeFolder):
+                    child.set_label(self._folder_label(child.data))
+                    folders(child)
+
+        folders(self.root)
+        for leaf in self._leaves.values():
+            if isinstance(leaf.data, LoggedRequest):
+                leaf.set_label(self._leaf_label(leaf.data))
+        for node in self._added.values():
+            node.set_label(self._added_label(node.data))
+
     def load(self, root: TreeFolder, session_label: str) -> None:
         self.clear()
         self._leaves.clear()
@@ -100,11 +122,10 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
                 leaf = parent.add_leaf(self._leaf_label(entry), data=entry)
                 self._leaves[entry.id] = leaf
 
-    @staticmethod
-    def _folder_label(folder: TreeFolder) -> Text:
+    def _folder_label(self, folder: TreeFolder) -> Text:
         label = Text(literal(folder.name), style="bold")
-        label.append(f"  {folder.count}", style="cyan")
-        label.append(f" · {duration(folder.latency_s)}", style="dim")
+        label.append(f"  {folder.count}", style=state_style(self, "count"))
+        label.append(f" · {duration(folder.latency_s)}", style=state_style(self, "note"))
         return label
 
     def _leaf_label(self, request: LoggedRequest) -> Text:
@@ -112,16 +133,15 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         label = Text()
         state = self.states.get(request.id)
         if state:
-            badge, style = STATE_BADGES.get(state, ("?", ""))
-            label.append(f"{badge} ", style=style)
+            label.append_text(state_badge(self, state))
         if request.id in self.edited:
-            label.append("✎ ", style="bold yellow")
+            label.append(f"{EDITED_SYMBOL} ", style=state_style(self, "edited"))
         label.append(provider_icon(request.provider) + " ")
         name = request.prompt_id or request.session_path.rsplit("/", 1)[-1] or request.id[:8]
         label.append(literal(name))
         if request.status is not None and not 200 <= request.status < 300:
-            label.append(f" {request.status}", style="bold red")
-        label.append(f" {literal(request.model)}", style="dim")
+            label.append(f" {request.status}", style=state_style(self, "error"))
+        label.append(f" {literal(request.model)}", style=state_style(self, "note"))
         return label
 
     def render_label(self, node: Node, base_style: Style, style: Style) -> Text:
@@ -187,13 +207,12 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
                 label, data=result, after=anchor
             )
 
-    @staticmethod
-    def _added_label(result: Any) -> Text:
-        badge, style = STATE_BADGES.get(result.status, ("?", ""))
-        label = Text(f"{badge} ", style=style)
-        label.append("+ ", style="bold green")
+    def _added_label(self, result: Any) -> Text:
+        label = state_badge(self, result.status)
+        added = state_style(self, "added")
+        label.append("+ ", style=added)
         label.append("added round", style="italic")
-        label.append(" new", style="bold green")
+        label.append(" new", style=added)
         return label
 
     def select_request(self, request_id: str) -> None:

@@ -68,15 +68,23 @@ class SessionList(ScrollView, can_focus=True):
     }
 
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="sessions.up"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="sessions.down"),
-        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="sessions.page_up"),
-        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, id="sessions.page_down"),
-        Binding("home,g", "jump(0)", "First", show=False, id="sessions.first"),
-        Binding("end,G", "jump(-1)", "Last", show=False, id="sessions.last"),
-        Binding("enter", "open", "Open", id="sessions.open"),
-        Binding("o", "sort_next", "Sort", id="sessions.sort"),
-        Binding("O", "sort_reverse", "Reverse", id="sessions.reverse"),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="sessions.up",
+                tooltip="Previous session"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="sessions.down",
+                tooltip="Next session"),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="sessions.page_up",
+                tooltip="One page up"),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False, id="sessions.page_down",
+                tooltip="One page down"),
+        Binding("home,g", "jump(0)", "First", show=False, id="sessions.first",
+                tooltip="First session"),
+        Binding("end,G", "jump(-1)", "Last", show=False, id="sessions.last",
+                tooltip="Last session"),
+        Binding("enter", "open", "Open", id="sessions.open",
+                tooltip="Open the highlighted session"),
+        Binding("o", "sort_next", "Sort", id="sessions.sort", tooltip="Sort by the next column"),
+        Binding("O", "sort_reverse", "Reverse", id="sessions.reverse",
+                tooltip="Reverse the sort order"),
     ]
 
     HELP = """\

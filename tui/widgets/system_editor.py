@@ -22,10 +22,14 @@ class SystemEditor(Vertical):
 """
 
     BINDINGS = [
-        Binding("ctrl+s,f2", "save", "Save", priority=True, id="editor.save"),
-        Binding("ctrl+t,f3", "toggle_scope", "Scope", priority=True, id="editor.scope"),
-        Binding("ctrl+e,f4", "external", "$EDITOR", priority=True, id="editor.external"),
-        Binding("escape", "cancel", "Cancel", priority=True, id="editor.cancel"),
+        Binding("ctrl+s,f2", "save", "Save", priority=True, id="editor.save",
+                tooltip="Keep this edit for the next replay"),
+        Binding("ctrl+t,f3", "toggle_scope", "Scope", priority=True, id="editor.scope",
+                tooltip="Every request with this prompt id, or this request only"),
+        Binding("ctrl+e,f4", "external", "$EDITOR", priority=True, id="editor.external",
+                tooltip="Edit the text in $EDITOR"),
+        Binding("escape", "cancel", "Cancel", priority=True, id="editor.cancel",
+                tooltip="Discard the text typed here"),
     ]
 
     class Saved(Message):

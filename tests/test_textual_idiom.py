@@ -1,0 +1,208 @@
+"""Textual idiom: binding ids and tooltips, theme-coloured badges and diffs, palette commands
+listed only when they can run, pending edits as reactive state.
+
+Every key binding has an id (so `[keymap]` in config.toml can rebind it) and a tooltip
+(shown when hovering the footer key and in F1 help); rebinding by id works on screens,
+widgets and modals alike."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+import pytest
+from textual.binding import Binding
+from textual.dom import DOMNode
+
+import tui
+from core.demo import demo_store_copy
+from core.demo_replay import DEBATE_SESSION, seed_demo_replay
+from core.edits import SystemEdit
+from core.store import Store
+from tui.app import RepriseApp
+from tui.config import Config
+
+
+def tui_classes() -> list[type[DOMNode]]:
+    """Every screen, widget and the app defined in the `tui` package."""
+    for module in pkgutil.walk_packages(tui.__path__, "tui."):
+        if module.name.startswith("tui.commands"):
+            continue  # the CLI: no Textual bindings there
+        importlib.import_module(module.name)
+    found: list[type[DOMNode]] = []
+    pending = [DOMNode]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("tui.") and "BINDINGS" in cls.__dict__:
+            found.append(cls)
+    return found
+
+
+def own_bindings(cls: type[DOMNode]) -> list[Binding]:
+    return [b for b in cls.__dict__["BINDINGS"] if isinstance(b, Binding)]
+
+
+def test_every_binding_has_an_id_and_a_tooltip() -> None:
+    classes = tui_classes()
+    assert len(classes) >= 15
+    missing = []
+    for cls in classes:
+        raw = cls.__dict__["BINDINGS"]
+        assert all(isinstance(b, Binding) for b in raw), f"{cls.__name__}: a tuple binding"
+        for binding in own_bindings(cls):
+            if not binding.id or not binding.tooltip:
+                missing.append(f"{cls.__name__}: {binding.key} → {binding.action}")
+    assert not missing, missing
+
+
+def test_binding_ids_name_one_thing_each() -> None:
+    """An id rebinds every binding that carries it, so one id must mean one action."""
+    actions: dict[str, set[str]] = {}
+    for cls in tui_classes():
+        for binding in own_bindings(cls):
+            actions.setdefault(binding.id or "", set()).add(binding.action)
+    shared = {bid: acts for bid, acts in actions.items() if len(acts) > 1}
+    assert not shared, shared
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    monkeypatch.setattr("core.local_model.local_runtime_available", lambda: False)
+    store = Store(demo_store_copy(tmp_path))
+    yield store
+    store.close()
+
+
+async def test_keymap_rebinds_screen_and_modal_keys_by_id(demo: Store) -> None:
+    """`[keymap]` ids reach a screen binding, a widget binding and a modal's binding."""
+    from tui.screens.help import HelpScreen
+    from tui.screens.replay_form import ReplayForm
+    from tui.screens.replays import ReplaysScreen
+
+    keymap = {"session.replays": "L", "help.close": "z", "replay.form_cancel": "ctrl+g",
+              "tree.down": "ctrl+n"}
+    app = RepriseApp(demo, Config(keymap=keymap), start_session=DEBATE_SESSION)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        tree = app.screen.query_one("RequestTree")
+        line = tree.cursor_line
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert tree.cursor_line == line + 1
+        await pilot.press("L")
+        await pilot.pause()
+        assert isinstance(app.screen, ReplaysScreen)
+        await pilot.press("escape")
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ReplayForm)
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert not isinstance(app.screen, ReplayForm)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert "Replay the session with the pending edits" in app.screen.text  # tooltips
+        await pilot.press("z")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def settled(pilot) -> None:
+    for _ in range(2):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def titles(app: RepriseApp) -> set[str]:
+    return {command.title for command in app.get_system_commands(app.screen)}
+
+
+async def test_badges_and_diff_colours_follow_the_theme(demo: Store) -> None:
+    """A state badge and the diff's inserted words take the theme's colours, also after a
+    theme change."""
+    from textual.color import Color
+
+    from tui.widgets.diff_view import DiffView
+    from tui.widgets.request_tree import RequestTree
+
+    seed_demo_replay(demo)
+    app = RepriseApp(demo, Config(), start_session=DEBATE_SESSION)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(pilot)
+        tree = app.screen.query_one(RequestTree)
+
+        def badge_colour() -> str:
+            leaf = next(iter(tree._leaves.values()))
+            assert leaf.label.plain.startswith("✓ ")
+            style = leaf.label.get_style_at_offset(app.console, 0)
+            return style.color.get_truecolor().hex.lower()
+
+        def success() -> str:
+            return Color.parse(app.theme_variables["text-success"]).hex.lower()
+
+        assert badge_colour() == success()
+        before = badge_colour()
+        app.theme = "nord"
+        await settled(pilot)
+        assert badge_colour() == success() != before
+
+        await pilot.press("d")
+        await settled(pilot)
+        view = app.screen.query_one("#diff-text", DiffView)
+        inserted = view._theme.style("inserted")
+        assert inserted.color.get_truecolor().hex.lower() == success()
+        app.theme = "textual-light"
+        await settled(pilot)
+        assert view._theme.style("inserted").color.get_truecolor().hex.lower() == success()
+
+
+async def test_palette_lists_only_what_can_run(demo: Store) -> None:
+    app = RepriseApp(demo, Config(), start_session=DEBATE_SESSION)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(pilot)
+        offered = titles(app)
+        assert {"Replay session", "Edit system prompt", "Replays", "Sessions"} <= offered
+        assert not offered & {"Diff", "Cancel replay", "Give a tool result"}
+        await pilot.press("escape")
+        await settled(pilot)
+        assert "Sessions" not in titles(app)  # already there
+
+    seed_demo_replay(demo)
+    app = RepriseApp(demo, Config(), start_session=DEBATE_SESSION)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(pilot)
+        assert "Diff" in titles(app)
+        assert "Cancel replay" not in titles(app)
+        await pilot.press("d")
+        await settled(pilot)
+        assert {"Next change", "Previous change"} <= titles(app)
+
+
+async def test_pending_edits_are_reactive(demo: Store) -> None:
+    """Assigning the screen's edits updates the tree mark, the panel and the status line."""
+    from tui.widgets.edits_panel import EditsPanel
+    from tui.widgets.request_tree import RequestTree
+
+    app = RepriseApp(demo, Config(), start_session=DEBATE_SESSION)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(pilot)
+        screen = app.screen
+        panel = screen.query_one(EditsPanel)
+        assert not panel.display
+        screen.edits = screen.edits.set_system(
+            SystemEdit(target="argument-evaluation", text="Be strict."))
+        await pilot.pause()
+        assert panel.display and panel.option_count == 1
+        tree = screen.query_one(RequestTree)
+        marked = [leaf for leaf in tree._leaves.values() if "✎" in leaf.label.plain]
+        assert len(marked) == 6
+        status = str(screen.query_one("#session-status").render())
+        assert "1 pending edit" in status
+        panel.focus()
+        await pilot.press("X")  # the panel posts Reset; the screen assigns empty edits
+        await pilot.pause()
+        assert screen.edits.is_empty and not panel.display
+        assert not any("✎" in leaf.label.plain for leaf in tree._leaves.values())
