@@ -91,6 +91,15 @@ async def settled(pilot) -> None:
         await pilot.pause()
 
 
+async def until(pilot, ready, timeout: float = 5.0) -> None:
+    """Pause until `ready()` holds (at most `timeout` seconds, then fail)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, "the screen did not settle in time"
+        await settled(pilot)
+        await pilot.pause(0.05)
+
+
 def pressing(*keys: str):
     async def run(pilot) -> None:
         await settled(pilot)
@@ -126,8 +135,13 @@ def test_matrix_setup(snap_compare, demo_store: Store) -> None:
             "+ Keep the feedback short.\nBe a harsh judge."
         )
         screen.query_one("#variants-1").load_text("model:gpt-4o temperature:0.2")
+        for area in screen.query("TextArea"):
+            area.cursor_blink = False  # a blinking cursor would make the picture depend on time
         await pilot.pause(PLAN_DELAY + 0.05)  # the plan follows typing after a short pause
         await settled(pilot)
+        # The plan and the suggested score regex arrive from workers: wait for both (bounded).
+        await until(pilot, lambda: "6 cells" in str(screen.query_one("#matrix-plan").render())
+                    and screen.query_one("#score-0").value)
 
     assert snap_compare(
         make_app(demo_store, DEBATE_SESSION), run_before=fill, terminal_size=SIZE
