@@ -181,6 +181,101 @@ def sent_calls(body: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+class LeanAgentServer:
+    """The agent on a minimal HTTP/1.1 server, for benchmarks: a thread per connection,
+    keep-alive, one `sendall` per response, and the latency counted from the moment a
+    request has arrived (its parsing and the reply are done inside it, as a provider's are).
+
+    `FakeProvider` (http.server, fault injection, Responses and Gemini) is the tests' server;
+    its own per-request cost (header parsing, two writes per response) would be counted as
+    the engine's in a benchmark. This one serves chat completions and Anthropic messages,
+    streamed or not, and nothing else.
+    """
+
+    def __init__(self, latency: float = 0.0) -> None:
+        import socket
+
+        self.latency = latency
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def serve_forever(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            conn, _ = self._socket.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+
+    def _connection(self, conn: Any) -> None:
+        import time
+
+        buffer = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                arrived = time.perf_counter()
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1] if " " in lines[0] else "/"
+                length = 0
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value.strip())
+                while len(buffer) < length:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                raw, buffer = buffer[:length], buffer[length:]
+                response = self._respond(path, raw)
+                wait = arrived + self.latency - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                conn.sendall(response)
+
+    def _respond(self, path: str, raw: bytes) -> bytes:
+        from tests.servers import (
+            _anthropic_events,
+            _anthropic_message,
+            _openai_completion,
+            _openai_events,
+        )
+
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _http(400, b'{"error": {"message": "body is not JSON"}}', "application/json")
+        anthropic = path.rstrip("/").endswith("/messages")
+        reply = agent_reply(body)
+        text = reply if isinstance(reply, str) else str(reply.get("text") or "")
+        calls = [] if isinstance(reply, str) else list(reply.get("tool_calls") or [])
+        model = str(body.get("model") or "fake")
+        if not body.get("stream"):
+            message = (_anthropic_message if anthropic else _openai_completion)(model, text, calls)
+            return _http(200, json.dumps(message).encode(), "application/json")
+        events = (_anthropic_events if anthropic else _openai_events)(model, text, calls)
+        stream = "".join(
+            (f"event: {e['type']}\n" if anthropic else "") + f"data: {json.dumps(e)}\n\n"
+            for e in events
+        ) + ("" if anthropic else "data: [DONE]\n\n")
+        return _http(200, stream.encode(), "text/event-stream")
+
+
+def _http(status: int, payload: bytes, content_type: str) -> bytes:
+    head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Bad Request'}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n\r\n")
+    return head.encode() + payload
+
+
 def main() -> None:
     """`python -m tests.agent_fake [--latency S]`: serve the agent until killed.
 
@@ -188,16 +283,13 @@ def main() -> None:
     server's threads do not share a process with the engine being measured).
     """
     import argparse
-    import threading
-
-    from tests.servers import FakeProvider
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args()
-    with FakeProvider(latency=args.latency, reply=agent_reply, record_bodies=False) as server:
-        print(server.base_url, flush=True)
-        threading.Event().wait()
+    server = LeanAgentServer(args.latency)
+    print(server.base_url, flush=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":
