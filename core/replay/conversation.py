@@ -62,7 +62,8 @@ class Exchange(BaseModel):
 
 
 class ConversationCodec(Protocol):
-    """What a wire format tells the splice about its messages."""
+    """What a wire format tells the splice about its messages. A codec may also offer
+    `call_keys(message)`, the keys of `calls_in(message)` read without building calls."""
 
     def raw_messages(self, body: dict[str, Any]) -> list[Any]: ...
 
@@ -94,6 +95,22 @@ class OpenAIChatCodec:
         if not isinstance(message, dict) or message.get("role") != "assistant":
             return []
         return _tool_calls(message.get("tool_calls"))
+
+    def call_keys(self, message: Any) -> set[str]:
+        """`_keys(self.calls_in(message))` read straight from the dicts: the splice asks it of
+        every message of every round, so a long agent loop must not build objects for it."""
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            return set()
+        raw = message.get("tool_calls")
+        if not isinstance(raw, list):
+            return set()
+        keys = set()
+        for call in raw:
+            call_id = call.get("id") if isinstance(call, dict) else None
+            if not isinstance(call_id, str) or not call_id:
+                return _keys(self.calls_in(message))
+            keys.add("id:" + call_id)
+        return keys
 
     def answers_in(self, message: Any) -> tuple[list[str], Any | None]:
         if isinstance(message, dict) and message.get("role") == "tool":
@@ -241,14 +258,14 @@ def splice(
     messages = codec.raw_messages(body)
     if len(exchanges) < len(chain) or any(r.pending for e in exchanges for r in e.results):
         return None
+    keys_in = getattr(codec, "call_keys", None) or (lambda m: _keys(codec.calls_in(m)))
     # Locate each recorded exchange: its assistant turn, then the messages answering it.
     spans: list[tuple[int, int, Any | None]] = []  # (start, end, leftover of last answer)
     cursor = 0
     for calls in chain:
         wanted = _keys(calls)
         start = next(
-            (i for i in range(cursor, len(messages))
-             if wanted and _keys(codec.calls_in(messages[i])) == wanted),
+            (i for i in range(cursor, len(messages)) if wanted and keys_in(messages[i]) == wanted),
             None,
         )
         if start is None:

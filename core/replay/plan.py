@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from core.formats import Format, ToolCall, recorded_output, replay_blocker, request_format
 from core.models import LoggedRequest
@@ -71,11 +71,17 @@ class ReplayPlan(BaseModel):
         default_factory=list, exclude=True
     )
 
+    _by_id: dict[str, PlannedRequest] | None = PrivateAttr(default=None)
+
     def get(self, request_id: str) -> PlannedRequest:
         return self._index()[request_id]
 
     def _index(self) -> dict[str, PlannedRequest]:
-        return {item.id: item for item in self.items}
+        # Built once: an agent replay asks for every round's chain, and a rebuilt index per
+        # question would make a long loop quadratic for nothing.
+        if self._by_id is None or len(self._by_id) != len(self.items):
+            self._by_id = {item.id: item for item in self.items}
+        return self._by_id
 
     @property
     def skipped(self) -> list[PlannedRequest]:
@@ -101,9 +107,11 @@ class ReplayPlan(BaseModel):
         """The recorded agent turns a request's conversation carries, first to last."""
         index = self._index()
         chain: list[str] = []
+        seen: set[str] = set()
         current = index[request_id].follows
-        while current is not None and current not in chain:
+        while current is not None and current not in seen:
             chain.append(current)
+            seen.add(current)
             current = index[current].follows
         return chain[::-1]
 
