@@ -55,7 +55,13 @@ from core.replay.transport import (
     secrets_in,
     target_url,
 )
-from core.replay.wire import CannotSend, is_compatible_target, shape, thread_chain
+from core.replay.wire import (
+    CannotSend,
+    input_items,
+    is_compatible_target,
+    shape,
+    thread_chain,
+)
 from core.store import Store, StoreError
 
 EventCallback = Callable[[ReplayEvent], None]
@@ -514,6 +520,29 @@ class _Runner:
         answered.answer = prev.effective_text
         self.store.save_result(self.replay_id, answered)
 
+    def _replayed_turn(self, request_id: str) -> tuple[list[Any], ReplayResult] | None:
+        """The replayed input items and result that stand for `request_id` in a Responses
+        chain continuing it: the request itself, the last round added after it, or, when the
+        replayed agent answered earlier than recorded, the request where it did."""
+        key: str | None = request_id
+        result = self.results.get(request_id)
+        while result is not None and result.status == "not_reached" and key is not None:
+            key = self.items[key].follows if key in self.items else None
+            result = self.results.get(key) if key is not None else None
+        if result is None or key is None:
+            return None
+        owner = self.items[key]
+        n = 1
+        while (extra := agent.extra_key(owner.id, n)) in self.results:
+            key, result, n = extra, self.results[extra], n + 1
+        if result.status not in ("done", "diverged"):
+            return None
+        body = owner.request.request_body
+        exchanges = self.conv.get(key)
+        if exchanges:
+            body = self._splice(owner, body, exchanges) or body
+        return input_items(body.get("input")), result
+
     def _splice(self, item: PlannedRequest, body: dict[str, Any],
                 exchanges: list[Exchange]) -> dict[str, Any] | None:
         codec = codec_for(item.format_name or "")
@@ -750,6 +779,7 @@ class _Runner:
                 results=self.results,
                 chained=self.spec.mode == "chained",
                 keep_ids=not is_compatible_target(self.spec),
+                replayed_turn=self._replayed_turn if self.agent else None,
             )
         body = self.spec.edits.apply(request, body)
         return body, diverged

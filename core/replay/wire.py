@@ -11,7 +11,7 @@ recorded chain is inlined as input items when the id cannot be used. Pure: no I/
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,9 @@ from core.formats import responses as responses_format
 from core.models import LoggedRequest
 from core.replay.models import ReplayResult, ReplaySpec
 from core.replay.transport import recorded_url, target_url
+
+# A request id -> the replayed input items and result standing for it (None: use the recording).
+ReplayedTurn = Callable[[str], "tuple[list[Any], ReplayResult] | None"]
 
 
 class CannotSend(ValueError):
@@ -120,6 +123,7 @@ def thread_chain(
     results: Mapping[str, ReplayResult],
     chained: bool,
     keep_ids: bool,
+    replayed_turn: ReplayedTurn | None = None,
 ) -> dict[str, Any]:
     """Resolve `previous_response_id` for the replay.
 
@@ -142,13 +146,14 @@ def thread_chain(
             " Responses API can resolve it (--via original)"
         )
     if chained and keep_ids:
-        replayed = results.get(source)
+        turn = replayed_turn(source) if replayed_turn is not None else None
+        replayed = turn[1] if turn is not None else results.get(source)
         new_id = responses_format.FORMAT.response_id(replayed.response_body) if replayed else None
         sent = replayed.sent_body if replayed is not None else None
         stored = not (isinstance(sent, dict) and sent.get("store") is False)
         if new_id and stored:
             return {**body, "previous_response_id": new_id}
-    history = _history(source, by_response, requests, results, chained)
+    history = _history(source, by_response, requests, results, chained, replayed_turn)
     rest = {k: v for k, v in body.items() if k != "previous_response_id"}
     return {**rest, "input": history + input_items(body.get("input"))}
 
@@ -159,6 +164,7 @@ def _history(
     requests: Mapping[str, LoggedRequest],
     results: Mapping[str, ReplayResult],
     chained: bool,
+    replayed_turn: ReplayedTurn | None = None,
 ) -> list[Any]:
     """The input and output items of `request_id` and of every request it continues."""
     chain: list[str] = []
@@ -173,6 +179,11 @@ def _history(
     items: list[Any] = []
     for link in reversed(chain):
         request = requests[link]
+        turn = replayed_turn(link) if chained and replayed_turn is not None else None
+        if turn is not None:
+            items.extend(turn[0])
+            items.extend(replayed_items(turn[1]))
+            continue
         body = request.request_body if isinstance(request.request_body, dict) else {}
         items.extend(input_items(body.get("input")))
         replayed = results.get(link) if chained else None
