@@ -126,25 +126,25 @@ def test_help(snap_compare, demo_store: Store) -> None:
     assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["f1"], terminal_size=SIZE)
 
 
-def test_matrix_setup(snap_compare, demo_store: Store) -> None:
-    async def fill(pilot) -> None:
-        await pilot.press("M")
-        await pilot.pause()
-        screen = pilot.app.screen
-        screen.query_one("#variants-0").load_text(
-            "+ Keep the feedback short.\nBe a harsh judge."
-        )
-        screen.query_one("#variants-1").load_text("model:gpt-4o temperature:0.2")
-        for area in screen.query("TextArea"):
-            area.cursor_blink = False  # a blinking cursor would make the picture depend on time
-        await pilot.pause(PLAN_DELAY + 0.05)  # the plan follows typing after a short pause
-        await settled(pilot)
-        # The plan and the suggested score regex arrive from workers: wait for both (bounded).
-        await until(pilot, lambda: "6 cells" in str(screen.query_one("#matrix-plan").render())
-                    and screen.query_one("#score-0").value)
+async def fill_matrix_setup(pilot) -> None:
+    """Open the matrix setup, type variants for both prompt ids, wait for the plan."""
+    await pilot.press("M")
+    await pilot.pause()
+    screen = pilot.app.screen
+    screen.query_one("#variants-0").load_text("+ Keep the feedback short.\nBe a harsh judge.")
+    screen.query_one("#variants-1").load_text("model:gpt-4o temperature:0.2")
+    for area in screen.query("TextArea"):
+        area.cursor_blink = False  # a blinking cursor would make the picture depend on time
+    await pilot.pause(PLAN_DELAY + 0.05)  # the plan follows typing after a short pause
+    await settled(pilot)
+    # The plan and the suggested score regex arrive from workers: wait for both (bounded).
+    await until(pilot, lambda: "6 cells" in str(screen.query_one("#matrix-plan").render())
+                and screen.query_one("#score-0").value)
 
+
+def test_matrix_setup(snap_compare, demo_store: Store) -> None:
     assert snap_compare(
-        make_app(demo_store, DEBATE_SESSION), run_before=fill, terminal_size=SIZE
+        make_app(demo_store, DEBATE_SESSION), run_before=fill_matrix_setup, terminal_size=SIZE
     )
 
 
@@ -238,4 +238,10 @@ def test_narrow_matrix_results(snap_compare, demo_store: Store) -> None:
 
 def test_narrow_help(snap_compare, demo_store: Store) -> None:
     assert snap_compare(make_app(demo_store, DEBATE_SESSION), press=["r", "f1"],
+                        terminal_size=NARROW)
+
+
+def test_narrow_matrix_setup(snap_compare, demo_store: Store) -> None:
+    """At 80×24 the whole setup fits on one screen: variants, scorers, target, plan, start."""
+    assert snap_compare(make_app(demo_store, DEBATE_SESSION), run_before=fill_matrix_setup,
                         terminal_size=NARROW)

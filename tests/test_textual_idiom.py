@@ -206,3 +206,26 @@ async def test_pending_edits_are_reactive(demo: Store) -> None:
         await pilot.pause()
         assert screen.edits.is_empty and not panel.display
         assert not any("✎" in leaf.label.plain for leaf in tree._leaves.values())
+
+
+async def test_matrix_setup_fits_80_by_24(demo: Store) -> None:
+    """Every field of the matrix setup is on the one 80×24 screen, nothing scrolls."""
+    from textual.widgets import Button, Input, Select, TextArea
+
+    from tui.screens.matrix_setup import MatrixSetup
+
+    app = RepriseApp(demo, Config(), start_session=DEBATE_SESSION)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        await pilot.press("M")
+        await settled(pilot)
+        screen = app.screen
+        assert isinstance(screen, MatrixSetup)
+        assert screen.query_one("#matrix-setup-body").max_scroll_y == 0
+        assert screen.query_one("#matrix-setup").max_scroll_y == 0
+        fields = list(screen.query(TextArea)) + list(screen.query(Input)) + list(
+            screen.query(Select)) + list(screen.query(Button))
+        assert len(fields) >= 12
+        for field in fields:
+            region = field.region
+            assert region.height >= 1 and region.bottom <= 23 and region.right <= 80, field

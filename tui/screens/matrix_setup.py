@@ -42,7 +42,7 @@ from tui.screens.replay_form import (
 from tui.widgets.text import plural
 
 DEFAULT_SCORE = r"Score:\s*(\d+(?:\.\d+)?)"
-JUDGE_PLACEHOLDER = "or judge prompt: rate {output} for {input}"
+JUDGE_PLACEHOLDER = "or a prompt with {output}"
 JUDGE_DEFAULT_VIA = "https://api.openai.com"  # for targets that are not an endpoint
 JUDGE_DEFAULT_MODEL = "gpt-4o-mini"
 SYNTAX = (
@@ -50,6 +50,8 @@ SYNTAX = (
     " `model:NAME temperature:X` changes parameters · `\\n` is a line break."
     " The original prompt is always included."
 )
+# The same, in one line of the form (80 columns); F1 shows the rest.
+SYNTAX_LINE = "text replaces the prompt · `+ text` appends · `model:X temperature:Y` · `\\n`"
 
 
 def prompt_ids(requests: list[LoggedRequest]) -> list[str]:
@@ -130,6 +132,10 @@ Every combination of the variants below is replayed (one replay per cell) and sc
 - **ctrl+s**: start · **Escape**: cancel
 """
 
+    # A short terminal gives the form its whole height (the prompt ids scroll in between);
+    # a tall one sizes it to its content.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="matrix_setup.cancel",
                 tooltip="Close without running"),
@@ -154,49 +160,49 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         self.planned: tuple[MatrixSpec, MatrixPlan] | None = None
 
     def compose(self) -> ComposeResult:
+        # Compact widgets (one row per field, no borders) so the whole form fits one 80×24
+        # screen: the prompt ids scroll in the middle, target, plan and buttons stay in view.
         with Vertical(id="matrix-setup", classes="form"):
-            yield Static(f"Prompt-version matrix · {plural(len(self.requests), 'request')}",
-                         classes="form-title")
+            yield Static(f"Prompt-version matrix · {plural(len(self.requests), 'request')}"
+                         "  (F1: help)", classes="form-title")
+            yield Static(SYNTAX_LINE, id="matrix-syntax", markup=False)
             with VerticalScroll(id="matrix-setup-body"):
-                yield Static(SYNTAX, id="matrix-syntax", markup=False)
                 if not self.prompt_ids:
                     yield Static("This session has no prompt ids: only the original can run.",
                                  markup=False)
                 for index, pid in enumerate(self.prompt_ids):
                     count = sum(1 for r in self.requests if r.prompt_id == pid)
-                    yield Label(Text(f"{literal(pid)} · {plural(count, 'request')}", style="bold"),
-                                classes="matrix-prompt")
-                    area = TextArea("\n".join(pending_variants(self.edits, pid)),
-                                    id=f"variants-{index}", classes="matrix-variants",
-                                    soft_wrap=True, show_line_numbers=True)
-                    area.border_title = "variants"
-                    yield area
+                    yield Label(Text(f"{literal(pid)} · {plural(count, 'request')} · variants",
+                                     style="bold"), classes="matrix-prompt")
+                    yield TextArea("\n".join(pending_variants(self.edits, pid)),
+                                   id=f"variants-{index}", classes="matrix-variants",
+                                   soft_wrap=True, show_line_numbers=True, compact=True,
+                                   placeholder="one variant per line")
                     with Horizontal(classes="matrix-scorers"):
-                        yield Input("", id=f"score-{index}",
-                                    placeholder="score regex, e.g. Score:\\s*(\\d+)",
+                        yield Label("score ", classes="matrix-field")
+                        yield Input("", id=f"score-{index}", compact=True,
+                                    placeholder="regex with one group",
                                     classes="matrix-score")
+                        yield Label(" judge ", classes="matrix-field")
                         yield Input("", id=f"judge-{index}", placeholder=JUDGE_PLACEHOLDER,
-                                    classes="matrix-judge")
+                                    compact=True, classes="matrix-judge")
                         yield Input("", id=f"judge-model-{index}", placeholder="judge model",
-                                    classes="matrix-judge-model")
+                                    compact=True, classes="matrix-judge-model")
             with Horizontal(id="matrix-numbers"):
-                with Vertical(id="matrix-target-box"):
-                    yield Label("Target")
-                    yield Select([(t["label"], t["key"]) for t in self.targets],
-                                 value=self._default_key(), allow_blank=False,
-                                 id="matrix-target")
-                with Vertical(classes="matrix-number"):
-                    yield Label("Concurrency")
-                    yield Input(str(self._concurrency_default), type="integer",
-                                id="matrix-concurrency")
-                with Vertical(classes="matrix-number"):
-                    yield Label("Cells at once")
-                    yield Input(str(self._parallel_default), type="integer",
-                                id="matrix-parallel")
+                yield Label("Target ", classes="matrix-field")
+                yield Select([(t["label"], t["key"]) for t in self.targets],
+                             value=self._default_key(), allow_blank=False, compact=True,
+                             id="matrix-target")
+                yield Label(" concurrency ", classes="matrix-field")
+                yield Input(str(self._concurrency_default), type="integer", compact=True,
+                            id="matrix-concurrency", classes="matrix-number")
+                yield Label(" cells at once ", classes="matrix-field")
+                yield Input(str(self._parallel_default), type="integer", compact=True,
+                            id="matrix-parallel", classes="matrix-number")
             yield Static("", id="matrix-plan")
             with Horizontal(classes="form-buttons"):
-                yield Button("Start matrix", variant="primary", id="start")
-                yield Button("Cancel", id="cancel")
+                yield Button("Start matrix", variant="primary", id="start", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def _default_key(self) -> str:
         keys = [t["key"] for t in self.targets]
