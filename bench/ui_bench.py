@@ -52,11 +52,16 @@ class StallWitness:
             frame = sys._current_frames().get(self.main)
             if frame is None:
                 continue
-            ours = [f for f in traceback.extract_stack(frame)
-                    if "/core/" in f.filename or "/tui/" in f.filename]
+            stack = traceback.extract_stack(frame)
+            ours = [f for f in stack if "/core/" in f.filename or "/tui/" in f.filename]
             where = " < ".join(f"{Path(f.filename).parent.name}/{Path(f.filename).name}:"
                                f"{f.lineno} {f.name}" for f in reversed(ours[-3:]))
-            self.seen[where or "textual (no reprise frame)"] += 1
+            if not where:  # Textual's own work: name its innermost widget-level frames
+                mine = [f for f in stack if "/textual/" in f.filename
+                        and "/asyncio/" not in f.filename][-12:]
+                where = "textual: " + " < ".join(
+                    f"{Path(f.filename).stem}.{f.name}" for f in reversed(mine[-4:]))
+            self.seen[where] += 1
 
     def stop(self) -> None:
         self._stop.set()

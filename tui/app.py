@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from core.models import LoggedRequest
     from core.store import Store
+    from core.store.peek import Peek
     from tui.config import Config
 
 
@@ -96,6 +97,8 @@ class RepriseApp(App[None]):
         self._quit_armed = False
         self.store: Any = store if hasattr(store, "list_sessions") else None
         self._store_path = None if self.store is not None else store
+        # Until the store is open, the sessions list reads its first rows through this.
+        self.peek: Peek | None = None
         self.config: Any = config
         self._config_path = config_path
         self._start_session = start_session
@@ -113,11 +116,21 @@ class RepriseApp(App[None]):
             self.set_keymap({str(k): str(v) for k, v in keymap.items()})
         from tui.screens.sessions import SessionsScreen
 
+        if self.store is None:
+            self.peek = self._peek()
         self.push_screen(SessionsScreen())
         if self.store is not None and self.config is not None:
             self._store_loaded()
         else:
             self.call_after_refresh(self.load_store)
+
+    def _peek(self) -> Peek | None:
+        """The first rows with plain sqlite3: the list shows them in the first frame."""
+        from core.store import default_db_path
+        from core.store.peek import Peek
+
+        path = self._store_path
+        return Peek.open(Path(path) if path else default_db_path())
 
     @work(thread=True, exclusive=True, group="startup", exit_on_error=False)
     def load_store(self) -> None:
@@ -165,6 +178,9 @@ class RepriseApp(App[None]):
     def on_store_ready(self, message: StoreReady) -> None:
         self.config = message.config
         self.store = message.store
+        peek, self.peek = self.peek, None
+        if peek is not None:
+            peek.close()
         if message.error and self.store is None:
             # Nothing to show without a store: leave with the reason and a non-zero status.
             self.exit(return_code=1, message=f"reprise: {message.error}")
@@ -211,6 +227,9 @@ class RepriseApp(App[None]):
     def open_session(self, session_id: str) -> None:
         from tui.screens.session import SessionScreen
 
+        if self.store is None:  # picked from the first rows: opens once the store is open
+            self._start_session = session_id
+            return
         if self.store.get_session(session_id) is None:
             self.notify(f"no session {session_id}", severity="error")
             return

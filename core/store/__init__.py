@@ -4,14 +4,15 @@ One file, WAL mode, schema versioned with `PRAGMA user_version` (`schema.py`). S
 kept as an aggregate table refreshed on every import so listing 10,000 sessions is one
 indexed query; bodies are stored as JSON text and parsed only when a request is opened.
 One module per table group (`requests.py`, `sessions.py`, `replays.py`, `evaluations.py`)
-on one connection (`base.py`).
+on one connection (`base.py`); `peek.py` reads the first rows of the sessions list with
+plain sqlite3 before the models load.
 
 Opening checks the file before writing a byte (foreign, newer or damaged files are refused
 with a `StoreError`); every fault later on (locked beyond the busy timeout, disk full, the
 file deleted under us) is a `StoreError` with one line that says what to do.
 
-`Store` and `ImportCounts` load on first use, so importing this package (to recognise a
-`StoreError`, say) never loads pydantic.
+`Store` and `ImportCounts` load on first use, so importing this package (for `peek`, or to
+recognise a `StoreError`) never loads pydantic.
 """
 
 from __future__ import annotations

@@ -68,6 +68,11 @@ class EvaluationsTable(Connection):
             ).fetchall()
         return row, runs
 
+    def matrix_cell_replay_ids(self) -> set[str]:
+        """Every replay a matrix cell made (they never become a session's current replay)."""
+        return {row[0] for row in self._rows(
+            "SELECT replay_id FROM matrix_cells WHERE replay_id IS NOT NULL")}
+
     def matrix_ids(self) -> list[str]:
         """Matrices newest first."""
         return [row[0] for row in self._rows(

@@ -22,10 +22,8 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from core.edits import EditSet, ParamEdit, SystemEdit
-from core.labels import request_labels
 from core.models import LoggedRequest
 from core.text import literal, literal_text
-from core.tree import build_tree
 from tui.widgets.edits_panel import EditsPanel
 from tui.widgets.replay_status import ReplayProgress, ReplayStatus
 from tui.widgets.request_detail import RequestDetail
@@ -36,9 +34,19 @@ from tui.workers import EventBatcher, run_in_thread_loop
 
 if TYPE_CHECKING:
     from core.replay.models import Replay, ReplayEvent, ReplayResult, ReplaySpec, ReplayTarget
+    from core.session_view import LoadedReplay, SessionView
 
 
 SHOWN_RESULTS = {"done", "diverged"}  # results whose replayed response is shown
+# A session this small is read within a frame: it opens at once, larger ones in a worker.
+INLINE_REQUESTS = 50
+# Reading workers whose failure is reported (the screen stays, with what it has).
+READ_ERRORS = {
+    "session-open": "cannot open the session",
+    "session-reload": "cannot read the session's new requests",
+    "replay-load": "cannot read the replay",
+    "tools": "cannot read the session's tools",
+}
 
 
 class SessionScreen(Screen[None]):
@@ -93,6 +101,8 @@ class SessionScreen(Screen[None]):
         self.run_started: datetime | None = None  # when this screen last started a replay run
         self._stop_replay = threading.Event()
         self.tools: list[str] | None = None  # tools the session offered, read after mount
+        # A resume waiting for its replay to be read: (replay id, target, tool results).
+        self._resume_after_load: tuple[str, ReplayTarget, dict[str, str] | None] | None = None
 
     def on_unmount(self) -> None:
         pending = getattr(self.app, "pending_edits", None)
@@ -113,44 +123,66 @@ class SessionScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        store = self.app.store
         kept = getattr(self.app, "pending_edits", {}).get(self.session_id, self.edits)
         self.set_reactive(SessionScreen.edits, kept)  # shown below, once the tree is loaded
-        summary = store.get_session(self.session_id)
-        self.requests = store.session_requests(self.session_id)
-        self.by_id = {r.id: r for r in self.requests}
-        name = summary.name if summary and summary.name else self.session_id
-        self.sub_title = literal(name)
-        tree = self.query_one(RequestTree)
-        tree.load(build_tree(self.requests), name)
-        tree.border_title = literal_text(f"{name} · {plural(len(self.requests), 'request')}")
-        if summary:
-            tree.border_subtitle = f"{duration(summary.duration_s)} · {money(summary.cost)}"
-        self.labels = request_labels(self.requests)
-        self._show_edits()
-        if not self.edits.is_empty:  # edits kept from an earlier visit
-            tree.set_edited({r.id for r in self.requests if self.edits.touches(r)})
         self.query_one(ReplayStatus).display = False
-        self._find_tools()
-        from core.matrix import matrix_cell_replays
+        summary = self.app.store.get_session(self.session_id)
+        if summary is not None and summary.requests <= INLINE_REQUESTS:
+            from core.session_view import load_session_view
 
-        replays = store.list_replays(self.session_id)
-        cells = matrix_cell_replays(store) if replays else {}
-        # The current replay is the user's own: a matrix cell's replay never takes its place.
-        own = next((r for r in replays if r.id not in cells), None)
-        if own is not None:
-            self.load_replay(own.id, quiet=True)
-        first = next((r for r in self.requests), None)
-        if first is not None:
-            self.call_after_refresh(tree.select_request, first.id)
+            self._show_view(load_session_view(self.app.store, self.session_id))
+            return
+        self.query_one(RequestTree).border_title = "loading…"
+        self._status("opening the session…")
+        self.open_view()
+
+    # -- opening: requests, tree, names and the current replay, read in a worker -----------
+    class Opened(Message):
+        """The session as the screen shows it (`core.session_view`), read in a worker."""
+
+        def __init__(self, view: SessionView) -> None:
+            self.view = view
+            super().__init__()
+
+    @work(thread=True, exclusive=True, group="session-open", exit_on_error=False)
+    def open_view(self) -> None:
+        from core.session_view import load_session_view
+
+        self.post_message(self.Opened(load_session_view(self.app.store, self.session_id)))
+
+    def on_session_screen_opened(self, message: Opened) -> None:
+        self._show_view(message.view)
+
+    def _show_view(self, view: SessionView) -> None:
+        self.sub_title = literal(view.name)
+        self._show_requests(view)
+        tree = self.query_one(RequestTree)
+        if view.summary:
+            tree.border_subtitle = f"{duration(view.summary.duration_s)} · {money(view.summary.cost)}"
+        if view.current is not None:
+            self._apply_replay(view.current, quiet=True)
+        if self.requests:
+            self.call_after_refresh(tree.select_request, self.requests[0].id)
+        self._find_tools()
         self._status()
+
+    def _show_requests(self, view: SessionView) -> None:
+        """The tree, names and edit marks of the session's requests."""
+        self.requests = view.requests
+        self.by_id = {r.id: r for r in self.requests}
+        self.labels = view.labels
+        tree = self.query_one(RequestTree)
+        tree.load(view.tree, view.name)
+        tree.border_title = literal_text(f"{view.name} · {plural(len(self.requests), 'request')}")
+        tree.set_edited({r.id for r in self.requests if self.edits.touches(r)})
+        self._show_edits()
 
     # -- live arrival ----------------------------------------------------------------------
     class RequestsArrived(Message):
         """The session's requests, read again after another process wrote to the store."""
 
-        def __init__(self, requests: list[LoggedRequest]) -> None:
-            self.requests = requests
+        def __init__(self, view: SessionView) -> None:
+            self.view = view
             super().__init__()
 
     def store_changed(self) -> None:
@@ -159,21 +191,16 @@ class SessionScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="session-reload", exit_on_error=False)
     def reload_requests(self) -> None:
-        requests = self.app.store.session_requests(self.session_id)
-        if [r.id for r in requests] != [r.id for r in self.requests]:
-            self.post_message(self.RequestsArrived(requests))
+        from core.session_view import load_session_view
+
+        view = load_session_view(self.app.store, self.session_id, with_replay=False)
+        if [r.id for r in view.requests] != [r.id for r in self.requests]:
+            self.post_message(self.RequestsArrived(view))
 
     def on_session_screen_requests_arrived(self, message: RequestsArrived) -> None:
         tree = self.query_one(RequestTree)
         current = tree.current_request
-        self.requests = message.requests
-        self.by_id = {r.id: r for r in self.requests}
-        name = self.sub_title or self.session_id
-        tree.load(build_tree(self.requests), name)
-        tree.border_title = f"{name} · {plural(len(self.requests), 'request')}"
-        self.labels = request_labels(self.requests)
-        if not self.edits.is_empty:
-            tree.set_edited({r.id for r in self.requests if self.edits.touches(r)})
+        self._show_requests(message.view)
         if current is not None and current.id in self.by_id:
             self.call_after_refresh(tree.select_request, current.id)
         self._status()
@@ -458,9 +485,11 @@ class SessionScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="replay", exit_on_error=False)
     def run_replay(self, spec: ReplaySpec, local: bool, resume_id: str | None = None,
                    target: ReplayTarget | None = None,
-                   tool_results: dict[str, str] | None = None) -> Replay:
-        """The engine runs on its own loop in this thread; events reach the UI in batches."""
+                   tool_results: dict[str, str] | None = None) -> LoadedReplay:
+        """The engine runs on its own loop in this thread; events reach the UI in batches.
+        The finished replay and its results are read here too, off the UI thread."""
         from core.replay.engine import run_replay
+        from core.session_view import LoadedReplay, load_replay
 
         if local:
             # The engine starts (or reuses) the local model; "local" survives a resume.
@@ -468,10 +497,11 @@ class SessionScreen(Screen[None]):
         self._stop_replay.clear()
         batcher: EventBatcher[ReplayEvent] = EventBatcher(
             lambda events: self.post_message(ReplayProgress(events)))
-        return run_in_thread_loop(
+        replay = run_in_thread_loop(
             lambda: run_replay(self.app.store, spec, on_event=batcher.add, resume_id=resume_id,
                                target=target, tool_results=tool_results),
             self._stop_replay, batcher)
+        return load_replay(self.app.store, replay.id) or LoadedReplay(replay=replay)
 
     def on_replay_progress(self, message: ReplayProgress) -> None:
         tree = self.query_one(RequestTree)
@@ -510,12 +540,18 @@ class SessionScreen(Screen[None]):
             self.show_request(current.id)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group in READ_ERRORS:
+            self.app.report_error(READ_ERRORS[event.worker.group],
+                                  event.worker.error or RuntimeError("unknown error"))
+            self._status()
+            return
         if event.worker is not self.replay_worker:
             return
         status = self.query_one(ReplayStatus)
         if event.state == WorkerState.SUCCESS:
-            replay = event.worker.result
-            self.load_replay(replay.id, quiet=True)
+            loaded: LoadedReplay = event.worker.result
+            self._apply_replay(loaded, quiet=True)
+            replay = loaded.replay
             speed = replay_speed(replay, self.results.values(), self.run_started)
             reason = first_error(self.results.values(), self.labels)
             status.finish(
@@ -550,18 +586,43 @@ class SessionScreen(Screen[None]):
             return
         self.app.pop_screen()
 
+    class ReplayLoaded(Message):
+        """A stored replay and its results, read in a worker (None: no such replay)."""
+
+        def __init__(self, replay_id: str, loaded: LoadedReplay | None, quiet: bool) -> None:
+            self.replay_id = replay_id
+            self.loaded = loaded
+            self.quiet = quiet
+            super().__init__()
+
     def load_replay(self, replay_id: str, *, quiet: bool = False) -> None:
-        store = self.app.store
-        replay = store.get_replay(replay_id)
-        if replay is None:
-            self.notify(f"no replay {replay_id}", severity="error")
+        """Show a stored replay's states and results (read in a worker)."""
+        self.read_replay(replay_id, quiet)
+
+    @work(thread=True, group="replay-load", exit_on_error=False)
+    def read_replay(self, replay_id: str, quiet: bool) -> None:
+        from core.session_view import load_replay
+
+        self.post_message(self.ReplayLoaded(replay_id, load_replay(self.app.store, replay_id),
+                                            quiet))
+
+    def on_session_screen_replay_loaded(self, message: ReplayLoaded) -> None:
+        resume, self._resume_after_load = self._resume_after_load, None
+        if message.loaded is None:
+            self.notify(f"no replay {message.replay_id}", severity="error")
             return
+        if self.replay_worker is not None and self.replay_worker.is_running:
+            return  # a replay started meanwhile: its own events decide what is shown
+        self._apply_replay(message.loaded, quiet=message.quiet)
+        if resume is not None and resume[0] == message.replay_id:
+            self._start_resumed(*resume)
+
+    def _apply_replay(self, loaded: LoadedReplay, *, quiet: bool) -> None:
+        replay = loaded.replay
         self.replay = replay
-        self.results = store.replay_results(replay_id)
+        self.results = dict(loaded.results)
         tree = self.query_one(RequestTree)
-        tree.clear_states()
-        for request_id, result in self.results.items():
-            tree.set_state(request_id, result.status)
+        tree.replace_states({rid: r.status for rid, r in self.results.items() if not r.extra})
         tree.set_added(self._added_rounds())
         if not quiet:
             self.edits = replay.spec.edits
@@ -665,15 +726,19 @@ class SessionScreen(Screen[None]):
 
     def _resume(self, replay_id: str, target: ReplayTarget,
                 tool_results: dict[str, str] | None = None) -> None:
+        """Load the stored replay (in a worker), then run its unfinished requests."""
+        self._resume_after_load = (replay_id, target, tool_results)
         self.load_replay(replay_id)
+
+    def _start_resumed(self, replay_id: str, target: ReplayTarget,
+                       tool_results: dict[str, str] | None = None) -> None:
         if self.replay is None or self.replay.id != replay_id:
             return
         status = self.query_one(ReplayStatus)
         via = target.via
         label = "local SmolLM2 model" if via == "local" else literal(via)
         status.start(len(self.requests), f"resume {replay_id[:8]} → {label}")
-        for request_id, result in self.results.items():
-            status.set_state(request_id, result.status)
+        status.set_states({rid: r.status for rid, r in self.results.items() if not r.extra})
         self.run_started = datetime.now(UTC)
         self.replay_worker = self.run_replay(self.replay.spec, False, resume_id=replay_id,
                                              target=target, tool_results=tool_results)

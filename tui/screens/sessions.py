@@ -106,8 +106,12 @@ class SessionsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#empty").display = False
-        if self.app.store is not None:
+        if self._local() is not None:
             self.store_ready()
+
+    def _local(self) -> Any:
+        """The store, or until it is open the app's read-only peek at its first rows."""
+        return self.app.store if self.app.store is not None else self.app.peek
 
     def _fetch(self, search: str, limit: int, offset: int, sort: str, desc: bool) -> list:
         if self.source == "helicone":
@@ -116,7 +120,7 @@ class SessionsScreen(Screen[None]):
             rows = sorted(self.remote, key=SORT_VALUES.get(sort, SORT_VALUES["started_at"]),
                           reverse=desc)
             return rows[offset:offset + limit]
-        store = self.app.store
+        store = self._local()
         if store is None:
             return []
         return store.list_sessions(search, limit=limit, offset=offset, sort=sort, descending=desc)
@@ -125,7 +129,7 @@ class SessionsScreen(Screen[None]):
         if self.source == "helicone":
             # One row past the loaded ones while more exist: reaching it loads the next page.
             return len(self.remote) + (0 if self.remote_done else 1)
-        store = self.app.store
+        store = self._local()
         return 0 if store is None else store.count_sessions(search)
 
     def store_ready(self) -> None:
@@ -147,7 +151,7 @@ class SessionsScreen(Screen[None]):
             self.query_one(SessionList).reload()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id != "filter" or self.app.store is None:
+        if event.input.id != "filter" or self._local() is None:
             return
         if self.source == "helicone":
             self._list_remote(event.value)
@@ -161,7 +165,7 @@ class SessionsScreen(Screen[None]):
             table.action_open()
 
     def on_session_list_changed(self, event: SessionList.Changed) -> None:
-        if self.app.store is None:
+        if self._local() is None:
             return
         table = self.query_one(SessionList)
         filtering = bool(table.search.strip())

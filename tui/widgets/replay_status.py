@@ -94,7 +94,6 @@ class ReplayStatus(Horizontal):
         queued = self.total - sum(counts.values()) + counts.get("queued", 0)
         if queued > 0:
             parts.insert(0, (queued, "queued"))
-        self.query_one("#replay-label", Static).update(self.label)
         line = Text(f"{finished}/{self.total}  ")
         for index, (count, state) in enumerate(parts):
             if index:
@@ -102,4 +101,23 @@ class ReplayStatus(Horizontal):
             line.append(f"{count} {state}", style=state_style(self, state))
         if self._waiting:
             line.append(f"\n{self._waiting}")
-        self.query_one("#replay-counts", Static).update(line)
+        _update(self.query_one("#replay-label", Static), Text(self.label))
+        _update(self.query_one("#replay-counts", Static), line)
+
+
+def _update(static: Static, text: Text) -> None:
+    """Change a line's text; the screen is laid out again only when its height may change.
+
+    A replay updates the counts many times a second; a layout pass each time would cost the
+    whole screen's arrangement per batch of events.
+    """
+    before = static.content
+    if isinstance(before, Text) and text == before:
+        return
+    width = max(1, static.content_region.width)
+    old = before.plain if isinstance(before, Text) else str(before)
+    static.update(text, layout=_lines(text.plain, width) != _lines(old, width))
+
+
+def _lines(text: str, width: int) -> int:
+    return sum(max(1, -(-len(line) // width)) for line in text.split("\n"))

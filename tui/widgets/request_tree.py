@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -159,33 +161,56 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
             text.truncate(room, overflow="ellipsis")
         return text
 
+    def get_label_width(self, node: Node) -> int:
+        """The label's width without rendering it: labels are cut to the visible width, so
+        the tree never scrolls sideways, and a rebuild must not render every label."""
+        return node.label.cell_len if isinstance(node.label, Text) else len(str(node.label))
+
+    def refresh_leaves(self, request_ids: Iterable[str]) -> None:
+        """New labels for these leaves and one repaint for all of them.
+
+        `TreeNode.set_label` schedules one callback per node; a replay changes hundreds of
+        labels at once, so the labels are replaced here and the visible lines repainted once
+        (the tree's line cache is keyed on each node's update count).
+        """
+        top, height = self.scroll_offset.y, self.size.height
+        width = self.size.width
+        for request_id in request_ids:
+            node = self._leaves.get(request_id)
+            if node is not None and isinstance(node.data, LoggedRequest):
+                node._label = self.process_label(self._leaf_label(node.data))
+                node._updates += 1
+                if top <= node.line < top + height:  # only lines on screen are repainted
+                    self.refresh(Region(0, node.line - top, width, 1))
+
     def refresh_leaf(self, request_id: str) -> None:
-        node = self._leaves.get(request_id)
-        if node is not None and isinstance(node.data, LoggedRequest):
-            node.set_label(self._leaf_label(node.data))
+        self.refresh_leaves((request_id,))
 
     def set_edited(self, ids: set[str]) -> None:
         changed = ids ^ self.edited
         self.edited = set(ids)
-        for request_id in changed:
-            self.refresh_leaf(request_id)
+        self.refresh_leaves(changed)
 
     def set_state(self, request_id: str, state: str | None) -> None:
-        if state is None:
-            self.states.pop(request_id, None)
-        else:
-            self.states[request_id] = state
-        self.refresh_leaf(request_id)
+        self.set_states({request_id: state})
 
-    def set_states(self, states: dict[str, str]) -> None:
+    def set_states(self, states: Mapping[str, str | None]) -> None:
+        """Several leaves' states (None: no state), repainted once."""
         for request_id, state in states.items():
-            self.set_state(request_id, state)
+            if state is None:
+                self.states.pop(request_id, None)
+            else:
+                self.states[request_id] = state
+        self.refresh_leaves(states)
+
+    def replace_states(self, states: Mapping[str, str]) -> None:
+        """Exactly these states: only the leaves whose state changes are relabelled."""
+        changed = {k: v for k, v in states.items() if self.states.get(k) != v}
+        changed.update({k: None for k in self.states if k not in states})
+        self.set_states(changed)
 
     def clear_states(self) -> None:
-        ids = list(self.states)
-        self.states.clear()
-        for request_id in ids:
-            self.refresh_leaf(request_id)
+        self.replace_states({})
         self.set_added([])
 
     def set_added(self, results: list[Any]) -> None:
