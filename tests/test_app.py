@@ -257,16 +257,19 @@ async def test_store_opens_after_first_paint(app_store: Store, tmp_path: Path,
             events.append("store opened")
             super().__init__(path)
 
-    class Watched(RepriseApp):
-        def _display(self, screen, renderable) -> None:  # type: ignore[no-untyped-def]
-            if renderable is not None and "first frame" not in events:
-                events.append("first frame")
-                tables = screen.query(SessionList)
-                listed_at_first_frame.append(tables.first().total if tables else -1)
-            super()._display(screen, renderable)
-
     monkeypatch.setattr(core.store, "Store", GatedStore)
-    app = Watched(app_store.path, config_path=config)
+    app = RepriseApp(app_store.path, config_path=config)
+    display = app._display
+
+    def watched(screen, renderable) -> None:  # type: ignore[no-untyped-def]
+        """Every frame the app composes passes here (headless or not)."""
+        if renderable is not None and "first frame" not in events:
+            events.append("first frame")
+            tables = screen.query(SessionList)
+            listed_at_first_frame.append(tables.first().total if tables else -1)
+        display(screen, renderable)
+
+    app._display = watched  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert events == ["first frame"] and app.store is None

@@ -52,14 +52,19 @@ class Peek:
         """A peek at `path`, or None when only the full store may read it."""
         try:
             with path.open("rb") as handle:
-                header = handle.read(100)
-            if (len(header) < 100 or not header.startswith(_SQLITE_MAGIC)
-                    or int.from_bytes(header[68:72], "big") != APPLICATION_ID
-                    or int.from_bytes(header[60:64], "big") != SCHEMA_VERSION):
-                return None
+                if handle.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
+                    return None
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                  check_same_thread=False, timeout=0.05)
         except (OSError, ValueError, sqlite3.Error):
+            return None
+        try:  # read through the write-ahead log: the file's own header may lag behind it
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        except sqlite3.Error:
+            version = app_id = None
+        if (version, app_id) != (SCHEMA_VERSION, APPLICATION_ID):
+            db.close()
             return None
         db.row_factory = sqlite3.Row
         return cls(db)
