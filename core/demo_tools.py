@@ -8,9 +8,11 @@ but deterministic, so a replay shows the same result for the same call.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 CITIES = {
@@ -51,7 +53,7 @@ def convert_currency(amount: float, source: str = "EUR", target: str = "USD") ->
     return f"{float(amount):.2f} {source.upper()} = {value:.2f} {target.upper()}"
 
 
-TOOLS = {
+TOOLS: dict[str, Callable[..., str]] = {
     "get_weather": get_weather,
     "search_flights": search_flights,
     "convert_currency": convert_currency,
@@ -87,17 +89,24 @@ def run_exec() -> int:
     return 0
 
 
+def _mcp_server_class() -> Any | None:
+    """The MCP SDK's high-level server class: ``MCPServer`` in newer releases, ``FastMCP``
+    before; None without the SDK."""
+    for module, name in (("mcp.server.mcpserver", "MCPServer"), ("mcp.server.fastmcp", "FastMCP")):
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
 def run_mcp() -> int:
     """The same tools as an MCP server over stdio."""
-    try:
-        from mcp.server.mcpserver import MCPServer as Server
-    except ImportError:
-        try:
-            from mcp.server.fastmcp import FastMCP as Server
-        except ImportError:
-            sys.stderr.write("demo-tool --mcp needs the MCP SDK: pip install 'reprise-tui[mcp]'\n")
-            return 1
-    server = Server("reprise-demo-tools")
+    server_class = _mcp_server_class()
+    if server_class is None:
+        sys.stderr.write("demo-tool --mcp needs the MCP SDK: pip install 'reprise-tui[mcp]'\n")
+        return 1
+    server = server_class("reprise-demo-tools")
     for function in TOOLS.values():
         server.tool()(function)
     server.run()

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from statistics import fmean
 from typing import Annotated, Any, Literal
 
@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
 from core.formats import recorded_output, request_format
 from core.models import LoggedRequest
-from core.replay.models import ReplayResult
+from core.replay.models import SUCCEEDED, ReplayResult
 from core.replay.sending import Timeouts
 from core.store import Store
 
@@ -364,7 +364,7 @@ async def score_replay(
         replayed: float | None = None
         if result is None:
             note = "not replayed"
-        elif result.status not in ("done", "diverged"):
+        elif result.status not in SUCCEEDED:
             note = f"replay {result.status}" + (f": {result.error}" if result.error else "")
         else:
             replayed, note_b = await one(scorer, request, result, result.output_text,
@@ -378,7 +378,7 @@ async def score_replay(
                             helicone=dict(request.scores))
 
     try:
-        jobs = []
+        jobs: list[Coroutine[Any, Any, RequestScore]] = []
         for request in requests:
             matching = [s for s in scorers if s.prompt_id == request.prompt_id]
             jobs.extend(row(s, request) for s in matching)
