@@ -9,7 +9,7 @@ the exported report (the app with the export notification, plus `report.md` and
 help, the matrix setup and the matrix results (a real matrix through the local model when
 installed, else a stored deterministic one). The terminal is 120×36, as in the snapshot
 tests; `narrow-*.svg` show the main screens at 80×24 (on the stored deterministic replay and
-matrix), where every screen keeps its essential columns.
+matrix, the matrix setup included), where every screen keeps its essential columns.
 """
 
 from __future__ import annotations
@@ -216,6 +216,14 @@ async def capture_narrow(out: Path) -> list[Path]:
         await pilot.press("s")
         await pilot.pause()
         save("diff-side-by-side")
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("M")  # the pending edit becomes a variant
+        setup = app.screen
+        await wait_until(pilot, lambda: "plan:" in str(setup.query_one("#matrix-plan").render())
+                         and setup.query_one("#score-0").value, 30)
+        await pilot.pause(0.3)
+        save("matrix-setup")
         await pilot.press("escape")
         await pilot.pause()
         app.push_screen(MatrixScreen(matrix_id=matrix_id))

@@ -35,7 +35,8 @@ BADGE_CLASSES = {f"state--{state}" for state in STATE_SYMBOLS} | {
     "state--error",  # a non-2xx recorded status, an error line
     "state--note",  # secondary text: models, counts, latencies
     "state--added",  # a round a replayed agent added beyond the recording
-    "state--count",  # a folder's request count
+    "state--count",  # a folder's request count, a prompt id, a note
+    "state--warning",  # something to know before replaying
 }
 # Word diffs: inserted and removed words, a changed request (similarity below 100 %) and an
 # unchanged one.
@@ -48,7 +49,7 @@ FALLBACK = {
     "done": "green", "failed": "bold red", "diverged": "bold magenta", "blocked": "red",
     "skipped": "dim", "cancelled": "dim", "interrupted": "dim", "not_reached": "dim",
     "needs_tool_result": "bold yellow", "edited": "bold yellow", "error": "bold red",
-    "note": "dim", "added": "bold green", "count": "cyan", "inserted": "bold green on #0f3318",
+    "note": "dim", "added": "bold green", "count": "cyan", "warning": "yellow", "inserted": "bold green on #0f3318",
     "removed": "strike red on #3a1010", "changed": "yellow", "same": "green",
     "marker": "dim",
 }

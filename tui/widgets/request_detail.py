@@ -6,6 +6,7 @@ import contextlib
 import json
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -14,6 +15,7 @@ from textual.widgets import Static
 from core.formats import Output, replay_blocker, request_format
 from core.models import LoggedRequest
 from core.text import literal, literal_text
+from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.text import duration, money, plural
 
 PARAM_KEYS = (
@@ -58,6 +60,7 @@ def _tool_calls_text(message: Any, body: Text) -> None:
 
 
 class RequestDetail(VerticalScroll, can_focus=True):
+    COMPONENT_CLASSES = BADGE_CLASSES  # status, notes and warnings in the theme's colours
     copy_what = "the response"
 
     HELP = """\
@@ -73,9 +76,17 @@ logged: markup and escape sequences are not interpreted.
         super().__init__(**kwargs)
         self.request: LoggedRequest | None = None
         self.response_text = ""
+        self._shown: dict[str, Any] = {}  # the last `show` arguments, to redraw in a new theme
 
     def compose(self) -> ComposeResult:
         yield Static("Select a request in the tree.", classes="detail-meta", markup=False)
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._redraw())
+
+    def _redraw(self) -> None:
+        if self.request is not None:
+            self.show(self.request, **self._shown)
 
     def show(
         self,
@@ -89,15 +100,20 @@ logged: markup and escape sequences are not interpreted.
     ) -> None:
         """`replayed` (a replay result) is shown under the original response, literally."""
         self.request = request
+        self._shown = {"system_override": system_override, "edit_label": edit_label,
+                       "replay_note": replay_note, "replayed": replayed,
+                       "replayed_title": replayed_title}
         widgets: list[Static] = [Static(self._meta(request), classes="detail-meta")]
         body = request.request_body if isinstance(request.request_body, dict) else None
         fmt = request_format(request) if body else None
         reason = replay_blocker(request)
         if reason:
-            widgets.append(Static(literal_text(f"⚠ {reason}", "yellow"), classes="notice"))
+            widgets.append(Static(Text(literal(f"⚠ {reason}"), style=state_style(self, "warning")),
+                                  classes="notice"))
         if fmt is not None and body is not None:
             for note in fmt.notes(body):
-                widgets.append(Static(literal_text(f"↪ {note}", "cyan"), classes="notice"))
+                widgets.append(Static(Text(literal(f"↪ {note}"), style=state_style(self, "count")),
+                                      classes="notice"))
         if fmt is None or body is None:
             if request.request_body is not None:
                 preview = request.request_body
@@ -152,7 +168,7 @@ logged: markup and escape sequences are not interpreted.
             text = raw if isinstance(raw, str) else json.dumps(raw, indent=2, ensure_ascii=False)
             body = literal_text(text or "(no response logged)")
         elif output.error:
-            body = literal_text(output.error, "red")
+            body = Text(literal(output.error), style=state_style(self, "error"))
         else:
             body = literal_text(output.text)
             _tool_calls_text(output, body)
@@ -168,35 +184,35 @@ logged: markup and escape sequences are not interpreted.
             title += f" · {literal(output.finish_reason)}"
         return MessageBlock(title, body, "response", "response")
 
-    @staticmethod
-    def _meta(request: LoggedRequest) -> Text:
+    def _meta(self, request: LoggedRequest) -> Text:
+        note = state_style(self, "note")
         meta = Text()
         meta.append(literal(request.model), style="bold")
-        meta.append(f"  {literal(request.provider)}", style="dim")
+        meta.append(f"  {literal(request.provider)}", style=note)
         if request.prompt_id:
-            meta.append("  prompt ", style="dim")
-            meta.append(literal(request.prompt_id), style="bold cyan")
+            meta.append("  prompt ", style=note)
+            meta.append(literal(request.prompt_id), style=state_style(self, "count") + Style(bold=True))
         status = request.status
         meta.append(
             f"  {status if status is not None else '–'}",
-            style="green" if status and 200 <= status < 300 else "bold red",
+            style=state_style(self, "done" if status and 200 <= status < 300 else "error"),
         )
         meta.append("\n")
-        meta.append(f"path {literal(request.session_path)}  id {literal(request.id)}\n", style="dim")
+        meta.append(f"path {literal(request.session_path)}  id {literal(request.id)}\n", style=note)
         tokens = f"{request.prompt_tokens or 0}→{request.completion_tokens or 0} tokens"
         latency = duration(request.latency_ms / 1000) if request.latency_ms is not None else "–"
         meta.append(f"{tokens} · {money(request.cost)} · {latency}")
         raw_cost = getattr(request, "raw_cost", None)
         if raw_cost is not None:
             meta.append(f"\n⚠ logged cost {raw_cost:g} is not a dollar amount; not counted",
-                        style="yellow")
+                        style=state_style(self, "warning"))
         body = request.request_body if isinstance(request.request_body, dict) else {}
         params = [f"{k}={body[k]}" for k in PARAM_KEYS if k in body]
         tools = body.get("tools") if isinstance(body.get("tools"), list) else []
         if tools:
             params.append(plural(len(tools), "tool"))
         if params:
-            meta.append("\n" + literal(" · ".join(params)), style="dim")
+            meta.append("\n" + literal(" · ".join(params)), style=note)
         return meta
 
     def copy_text(self) -> str:
