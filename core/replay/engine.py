@@ -53,7 +53,6 @@ from core.replay.transport import (
     request_headers,
     resume_target,
     secrets_in,
-    target_url,
 )
 from core.replay.wire import (
     CannotSend,
@@ -574,31 +573,27 @@ class _Runner:
         return results
 
     async def _simulate(self, item: PlannedRequest, system: str, user: str) -> str:
-        """The `llm` rule: ask the replay target to play the tool."""
+        """The `llm` rule: ask the replay target to play the tool, in the session's own wire
+        format (translated for compatible targets, as every replayed request is)."""
         request = item.request
-        fmt_name = "openai" if is_compatible_target(self.spec) else item.format_name
-        if fmt_name not in ("openai", "anthropic"):
-            raise RuntimeError(f"the llm rule cannot simulate tools on a {fmt_name} target")
-        fmt = format_named(fmt_name)
+        recorded = item.fmt
+        assert recorded is not None
         model = self.spec.model or request.model or str(request.request_body.get("model") or "")
-        body: dict[str, Any]
-        if fmt_name == "anthropic":
-            body = {"model": model, "max_tokens": 1024, "system": system,
-                    "messages": [{"role": "user", "content": user}]}
-        else:
-            body = {"model": model, "messages": [{"role": "system", "content": system},
-                                                 {"role": "user", "content": user}]}
-        url = target_url(request, fmt_name, self.spec, self.env)
-        headers = request_headers(request, fmt_name, url, self.spec, self.env,
-                                  replay_id=self.replay_id)
+        body = simulation_body(recorded.name, model, system, user)
+        try:
+            wire = shape(request, recorded, body, self.spec, self.env)
+            headers = request_headers(request, wire.fmt.name, wire.url, self.spec, self.env,
+                                      replay_id=self.replay_id)
+        except (CannotSend, TargetRefused, KeyInvalid) as exc:
+            raise RuntimeError(self.redact(str(exc))) from None
         redact = Redactor([*secrets_in(headers), *self.redact.secrets])
         try:
-            response, _, _ = await send(self.client, fmt, url, headers,
-                                        json.dumps(body).encode(), False, time.perf_counter(),
-                                        self.timeouts)
+            response, _, _ = await send(self.client, wire.fmt, wire.url, headers,
+                                        json.dumps(wire.body).encode(), wire.stream,
+                                        time.perf_counter(), self.timeouts)
         except Attempt as failure:
             raise RuntimeError(redact(str(failure))) from None
-        output = fmt.output(redact(response))
+        output = wire.fmt.output(redact(response))
         if output.error is not None:
             raise RuntimeError(output.error)
         return output.text.strip()
@@ -783,6 +778,20 @@ class _Runner:
             )
         body = self.spec.edits.apply(request, body)
         return body, diverged
+
+def simulation_body(format_name: str, model: str, system: str, user: str) -> dict[str, Any]:
+    """A one-question body in a recorded wire format, for the `llm` tool rule."""
+    if format_name == "anthropic":
+        return {"model": model, "max_tokens": 1024, "system": system,
+                "messages": [{"role": "user", "content": user}]}
+    if format_name == "responses":
+        return {"model": model, "instructions": system, "input": user, "store": False}
+    if format_name == "gemini":  # the model goes in the URL
+        return {"systemInstruction": {"parts": [{"text": system}]},
+                "contents": [{"role": "user", "parts": [{"text": user}]}]}
+    return {"model": model, "messages": [{"role": "system", "content": system},
+                                         {"role": "user", "content": user}]}
+
 
 def _similarity_to_recorded(fmt: Any, request: LoggedRequest, text: str) -> float | None:
     try:
