@@ -1,6 +1,7 @@
 """A tiny MCP server over stdio, built on the official `mcp` SDK, for agent replay tests.
 
-`search` and `lookup` echo their argument; `fetch` raises, so the client sees a tool error.
+`search` and `lookup` echo their argument; `fetch` raises, so the client sees a tool error;
+`crash` ends the server process, as a server dying mid-replay would.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def lookup(arg: str) -> str:
 def fetch(arg: str) -> str:
     """Always fails."""
     raise ValueError(f"cannot fetch {arg}")
+
+
+@server.tool()
+def crash(arg: str) -> str:
+    """Ends the server process without answering."""
+    import os
+
+    os._exit(1)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,26 @@ def test_no_key_reaches_a_tool_command():
                             "HELICONE_API_KEY": "h", "GITHUB_TOKEN": "g", "AWS_SECRET_ACCESS_KEY": "s",
                             "MY_PASSWORD": "p", "HOME": "/root", "KEY": "k"})
     assert env == {"PATH": "/bin", "HOME": "/root"}
+
+
+async def test_mcp_server_failures_become_error_results():
+    pytest.importorskip("mcp")
+    import time
+
+    from core.replay.executors import McpServer
+
+    missing = McpServer(["/nonexistent/mcp-server"], timeout_s=5)
+    text, is_error = await missing.call(call())
+    assert is_error and "MCP server /nonexistent/mcp-server" in text
+    await missing.aclose()
+    server = Path(__file__).parent / "mcp_tool_server.py"
+    dying = McpServer([sys.executable, str(server)], timeout_s=5)
+    assert await dying.call(ToolCall(id="a", name="lookup", arguments='{"arg": "x"}')) == (
+        "mcp lookup: x", False)
+    text, is_error = await dying.call(ToolCall(id="b", name="crash", arguments='{"arg": "x"}'))
+    assert is_error
+    began = time.monotonic()
+    text, is_error = await dying.call(ToolCall(id="c", name="lookup", arguments='{"arg": "y"}'))
+    assert is_error and "MCP" in text
+    assert time.monotonic() - began < 2  # a dead server answers at once, not at the timeout
+    await dying.aclose()

@@ -159,6 +159,7 @@ class McpServer:
         )
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[str | None] | None = None
+        self._failed: str | None = None  # why the server stopped serving, once it has
 
     async def call(self, call: ToolCall) -> tuple[str, bool]:
         name = self.argv[0] if self.argv else "?"
@@ -172,6 +173,8 @@ class McpServer:
             return f"Error: MCP server {name} did not start within {self.timeout_s:g} s", True
         if problem is not None:
             return problem, True
+        if self._task.done():  # it stopped after starting: nobody would read the queue
+            return self._failed or f"Error: MCP server {name} stopped", True
         future: asyncio.Future[tuple[str, bool]] = asyncio.get_running_loop().create_future()
         await self._queue.put((call, future))
         try:
