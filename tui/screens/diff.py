@@ -261,15 +261,16 @@ words struck through in red, inserted words in green; tool calls are compared as
         if result.latency_ms is not None:
             line.append(f"   {result.latency_ms / 1000:.1f}s", style="dim")
         if result.error:
-            line.append(f"\n{literal(result.error)}", style="red")
+            line.append(f"\n{literal(result.error)}", style=state_style(self, "error"))
         if result.diverged_reason:
-            line.append(f"\n≠ {literal(result.diverged_reason)}", style="magenta")
+            line.append(f"\n≠ {literal(result.diverged_reason)}",
+                        style=state_style(self, "diverged"))
         why = empty_answer_reason(result, self.replay_via)
         if why:
-            line.append(f"\n{why}", style="yellow")
+            line.append(f"\n{why}", style=state_style(self, "warning"))
         if request_id in self.recorded_failed:
             line.append("\nthe recorded request failed: its error is shown as the base,"
-                        " so no similarity is given", style="yellow")
+                        " so no similarity is given", style=state_style(self, "warning"))
         mode = "side by side" if self.side_by_side else "inline"
         if paths is not None:
             mode += f" · {paths.changed_regions} changes by JSON path (J: words)"

@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -24,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from core.edits import EditSet, ParamEdit, SystemEdit
 from core.models import LoggedRequest
 from core.text import literal, literal_text
+from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.edits_panel import EditsPanel
 from tui.widgets.replay_status import ReplayProgress, ReplayStatus
 from tui.widgets.request_detail import RequestDetail
@@ -50,6 +52,7 @@ READ_ERRORS = {
 
 
 class SessionScreen(Screen[None]):
+    COMPONENT_CLASSES = BADGE_CLASSES  # the replay note's states in the theme's colours
     copy_what = "the selected request's response"
     # Pending edits: assigning a new EditSet updates the tree marks, the edits panel, the
     # shown request and the status line (`watch_edits`).
@@ -263,33 +266,35 @@ class SessionScreen(Screen[None]):
         return self._result_note(result)
 
     def _result_note(self, result: ReplayResult, *, added: bool = False) -> Text:
+        def role(name: str) -> Style:
+            return state_style(self, name)
+
         note = Text("replayed ", style="bold")
         if added:
-            note.append("added round (new, after ", style="bold green")
+            note.append("added round (new, after ", style=role("added"))
             note.append(literal(self.labels.get(result.after or "", result.after or "?")),
-                        style="bold green")
-            note.append(") ", style="bold green")
-        note.append(result.status.replace("_", " "),
-                    style="green" if result.status == "done" else "yellow")
+                        style=role("added"))
+            note.append(") ", style=role("added"))
+        note.append(result.status.replace("_", " "), style=role(result.status))
         if result.similarity is not None:
             note.append(f" · similarity {result.similarity:.0%}")
         if result.tool_calls_changed:
-            note.append(" · tool calls differ from the recording", style="magenta")
+            note.append(" · tool calls differ from the recording", style=role("diverged"))
         for tool in result.tool_results:
             note.append("\n  tool ")
             note.append(literal(tool.name), style="bold")
-            note.append(f" {literal(tool.call_id)} ← ", style="dim")
+            note.append(f" {literal(tool.call_id)} ← ", style=role("note"))
             if tool.pending:
-                note.append("waiting for your result (t)", style="bold yellow")
+                note.append("waiting for your result (t)", style=role("needs_tool_result"))
             else:
                 source = {"recorded": "recorded result", "user": "your result"}.get(
                     tool.source, f"rule {tool.source}")
-                note.append(source, style="red" if tool.is_error else "cyan")
+                note.append(source, style=role("error" if tool.is_error else "count"))
         if result.note:
-            note.append(f"\n{literal(result.note)}", style="dim")
+            note.append(f"\n{literal(result.note)}", style=role("note"))
         if result.error:
-            note.append(f"\n{literal(result.error)}", style="red")
-        note.append("  ·  d: diff", style="dim")
+            note.append(f"\n{literal(result.error)}", style=role("error"))
+        note.append("  ·  d: diff", style=role("note"))
         return note
 
     def _status(self, extra: str = "") -> None:
