@@ -81,7 +81,7 @@ async def test_keymap_rebinds_screen_and_modal_keys_by_id(demo: Store) -> None:
     from tui.screens.replay_form import ReplayForm
     from tui.screens.replays import ReplaysScreen
 
-    keymap = {"session.replays": "L", "help.close": "z", "replay.form_cancel": "ctrl+g",
+    keymap = {"session.replays": "L", "help.close_keys": "z", "replay.form_cancel": "ctrl+g",
               "tree.down": "ctrl+n"}
     app = RepriseApp(demo, Config(keymap=keymap), start_session=DEBATE_SESSION)
     async with app.run_test(size=(120, 36)) as pilot:

@@ -21,7 +21,10 @@ GENERAL = """\
 
 class HelpScreen(Modal[None]):
     BINDINGS = [
-        Binding("escape,f1,q", "dismiss", "Close", id="help.close", tooltip="Close the help"),
+        Binding("escape", "dismiss", "Close", id="help.close", tooltip="Close the help"),
+        # F1 toggles help; the footer names Escape once.
+        Binding("f1,q", "dismiss", "Close", show=False, id="help.close_keys",
+                tooltip="Close the help"),
     ]
 
     def __init__(self, text: str) -> None:
