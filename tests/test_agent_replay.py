@@ -118,6 +118,7 @@ async def test_edit_finishing_earlier_leaves_rounds_not_reached(store, server):
     assert results["r2"].output_text.startswith("Answer: Error:")
     assert results["r3"].status == "not_reached"
     assert results["r3"].answer == results["r2"].output_text
+    assert results["r3"].note == "the replayed model finished at agent #2"  # a label, no id
     assert results["r2"].output_text in results["judge"].sent_body["messages"][-1]["content"]
     assert len(server.bodies()) == 3  # r1, r2, judge
     assert_faithful(server, store, replay.id)
@@ -226,6 +227,7 @@ async def test_stop_then_resume_continues_where_it_stopped(store, server):
     assert [(p.call_id, p.name, p.arguments) for p in waiting.pending_calls] == [
         ("call_1_0", "search", '{"arg": "new"}')]
     assert results["judge"].status == "queued"  # waits for the branch's final answer
+    assert results["judge"].error == "waits for agent #3, which needs a tool result"
     sent_before = len(server.bodies())
     assert sent_before == 2  # r1, r2; nothing after the stop
     again = await run_replay(store, spec_for(server), resume_id=replay.id, retry=FAST,

@@ -423,7 +423,8 @@ class _Runner:
             status = self.results[dep].status
             if status in ("needs_tool_result", "queued"):
                 return base.model_copy(update={
-                    "status": "queued", "error": f"waits for {dep}, which needs a tool result"})
+                    "status": "queued", "error": f"waits for {self.labels.get(dep, dep)},"
+                    " which needs a tool result"})
             if status not in ("done", "diverged", "not_reached"):
                 return base.model_copy(
                     update={
@@ -443,7 +444,8 @@ class _Runner:
             return base.model_copy(update={
                 "status": "not_reached", "answer": prev.effective_text,
                 "note": prev.note if prev.status == "not_reached"
-                else f"the replayed model finished at {item.follows}"})
+                else "the replayed model finished at"
+                f" {self.labels.get(item.follows, item.follows)}"})
         if self.agent and item.follows is not None and item.follows in self.conv:
             prev_id = item.follows
             prev = self.results[prev_id]
