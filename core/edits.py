@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from core.formats import detect_format, request_url
+from core.formats import detect_format, request_format, request_url
 from core.models import LoggedRequest
 
 Scope = Literal["all", "prompt", "request"]
@@ -79,6 +79,34 @@ class EditSet(BaseModel):
         named = [e for e in by_prompt if e.target != EVERY_PROMPT]
         by_prompt = named or by_prompt
         return by_prompt[-1] if by_prompt else None
+
+    def effective_system(self, request: LoggedRequest) -> tuple[str | None, str]:
+        """The system prompt this request would be sent with (None: as recorded) and where
+        the winning edit applies (`prompt ID`, `this request`). An append is shown joined to
+        the recorded prompt, as the replay sends it."""
+        edit = self.system_edit_for(request)
+        if edit is None:
+            return None, ""
+        where = f"prompt {edit.target}" if edit.scope == "prompt" else "this request"
+        if edit.mode != "append":
+            return edit.text, where
+        fmt = request_format(request)
+        recorded = "\n".join(fmt.system_prompts(request.request_body)) if fmt else ""
+        return recorded + edit.text, where
+
+    def params_for(self, scope: Scope, target: str | None) -> ParamEdit | None:
+        return next((p for p in self.params if (p.scope, p.target) == (scope, target)), None)
+
+    def set_params(self, scope: Scope, target: str | None, edit: ParamEdit | None) -> EditSet:
+        """The parameter edit of one scope and target replaced (None, or no values: removed)."""
+        kept = [p for p in self.params if (p.scope, p.target) != (scope, target)]
+        if edit is not None and edit.values():
+            kept.append(edit)
+        return self.model_copy(update={"params": kept})
+
+    def without_params_at(self, index: int) -> EditSet:
+        return self.model_copy(update={"params": [
+            p for i, p in enumerate(self.params) if i != index]})
 
     def apply(self, request: LoggedRequest, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """The body to send for `request` (or for `body`, e.g. after chained substitution)."""

@@ -141,6 +141,30 @@ def parse_variant(prompt_id: str, text: str, label: str) -> Variant:
     return Variant(prompt_id=prompt_id, label=label, kind="replace", text=text.strip("\n"))
 
 
+def variant_lines(edits: EditSet, prompt_id: str) -> list[str]:
+    """A prompt id's pending edits written as variant lines (the matrix setup's text), so
+    `parse_variant_lines` reads them back as the same edits: `+ ` for an append, `\\n` for
+    a line break, `model:NAME temperature:X` for parameters."""
+    lines: list[str] = []
+    for edit in edits.system:
+        if edit.scope == "prompt" and edit.target == prompt_id:
+            text = edit.text.replace("\n", "\\n")
+            lines.append("+ " + text.lstrip() if edit.mode == "append" else text)
+    for param in edits.params:
+        if param.scope == "prompt" and param.target == prompt_id:
+            tokens = [f"{k}:{v}" for k, v in param.values().items()]
+            if tokens:
+                lines.append(" ".join(tokens))
+    return lines
+
+
+def parse_variant_lines(prompt_id: str, text: str) -> list[Variant]:
+    """One variant per non-blank line, labelled v1, v2, …; `\\n` is a line break."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return [parse_variant(prompt_id, line.replace("\\n", "\n"), f"v{number}")
+            for number, line in enumerate(lines, 1)]
+
+
 def parse_variant_option(value: str, existing: Mapping[str, list[Variant]]) -> Variant:
     """`PROMPT_ID=TEXT` from the command line; labels run v1, v2, … per prompt id."""
     prompt_id, sep, text = value.partition("=")
@@ -358,6 +382,14 @@ def cell_status(run_statuses: set[str]) -> CellStatus:
     if "failed" in run_statuses:
         return "failed"
     return "running" if "running" in run_statuses else "pending"
+
+
+def cell_statuses(runs: list[MatrixCellRun]) -> dict[str, CellStatus]:
+    """Each cell's status rolled up from its runs (one per session)."""
+    statuses: dict[str, set[str]] = {}
+    for run in runs:
+        statuses.setdefault(run.cell_key, set()).add(run.status)
+    return {key: cell_status(values) for key, values in statuses.items()}
 
 
 class MatrixCellRun(BaseModel):

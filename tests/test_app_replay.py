@@ -166,20 +166,3 @@ async def test_detail_shows_the_replayed_response(store: Store) -> None:
             assert block.text == result.output_text
             assert block.text.startswith("reply(")
             assert "similarity" in str(block.border_title)
-
-
-def test_resumed_replay_speed_counts_only_this_run() -> None:
-    from datetime import UTC, datetime, timedelta
-    from types import SimpleNamespace
-
-    from tui.screens.session import replay_speed
-
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    replay = SimpleNamespace(created_at=t0, finished_at=t0 + timedelta(seconds=100))
-    earlier = SimpleNamespace(completion_tokens=1000, finished_at=t0 + timedelta(seconds=5))
-    now = SimpleNamespace(completion_tokens=100, finished_at=t0 + timedelta(seconds=95))
-    resumed_at = t0 + timedelta(seconds=90)
-    assert replay_speed(replay, [earlier, now], resumed_at) == " · 10.0\u00a0s · 10\u00a0tok/s"
-    assert replay_speed(replay, [earlier, now]) == " · 100.0\u00a0s · 11\u00a0tok/s"
-    unfinished = SimpleNamespace(created_at=t0, finished_at=None)
-    assert replay_speed(unfinished, [now], resumed_at) == ""

@@ -27,7 +27,7 @@ from core.matrix import (
     SORT_KEYS,
     Cell,
     MatrixSpec,
-    cell_status,
+    cell_statuses,
     get_matrix,
     list_matrices,
     plan_matrix,
@@ -166,11 +166,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             self.refresh_table()
 
     def _load_runs(self, matrix: Matrix) -> None:
-        statuses: dict[str, set[str]] = {}
-        for run in matrix.runs:
-            statuses.setdefault(run.cell_key, set()).add(run.status)
-        for key, values in statuses.items():
-            self.cell_status[key] = cell_status(values)
+        self.cell_status.update(cell_statuses(matrix.runs))
         self._matrix_status = matrix.status
         self.refresh_bindings()
 

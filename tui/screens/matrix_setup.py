@@ -28,8 +28,15 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 from core.edits import EditSet
 from core.evals import ExtractScorer, JudgeScorer
 from core.formats import recorded_output
-from core.matrix import MatrixPlan, MatrixSpec, parse_variant, plan_matrix
+from core.matrix import (
+    MatrixPlan,
+    MatrixSpec,
+    parse_variant_lines,
+    plan_matrix,
+    variant_lines,
+)
 from core.models import LoggedRequest
+from core.targets import TargetOption, default_target
 from core.text import literal
 from tui.config import Config
 from tui.navigation import Modal
@@ -60,20 +67,8 @@ def prompt_ids(requests: list[LoggedRequest]) -> list[str]:
 
 
 def pending_variants(edits: EditSet, prompt_id: str) -> list[str]:
-    """The pending edits of a prompt id written as variant lines."""
-    lines: list[str] = []
-    for edit in edits.system:
-        if edit.scope == "prompt" and edit.target == prompt_id:
-            text = edit.text.replace("\n", "\\n")
-            lines.append("+ " + text.lstrip() if edit.mode == "append" else text)
-    for param in edits.params:
-        if param.scope == "prompt" and param.target == prompt_id:
-            values = {"model": param.model, "temperature": param.temperature,
-                      "top_p": param.top_p, "max_tokens": param.max_tokens}
-            tokens = [f"{k}:{v}" for k, v in values.items() if v is not None]
-            if tokens:
-                lines.append(" ".join(tokens))
-    return lines
+    """The pending edits of a prompt id written as variant lines (`core.matrix`)."""
+    return variant_lines(edits, prompt_id)
 
 
 def default_scorer(requests: list[LoggedRequest], prompt_id: str) -> str:
@@ -152,10 +147,10 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         self.edits = edits
         self.prompt_ids = prompt_ids(requests)
         self.targets = base_targets(config)
-        default = next((t for t in self.targets if t["key"] == self._default_key()), {})
+        default = default_target(self.targets, config.replay.target)
         self._concurrency_default = default_concurrency(default, config)
         # Cells run side by side only where the target serves requests side by side.
-        self._parallel_default = LOCAL_CONCURRENCY if default.get("local") else 2
+        self._parallel_default = LOCAL_CONCURRENCY if default.local else 2
         self._plan_timer: Timer | None = None
         self.planned: tuple[MatrixSpec, MatrixPlan] | None = None
 
@@ -190,7 +185,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                                     compact=True, classes="matrix-judge-model")
             with Horizontal(id="matrix-numbers"):
                 yield Label("Target ", classes="matrix-field")
-                yield Select([(t["label"], t["key"]) for t in self.targets],
+                yield Select([(t.label, t.key) for t in self.targets],
                              value=self._default_key(), allow_blank=False, compact=True,
                              id="matrix-target")
                 yield Label(" concurrency ", classes="matrix-field")
@@ -205,9 +200,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                 yield Button("Cancel", id="cancel", compact=True)
 
     def _default_key(self) -> str:
-        keys = [t["key"] for t in self.targets]
-        wanted = self.config.replay.target
-        return wanted if wanted in keys else keys[0]
+        return default_target(self.targets, self.config.replay.target).key
 
     def on_mount(self) -> None:
         self._update_plan()
@@ -241,7 +234,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             box.value = str(new)
         self._concurrency_default = new
         cells = self.query_one("#matrix-parallel", Input)
-        parallel = LOCAL_CONCURRENCY if self._target().get("local") else 2
+        parallel = LOCAL_CONCURRENCY if self._target().local else 2
         if cells.value.strip() == str(self._parallel_default):
             cells.value = str(parallel)
         self._parallel_default = parallel
@@ -253,9 +246,9 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             self._plan_timer.stop()
         self._plan_timer = self.set_timer(PLAN_DELAY, self._update_plan)
 
-    def _target(self) -> dict[str, Any]:
+    def _target(self) -> TargetOption:
         key = self.query_one("#matrix-target", Select).value
-        return next((t for t in self.targets if t["key"] == key), self.targets[-1])
+        return next((t for t in self.targets if t.key == key), self.targets[-1])
 
     def _number(self, widget_id: str, default: int, low: int, high: int, what: str) -> int:
         raw = self.query_one(widget_id, Input).value.strip()
@@ -270,7 +263,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
     def _judge_target(self, prompt_id: str, model: str) -> dict[str, Any]:
         """Where a judge of this prompt id is sent: the matrix's target and model."""
         target = self._target()
-        via = target["via"]
+        via = target.via
         if via == "local":
             return {"via": "local", "model": model or "local"}
         if not via.lower().startswith(("http://", "https://")):
@@ -280,7 +273,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                                if r.prompt_id == prompt_id and r.model)
             model = self.config.replay.model or (
                 recorded.most_common(1)[0][0] if recorded else JUDGE_DEFAULT_MODEL)
-        return {"via": via, "model": model, "api_key_env": target.get("api_key_env")}
+        return {"via": via, "model": model, "api_key_env": target.api_key_env}
 
     def _judge(self, index: int, prompt_id: str) -> JudgeScorer | None:
         template = self.query_one(f"#judge-{index}", Input).value.strip()
@@ -310,18 +303,16 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             if judge is not None:
                 scorers.append(judge)
         spec = MatrixSpec(
-            session_ids=[self.session_id], scorers=scorers, via=target["via"],
-            model=None, api_key_env=target.get("api_key_env"),
-            allow_hosts=list(target.get("allow_hosts", [])),
+            session_ids=[self.session_id], scorers=scorers, via=target.via,
+            model=None, api_key_env=target.api_key_env,
+            allow_hosts=list(target.allow_hosts),
             concurrency=self._number("#matrix-concurrency", 8, 1, 64, "concurrency"),
             parallel_cells=self._number("#matrix-parallel", 2, 1, 16, "cells at once"),
         )
         for index, pid in enumerate(self.prompt_ids):
             area = self.query_one(f"#variants-{index}", TextArea)
-            lines = [line for line in area.text.splitlines() if line.strip()]
-            for number, line in enumerate(lines, 1):
-                spec = spec.add_variant(parse_variant(pid, line.replace("\\n", "\n"),
-                                                      f"v{number}"))
+            for variant in parse_variant_lines(pid, area.text):
+                spec = spec.add_variant(variant)
         return spec
 
     def _update_plan(self, *, start: bool = False) -> None:
@@ -364,8 +355,8 @@ Every combination of the variants below is replayed (one replay per cell) and sc
     def _show_plan(self, spec: MatrixSpec | None, plan: MatrixPlan | None,
                    error: str | None) -> None:
         target = self._target()
-        note = Text(f"→ requests go to: {target['label']}\n", style="")
-        if not any(t["key"] in ("local", "base_url") for t in self.targets):
+        note = Text(f"→ requests go to: {target.label}\n", style="")
+        if not any(t.key in ("local", "base_url") for t in self.targets):
             note.append(NOTHING_FREE + "\n", style="yellow")
         if error is not None or spec is None or plan is None:
             note.append(literal(error or ""), style="bold red")
@@ -390,8 +381,8 @@ Every combination of the variants below is replayed (one replay per cell) and sc
 
     def _start(self, spec: MatrixSpec, plan: MatrixPlan) -> None:
         target = self._target()
-        self.dismiss(MatrixChoice(spec=spec, local=bool(target.get("local")),
-                                  label=target["label"], plan=plan))
+        self.dismiss(MatrixChoice(spec=spec, local=target.local,
+                                  label=target.label, plan=plan))
 
     copy_what = "the plan"
 

@@ -8,7 +8,7 @@ environment) are always offered, and the form says plainly when nothing free is 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -26,9 +26,24 @@ from textual.widgets import (
     TextArea,
 )
 
+from core.targets import (
+    LOCAL_CONCURRENCY,
+    ReplaySettings,
+    TargetOption,
+    default_target,
+    ollama_target,
+)
+from core.targets import base_targets as core_targets
+from core.targets import default_concurrency as target_concurrency
 from tui.config import Config
 from tui.navigation import Modal
 from tui.widgets.text import plural
+
+if TYPE_CHECKING:
+    from core.replay.environment import ToolSettings
+
+__all__ = ["LOCAL_CONCURRENCY", "NOTHING_FREE", "ReplayForm", "base_targets",
+           "default_concurrency"]
 
 NOTHING_FREE = (
     "No local model or endpoint found: install the local model (`reprise serve-local`"
@@ -36,43 +51,20 @@ NOTHING_FREE = (
 )
 
 
-def base_targets(config: Config) -> list[dict[str, Any]]:
-    """Targets known without network probes, best first."""
-    targets: list[dict[str, Any]] = []
+def base_targets(config: Config) -> list[TargetOption]:
+    """Targets known without network probes, best first (`core.targets`)."""
     try:
         from core.local_model import local_runtime_available
 
-        if local_runtime_available():
-            targets.append(
-                {"key": "local", "via": "local", "local": True,
-                 "label": "local SmolLM2 model (loopback, no key)"}
-            )
+        local = local_runtime_available()
     except Exception:  # an unusable local install only removes the option
-        pass
-    replay = config.replay
-    if replay.base_url:
-        key = f", key from ${replay.api_key_env}" if replay.api_key_env else ""
-        targets.append(
-            {"key": "base_url", "via": replay.base_url, "api_key_env": replay.api_key_env,
-             "label": f"{replay.base_url}{key}"}
-        )
-    keys = [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY") if os.environ.get(k)]
-    have = " + ".join(f"${k}" for k in keys) if keys else "no API key set"
-    targets.append({"key": "original", "via": "original",
-                    "label": f"original providers ({have})"})
-    if os.environ.get("HELICONE_API_KEY"):
-        targets.append({"key": "helicone", "via": "helicone",
-                        "label": "Helicone proxy (logged as a new session)"})
-    return targets
+        local = False
+    return core_targets(base_url=config.replay.base_url, api_key_env=config.replay.api_key_env,
+                        environ=os.environ, local_available=local)
 
 
-LOCAL_CONCURRENCY = 1  # the local model server answers one request at a time
-
-
-def default_concurrency(target: dict[str, Any], config: Config) -> int:
-    """What the target serves at once: more requests to the local model would only queue
-    (and their queueing would count as latency)."""
-    return LOCAL_CONCURRENCY if target.get("local") else config.replay.concurrency
+def default_concurrency(target: TargetOption, config: Config) -> int:
+    return target_concurrency(target, config.replay.concurrency)
 
 
 class ModeButton(RadioButton):
@@ -112,7 +104,7 @@ class ModeSet(RadioSet, inherit_bindings=False):
             button.value = index == self._selected
 
 
-class ReplayForm(Modal[dict[str, Any] | None]):
+class ReplayForm(Modal[ReplaySettings | None]):
     HELP = """\
 ## Replay
 - **Mode**: chained sends each request with the replayed outputs of the requests it
@@ -143,7 +135,7 @@ class ReplayForm(Modal[dict[str, Any] | None]):
         self.tools = list(tools or [])  # the tools the session offered (agent sessions)
         self.targets = base_targets(config)
         self._concurrency_default = default_concurrency(
-            next((t for t in self.targets if t["key"] == self._default_key()), {}), config)
+            default_target(self.targets, config.replay.target), config)
 
     def compose(self) -> ComposeResult:
         defaults = self.config.replay
@@ -206,7 +198,7 @@ class ReplayForm(Modal[dict[str, Any] | None]):
             self._tool_fields(), before=self.query_one(".form-buttons")
         )
 
-    def _tool_settings(self) -> tuple[Any, dict[str, str]] | None:
+    def _tool_settings(self) -> tuple[ToolSettings, dict[str, str]] | None:
         """The rules typed in the form, checked; None (with a notice) when one is malformed."""
         from core.replay.environment import RuleError, ToolSettings
 
@@ -225,18 +217,14 @@ class ReplayForm(Modal[dict[str, Any] | None]):
         return settings, {"default": default, **pairs}
 
     def _options(self) -> list[tuple[str, str]]:
-        return [(t["label"], t["key"]) for t in self.targets]
+        return [(t.label, t.key) for t in self.targets]
 
     def _default_key(self) -> str:
-        wanted = self.config.replay.target
-        keys = [t["key"] for t in self.targets]
-        if wanted in keys:
-            return wanted
-        return keys[0]
+        return default_target(self.targets, self.config.replay.target).key
 
     def on_mount(self) -> None:
         self._update_note()
-        if not any(t["key"] in ("local", "base_url") for t in self.targets):
+        if not any(t.key in ("local", "base_url") for t in self.targets):
             self.probe_ollama()
 
     @work(exclusive=True, group="probe", exit_on_error=False)
@@ -244,8 +232,8 @@ class ReplayForm(Modal[dict[str, Any] | None]):
         from core.local_model import aprobe_ollama
 
         url = await aprobe_ollama()
-        if url and not any(t["key"] == "ollama" for t in self.targets):
-            self.targets.insert(0, {"key": "ollama", "via": url, "label": f"Ollama at {url}"})
+        if url and not any(t.key == "ollama" for t in self.targets):
+            self.targets.insert(0, ollama_target(url))
             select = self.query_one("#target", Select)
             select.set_options(self._options())
             select.value = "ollama"
@@ -260,16 +248,16 @@ class ReplayForm(Modal[dict[str, Any] | None]):
         self._concurrency_default = new
         self._update_note()
 
-    def _selected(self) -> dict[str, Any]:
+    def _selected(self) -> TargetOption:
         key = self.query_one("#target", Select).value
-        return next((t for t in self.targets if t["key"] == key), self.targets[-1])
+        return next((t for t in self.targets if t.key == key), self.targets[-1])
 
     def _update_note(self) -> None:
         target = self._selected()
-        note = f"→ requests go to: {target['label']}"
-        if target.get("local"):
+        note = f"→ requests go to: {target.label}"
+        if target.local:
             note += "\n  it answers one request at a time, so concurrency defaults to 1"
-        if not any(t["key"] in ("local", "base_url", "ollama") for t in self.targets):
+        if not any(t.free for t in self.targets):
             note += "\n" + NOTHING_FREE
         self.query_one("#target-note", Static).update(note)
 
@@ -294,12 +282,13 @@ class ReplayForm(Modal[dict[str, Any] | None]):
         target = self._selected()
         mode = "isolated" if self.query_one("#mode-isolated", RadioButton).value else "chained"
         model = self.query_one("#model", Input).value.strip() or None
-        choice = {**target, "mode": mode, "concurrency": concurrency, "model": model}
+        choice = ReplaySettings(target=target, mode=mode, concurrency=concurrency, model=model)
         if self.tools:
             checked = self._tool_settings()
             if checked is None:
                 return
-            choice["tools"], rules = checked
+            tools, rules = checked
+            choice = choice.model_copy(update={"tools": tools})
             # Saved where the app's config lives (nowhere when it runs without one).
             path = getattr(self.app, "_config_path", None)
             if path is not None and rules != self.config.replay.tools and (
@@ -316,8 +305,7 @@ class ReplayForm(Modal[dict[str, Any] | None]):
     copy_what = "the replay target"
 
     def copy_text(self) -> str:
-        target = self._selected()
-        return target["via"] if target["via"] != "local" else target["label"]
+        return self._selected().copy_text()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from core.edits import EditSet, ParamEdit, SystemEdit
 from core.models import LoggedRequest
 from core.text import literal, literal_text
+from core.throughput import first_error, replay_speed
 from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.edits_panel import EditsPanel
 from tui.widgets.replay_status import ReplayProgress, ReplayStatus
@@ -37,6 +38,7 @@ from tui.workers import EventBatcher, run_in_thread_loop
 if TYPE_CHECKING:
     from core.replay.models import Replay, ReplayEvent, ReplayResult, ReplaySpec, ReplayTarget
     from core.session_view import LoadedReplay, SessionView
+    from core.targets import ReplaySettings
 
 
 SHOWN_RESULTS = {"done", "diverged"}  # results whose replayed response is shown
@@ -247,17 +249,7 @@ class SessionScreen(Screen[None]):
         )
 
     def _system_override(self, request: LoggedRequest) -> tuple[str | None, str]:
-        edit = self.edits.system_edit_for(request)
-        if edit is None:
-            return None, ""
-        label = f"prompt {edit.target}" if edit.scope == "prompt" else "this request"
-        if edit.mode == "append":
-            from core.formats import request_format
-
-            fmt = request_format(request)
-            current = "\n".join(fmt.system_prompts(request.request_body)) if fmt else ""
-            return current + edit.text, label
-        return edit.text, label
+        return self.edits.effective_system(request)
 
     def _replay_note(self, request: LoggedRequest) -> Text | None:
         result = self.results.get(request.id)
@@ -379,17 +371,11 @@ class SessionScreen(Screen[None]):
                         severity="warning")
             return
         scope, target = ("prompt", request.prompt_id) if request.prompt_id else ("request", request.id)
-        current = next(
-            (p for p in self.edits.params if (p.scope, p.target) == (scope, target)), None
-        )
+        current = self.edits.params_for(scope, target)
 
         def done(result: ParamEdit | None) -> None:
-            if result is None:
-                return
-            kept = [p for p in self.edits.params if (p.scope, p.target) != (scope, target)]
-            if result.values():
-                kept.append(result)
-            self.edits = self.edits.model_copy(update={"params": kept})
+            if result is not None:
+                self.edits = self.edits.set_params(scope, target, result)
 
         self.app.push_screen(ParamsScreen(scope, target, current), done)
 
@@ -400,8 +386,7 @@ class SessionScreen(Screen[None]):
             edit = self.edits.system[event.index]
             self.edits = self.edits.remove_system(edit.scope, edit.target)
         elif event.kind == "params" and event.index is not None:
-            params = [p for i, p in enumerate(self.edits.params) if i != event.index]
-            self.edits = self.edits.model_copy(update={"params": params})
+            self.edits = self.edits.without_params_at(event.index)
         if self.edits.is_empty:
             self.query_one(RequestTree).focus()
 
@@ -463,29 +448,30 @@ class SessionScreen(Screen[None]):
             if isinstance(screen, ReplayForm):
                 screen.set_tools(message.tools)
 
-    def _start_replay(self, choice: dict[str, Any] | None) -> None:
+    def _start_replay(self, choice: ReplaySettings | None) -> None:
         if choice is None:
             return
         from core.replay.models import ReplaySpec
 
+        target = choice.target
         spec = ReplaySpec(
             session_id=self.session_id,
             edits=self.edits,
-            mode=choice["mode"],
-            via=choice["via"],
-            model=choice.get("model"),
-            api_key_env=choice.get("api_key_env"),
-            allow_hosts=choice.get("allow_hosts", []),
-            concurrency=choice["concurrency"],
-            **({"tools": choice["tools"]} if choice.get("tools") is not None else {}),
+            mode=choice.mode,
+            via=target.via,
+            model=choice.model,
+            api_key_env=target.api_key_env,
+            allow_hosts=list(target.allow_hosts),
+            concurrency=choice.concurrency,
+            **({"tools": choice.tools} if choice.tools is not None else {}),
         )
         tree = self.query_one(RequestTree)
         tree.clear_states()
         self.results = {}
         status = self.query_one(ReplayStatus)
-        status.start(len(self.requests), f"replay → {choice['label']}")
+        status.start(len(self.requests), f"replay → {target.label}")
         self.run_started = datetime.now(UTC)
-        self.replay_worker = self.run_replay(spec, choice.get("local", False))
+        self.replay_worker = self.run_replay(spec, target.local)
 
     @work(thread=True, exclusive=True, group="replay", exit_on_error=False)
     def run_replay(self, spec: ReplaySpec, local: bool, resume_id: str | None = None,
@@ -796,34 +782,3 @@ class SessionScreen(Screen[None]):
 
     def copy_text(self) -> str:
         return self.query_one(RequestDetail).copy_text()
-
-
-def first_error(results: Any, labels: dict[str, str]) -> str:
-    """Why a replay failed, in one line: the first failed request (by path) and its error."""
-    for result in results:
-        if result.status in ("failed", "blocked") and result.error:
-            name = labels.get(result.request_id, "a request")
-            return literal(f"{name}: {' '.join(result.error.split())}")[:160]
-    return ""
-
-
-def replay_speed(replay: Any, results: Any, started: datetime | None = None) -> str:
-    """` · 16.6 s · 72 tok/s`: this run's wall time and the target's measured throughput.
-
-    Measured from `started` (the run this screen began, so a resumed replay does not count
-    the pause) and over the results that finished in that run.
-    """
-    if replay.finished_at is None:
-        return ""
-    began = started or replay.created_at
-    wall = (replay.finished_at - began).total_seconds()
-    if wall <= 0:
-        return ""
-    tokens = sum(
-        getattr(r, "completion_tokens", None) or 0
-        for r in results
-        if getattr(r, "finished_at", None) is None or r.finished_at >= began
-    )
-    # No-break spaces: a wrapped status line never leaves `tok/s` alone on a line.
-    rate = f" · {tokens / wall:.0f}\u00a0tok/s" if tokens else ""
-    return f" · {wall:.1f}\u00a0s{rate}"
