@@ -139,6 +139,7 @@ words struck through in red, inserted words in green; tool calls are compared as
         yield Footer()
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._recolour())
         replay = self.app.store.get_replay(self.replay_id)  # one row
         self.replay_via = replay.spec.via if replay is not None else ""
         # The header says which side is which: base → new.
@@ -178,6 +179,16 @@ words struck through in red, inserted words in green; tool calls are compared as
             start = next((rid for rid in self.order if rid in comparison.changed),
                          self.order[0])
         summary.highlighted = self.order.index(start)
+
+    def _recolour(self) -> None:
+        """A new theme: the list and the statistics again, in its colours."""
+        if self.comparison is None:
+            return
+        summary = self.query_one("#diff-summary", OptionList)
+        highlighted = summary.highlighted
+        summary.clear_options()
+        summary.add_options([self._option(rid) for rid in self.order])
+        summary.highlighted = highlighted  # shows the request (and its statistics) again
 
     def _option(self, request_id: str) -> Option:
         result = self.results.get(request_id)

@@ -139,6 +139,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
 
     def on_mount(self) -> None:
         store = self.app.store
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_rows())
         self.set_interval(1.0, self._tick_waits)
         if self.app.config is not None:
             self.judge_keys = self.app.config.key_bindings()
