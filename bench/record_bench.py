@@ -4,9 +4,12 @@
 
 The provider (tests/servers.py's FakeProvider), the recorder (`reprise record`, storing into
 a temporary store) and the client each run in their own process. Prints per-request latency
-direct vs through the recorder (p50/p99 and what the recorder adds), and time to first token
-of a streamed response direct vs through the recorder. Targets: ≤ 2 ms added at p50; TTFT
-within 5% of direct.
+direct vs through the recorder (p50/p99 and what the recorder adds), the recorder's CPU time
+per call (on its event loop, and in all), and time to first token of a streamed response
+direct vs through the recorder. Direct and proxied calls alternate one by one on one client
+with warm connections, against the same provider. Targets: ≤ 2 ms added at p50; TTFT within
+5% of direct. uvicorn uses httptools and uvloop when they are installed (`uvicorn[standard]`);
+run with and without them on PYTHONPATH to compare.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+WRITE_SETTLE = 0.5  # seconds for the recorder's writer thread to store what it was given
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "Be brief."},
                                              {"role": "user", "content": "Say something."}]}
 
@@ -36,10 +41,12 @@ def start(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], 
     return proc, line.rsplit(" ", 1)[-1]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), independent of machine load."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid: int, tid: int | None = None, kind: str = "both") -> float:
+    """User + system CPU time of a process, or of one of its threads (Linux /proc)."""
+    stat = f"/proc/{pid}/task/{tid}/stat" if tid is not None else f"/proc/{pid}/stat"
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    ticks = {"user": int(fields[11]), "system": int(fields[12])}
+    return (ticks[kind] if kind in ticks else sum(ticks.values())) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -47,29 +54,38 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def latencies(client: httpx.Client, url: str, n: int) -> list[float]:
-    times = []
-    for _ in range(n):
-        started = time.perf_counter()
-        response = client.post(url, json=BODY)
-        response.read()
-        times.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.text
-    return times
+def one_call(client: httpx.Client, url: str) -> float:
+    started = time.perf_counter()
+    response = client.post(url, json=BODY)
+    response.read()
+    assert response.status_code == 200, response.text
+    return (time.perf_counter() - started) * 1000
 
 
-def ttfts(client: httpx.Client, url: str, n: int) -> list[float]:
-    times = []
-    for _ in range(n):
-        started = time.perf_counter()
-        with client.stream("POST", url, json={**BODY, "stream": True}) as response:
-            first = None
-            for line in response.iter_lines():
-                if first is None and '"content"' in line:
-                    first = (time.perf_counter() - started) * 1000
-            assert first is not None
-            times.append(first)
-    return times
+def one_ttft(client: httpx.Client, url: str) -> float:
+    started = time.perf_counter()
+    first = None
+    with client.stream("POST", url, json={**BODY, "stream": True}) as response:
+        for line in response.iter_lines():
+            if first is None and '"content"' in line:
+                first = (time.perf_counter() - started) * 1000
+    assert first is not None
+    return first
+
+
+def paired(measure: Any, client: httpx.Client, direct_url: str, proxied_url: str,
+           n: int) -> tuple[list[float], list[float]]:
+    """`n` calls each way, alternating call by call (and which goes first), so machine load
+    and connection state hit both paths alike."""
+    direct, proxied = [], []
+    for i in range(n):
+        if i % 2:
+            proxied.append(measure(client, proxied_url))
+            direct.append(measure(client, direct_url))
+        else:
+            direct.append(measure(client, direct_url))
+            proxied.append(measure(client, proxied_url))
+    return direct, proxied
 
 
 def main() -> None:
@@ -79,7 +95,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05,
                         help="seconds the provider waits before its first byte (for TTFT)")
     args = parser.parse_args()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    paths = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
     procs = []
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -95,22 +112,22 @@ def main() -> None:
                  "--upstream-openai", slow_url], env)
             procs += [rec, rec_slow]
             path = "/v1/chat/completions"
+            # One client for both paths; warm-up calls open its connections (and the
+            # recorder's to the provider) so every measured call reuses a warm connection.
             with httpx.Client(timeout=30) as client:
-                latencies(client, fast_url + path, 20)  # warm up both paths
-                latencies(client, rec_url + path, 20)
-                direct, proxied = [], []
-                cpu_proxy = 0.0
-                for _ in range(4):  # interleave so machine load hits both alike
-                    direct += latencies(client, fast_url + path, args.requests // 4)
-                    before = cpu_seconds(rec.pid)
-                    proxied += latencies(client, rec_url + path, args.requests // 4)
-                    cpu_proxy += cpu_seconds(rec.pid) - before
-                ttfts(client, slow_url + path, 3)
-                ttfts(client, rec_slow_url + path, 3)
-                t_direct, t_proxied = [], []
-                for _ in range(4):
-                    t_direct += ttfts(client, slow_url + path, args.streams // 4)
-                    t_proxied += ttfts(client, rec_slow_url + path, args.streams // 4)
+                paired(one_call, client, fast_url + path, rec_url + path, 20)
+                time.sleep(WRITE_SETTLE)
+                cpu_before = (cpu_seconds(rec.pid), cpu_seconds(rec.pid, rec.pid),
+                              cpu_seconds(rec.pid, kind="system"))
+                direct, proxied = paired(one_call, client, fast_url + path, rec_url + path,
+                                         args.requests)
+                time.sleep(WRITE_SETTLE)  # the writer stores the last calls: count that too
+                cpu_all = cpu_seconds(rec.pid) - cpu_before[0]
+                cpu_loop = cpu_seconds(rec.pid, rec.pid) - cpu_before[1]
+                cpu_system = cpu_seconds(rec.pid, kind="system") - cpu_before[2]
+                paired(one_ttft, client, slow_url + path, rec_slow_url + path, 3)
+                t_direct, t_proxied = paired(one_ttft, client, slow_url + path,
+                                             rec_slow_url + path, args.streams)
         finally:
             for proc in procs:
                 proc.terminate()
@@ -119,6 +136,9 @@ def main() -> None:
     p50d, p50p = statistics.median(direct), statistics.median(proxied)
     p99d, p99p = percentile(direct, 0.99), percentile(proxied, 0.99)
     td, tp = statistics.median(t_direct), statistics.median(t_proxied)
+    per_call = cpu_all * 1000 / len(proxied)
+    on_loop = cpu_loop * 1000 / len(proxied)
+    load = os.getloadavg()[0]
     figures = {
         "requests": len(direct),
         "direct_p50_ms": round(p50d, 3), "proxy_p50_ms": round(p50p, 3),
@@ -128,20 +148,33 @@ def main() -> None:
         "streams": len(t_direct),
         "ttft_direct_ms": round(td, 2), "ttft_proxy_ms": round(tp, 2),
         "ttft_ratio": round(tp / td, 4),
-        "recorder_cpu_ms_per_request": round(cpu_proxy * 1000 / len(proxied), 3),
-        "load_average": os.getloadavg()[0],
+        "recorder_cpu_ms_per_request": round(per_call, 3),
+        "recorder_loop_cpu_ms_per_request": round(on_loop, 3),
+        "recorder_system_cpu_ms_per_request": round(cpu_system * 1000 / len(proxied), 3),
+        "http": _installed("httptools", "h11"), "loop": _installed("uvloop", "asyncio"),
+        "load_average": round(load, 2),
     }
     print(f"latency per request over {len(direct)} calls: direct p50 {p50d:.2f} ms, p99"
           f" {p99d:.2f} ms; through reprise record p50 {p50p:.2f} ms, p99 {p99p:.2f} ms")
     print(f"added by the recorder: p50 {p50p - p50d:.2f} ms (target <= 2 ms),"
           f" p99 {p99p - p99d:.2f} ms")
-    print(f"recorder CPU time per request (proxying + storing): "
-          f"{cpu_proxy * 1000 / len(proxied):.2f} ms; load average {os.getloadavg()[0]:.1f}"
-          f" on {os.cpu_count()} cores (wall-clock figures above include waiting for a CPU)")
+    print(f"recorder CPU time per request: {per_call:.2f} ms, of which {on_loop:.2f} ms on the"
+          f" request path (event loop) and the rest storing (writer thread);"
+          f" {cpu_system * 1000 / len(proxied):.2f} ms in the kernel (sockets, disk);"
+          f" server {figures['http']}/{figures['loop']}")
     print(f"time to first token over {len(t_direct)} streams (provider waits"
           f" {args.latency * 1000:.0f} ms): direct {td:.2f} ms, through the recorder {tp:.2f} ms"
           f" ({(tp / td - 1) * 100:+.1f}%, target within 5%)")
+    print(f"load average {load:.1f} on {os.cpu_count()} cores (wall-clock figures include"
+          " waiting for a CPU)")
     print(json.dumps(figures))
+
+
+def _installed(fast: str, fallback: str) -> str:
+    """What uvicorn picks in the recorder's environment ("auto" prefers the fast one)."""
+    import importlib.util
+
+    return fast if importlib.util.find_spec(fast) is not None else fallback
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """What the recorder keeps of one proxied call: the exact request body and the response,
 assembled from a stream when it was streamed, with timings and the reason it failed.
 
-Chunks are fed as they pass through; nothing here delays them. Server-sent events are split
-incrementally and folded by the wire format's own stream assembler (`core.formats`), so the
-stored response is one message (text, tool calls, usage, finish reason) like a non-streamed
-one.
+While the call is in flight a capture only keeps the chunks as they pass (and when each
+arrived): the request path does nothing but forward. Once the call is over, `finish()` (on
+the recorder's writer thread) splits the server-sent events and folds them with the wire
+format's own stream assembler (`core.formats`), so the stored response is one message (text,
+tool calls, usage, finish reason) like a non-streamed one, with the time its first token
+arrived.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -96,44 +98,68 @@ class Capture:
     streamed: bool = False
     ttft_ms: float | None = None
     error: str | None = None
+    ended_at: float | None = None
     _chunks: list[bytes] = field(default_factory=list)
+    _times: list[float] = field(default_factory=list)
     _size: int = 0
-    _sse: SseSplitter | None = None
+    ended: bool = False  # the upstream's answer arrived whole
     _assembler: Any = None
     _finished: bool = False
 
+    # -- while the call is in flight: nothing but keeping bytes ------------------------------
     def begin(self, status: int, content_type: str) -> None:
         self.status = status
-        if "text/event-stream" in content_type.lower():
-            self.streamed = True
-            self._sse = SseSplitter()
-            self._assembler = assembler_for(self.fmt)
+        self.streamed = "text/event-stream" in content_type.lower()
 
     def feed(self, chunk: bytes) -> None:
         self._size += len(chunk)
-        if self._sse is None:
-            if self._size <= MAX_CAPTURE_BYTES:
-                self._chunks.append(chunk)
+        if self._size <= MAX_CAPTURE_BYTES:
+            self._chunks.append(chunk)
+            if self.streamed:
+                self._times.append(time.perf_counter())
+
+    def end(self) -> None:
+        """The upstream's answer arrived whole (a stream: its connection ended normally)."""
+        self.ended = True
+        self.ended_at = time.perf_counter()
+
+    # -- afterwards, off the request path ----------------------------------------------------
+    def finish(self) -> None:
+        """Assemble a streamed answer from the kept chunks: its message, time to first token,
+        and whether its final event came (a stream cut short is a failed call)."""
+        if self.ended_at is None:
+            self.ended_at = time.perf_counter()
+        if not self.streamed or self._assembler is not None:
             return
-        for payload in self._sse.feed(chunk):
-            if payload.strip() == "[DONE]":
-                self._finished = True
-                continue
-            try:
-                event = json.loads(payload)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and event.get("type") in (
-                "message_stop", "response.completed", "response.failed", "response.incomplete"
-            ):
-                self._finished = True
-            if self._assembler.feed(event) and self.ttft_ms is None:
-                self.ttft_ms = (time.perf_counter() - self.started) * 1000
+        sse = SseSplitter()
+        self._assembler = assembler_for(self.fmt)
+        for chunk, at in zip(self._chunks, self._times, strict=True):
+            for payload in sse.feed(chunk):
+                if payload.strip() == "[DONE]":
+                    self._finished = True
+                    continue
+                try:
+                    event = json.loads(payload)
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and event.get("type") in (
+                    "message_stop", "response.completed", "response.failed",
+                    "response.incomplete",
+                ):
+                    self._finished = True
+                if self._assembler.feed(event) and self.ttft_ms is None:
+                    self.ttft_ms = (at - self.started) * 1000
+        if self._size > MAX_CAPTURE_BYTES and self.error is None:
+            self.error = f"response of {self._size} bytes: only the first part was stored"
+        if self.ended and self.error is None and not self.complete:
+            self.fail(502, "the stream ended before its final event")
 
     def fail(self, status: int, reason: str) -> None:
         """The call did not complete: a status the app saw (or 499: the app went away)."""
         self.status = status
         self.error = reason
+        if self.ended_at is None:
+            self.ended_at = time.perf_counter()
 
     def request_body(self) -> Any:
         try:
@@ -142,6 +168,7 @@ class Capture:
             return self.request_bytes.decode("utf-8", "replace")
 
     def response_body(self) -> Any:
+        self.finish()
         if self._assembler is not None:
             return self._assembler.body()
         raw = b"".join(self._chunks)
@@ -153,6 +180,7 @@ class Capture:
             return raw.decode("utf-8", "replace")
 
     def to_request(self, provider: str) -> LoggedRequest:
+        self.finish()
         body = self.request_body()
         response = self.response_body()
         properties = {"reprise.source": "record"}
@@ -162,10 +190,11 @@ class Capture:
         model = body.get("model") if isinstance(body, dict) else None
         if not model and self.fmt == "gemini":
             model = self.path.rsplit("/", 1)[-1].split(":", 1)[0]
+        seconds = (self.ended_at or time.perf_counter()) - self.started
         return LoggedRequest(
             id=self.id,
             created_at=self.created_at,
-            response_at=datetime.now(UTC),
+            response_at=self.created_at + timedelta(seconds=seconds),
             session_id=self.session.session_id,
             session_name=self.session.session_name,
             session_path=normalize_path(self.session.session_path),
@@ -176,7 +205,7 @@ class Capture:
             target_url=self.upstream_url,
             request_url=self.path,
             status=self.status,
-            latency_ms=(time.perf_counter() - self.started) * 1000,
+            latency_ms=seconds * 1000,
             time_to_first_token_ms=self.ttft_ms,
             prompt_tokens=usage[0],
             completion_tokens=usage[1],

@@ -13,14 +13,15 @@ arrive (see `core.sources.spans`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import gzip
-import queue
 import threading
 import time
 import uuid
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,11 +45,12 @@ MAX_TRACES_BYTES = 64 * 1024 * 1024
 MAX_LIVE_TRACES = 2000
 WRITE_LINGER_SECONDS = 0.1  # a recorded call is in the store at most this long after it ends
 MAX_WRITE_BATCH = 500
-_HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-               "trailer", "transfer-encoding", "upgrade", "host", "content-length",
-               "accept-encoding"}
-_SESSION_HEADERS = ("helicone-session-id", "helicone-session-name", "helicone-session-path",
-                    "helicone-prompt-id", "x-reprise-session")
+MAX_DEFER_SECONDS = 2.0  # storing waits at most this long for the calls in flight to end
+_HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization",
+               b"te", b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length",
+               b"accept-encoding"}
+_SESSION_HEADERS = {b"helicone-session-id", b"helicone-session-name", b"helicone-session-path",
+                    b"helicone-prompt-id", b"x-reprise-session"}
 
 
 class RecordSettings(BaseModel):
@@ -90,27 +92,90 @@ class Stats:
     sessions: set[str] = field(default_factory=set)
 
 
-class Writer:
-    """Stores recorded requests on its own thread, in batches, in arrival order."""
+class Traffic:
+    """The calls in flight, counted on the event loop, so storing can wait for a quiet moment.
 
-    def __init__(self, store: Store, on_error: Callable[[str], None]) -> None:
+    Building and storing rows holds the interpreter; doing it while a call is being forwarded
+    would delay that call (by up to Python's 5 ms thread switch interval). The writer waits
+    until no call is in flight — between an app's calls — unless calls never pause for
+    `MAX_DEFER_SECONDS`.
+    """
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.idle = threading.Event()
+        self.waiting = False
+
+    def begin(self) -> None:
+        self.in_flight += 1
+
+    def end(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0 and self.waiting:
+            self.idle.set()  # only when the writer waits: no thread wake-up per call
+
+    def wait_quiet(self, deadline: float, hurry: Callable[[], bool]) -> None:
+        """Block (on the writer thread) until no call is in flight, `deadline`, or `hurry()`."""
+        while self.in_flight > 0 and not hurry():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.idle.clear()
+            self.waiting = True
+            if self.in_flight == 0:
+                break
+            self.idle.wait(remaining)
+        self.waiting = False
+
+
+class Writer:
+    """Stores recorded requests on its own thread, in batches, in arrival order.
+
+    `put` only appends to a deque and wakes the thread when it sleeps: no lock, no thread
+    switch per call. The thread then lingers a moment so a burst is one transaction, waits
+    for a moment with no call in flight (`Traffic`), builds the rows (parsing, assembling
+    streams, validating) and stores them.
+    """
+
+    def __init__(self, store: Store, on_error: Callable[[str], None],
+                 on_stored: Callable[[Capture], None] | None = None,
+                 traffic: Traffic | None = None) -> None:
         self.store = store
+        self.traffic = traffic or Traffic()
         self.on_error = on_error
-        self.queue: queue.Queue[list[LoggedRequest | Capture] | None] = queue.Queue()
+        self.on_stored = on_stored or (lambda capture: None)
+        # Calls, imported rows, and flush marks (an Event set once all before it is stored).
+        self.pending: deque[LoggedRequest | Capture | threading.Event] = deque()
+        self.wake = threading.Event()
+        self.hurry = False
+        self.closing = False
         self.thread = threading.Thread(target=self._run, name="reprise-record-writer",
                                        daemon=True)
         self.thread.start()
 
-    def put(self, requests: list[LoggedRequest | Capture]) -> None:
-        self.queue.put(requests)
+    def put(self, item: LoggedRequest | Capture) -> None:
+        self.pending.append(item)  # atomic: no lock needed from any thread
+        if not self.wake.is_set():
+            self.wake.set()
+
+    def put_many(self, items: list[LoggedRequest]) -> None:
+        for item in items:
+            self.put(item)
 
     def close(self) -> None:
-        self.queue.put(None)
+        self.closing = True
+        self.wake.set()
+        self.traffic.idle.set()
         self.thread.join(30)
 
-    def flush(self) -> None:
-        """Wait until everything queued so far is stored (tests, benchmarks)."""
-        self.queue.join()
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until everything put so far is stored (tests, benchmarks)."""
+        mark = threading.Event()
+        self.pending.append(mark)
+        self.hurry = True
+        self.wake.set()
+        self.traffic.idle.set()
+        mark.wait(timeout if self.thread.is_alive() else 0)
 
     def _row(self, item: LoggedRequest | Capture) -> LoggedRequest | None:
         if isinstance(item, LoggedRequest):
@@ -118,43 +183,111 @@ class Writer:
         try:
             provider = {"gemini": "google", "responses": "openai"}.get(item.fmt, item.fmt)
             return item.to_request(provider)
-        except (ValidationError, ValueError) as exc:
+        except (ValidationError, ValueError, RecursionError) as exc:
             self.on_error(f"could not record {item.path}: {exc}")
             return None
 
     def _run(self) -> None:
         while True:
-            item = self.queue.get()
+            self.wake.wait()
+            if not (self.closing or self.hurry):
+                # Linger so a burst of calls is stored in one transaction: a transaction
+                # per call would cost more than proxying the call.
+                time.sleep(WRITE_LINGER_SECONDS)
+            self.wake.clear()
+            while self.pending:
+                batch: list[LoggedRequest | Capture] = []
+                mark = None
+                while self.pending and len(batch) < MAX_WRITE_BATCH:
+                    item = self.pending.popleft()
+                    if isinstance(item, threading.Event):
+                        mark = item
+                        break
+                    batch.append(item)
+                if batch:
+                    self._store(batch)
+                if mark is not None:
+                    mark.set()
+            self.hurry = False
+            if self.closing and not self.pending:
+                return
+
+    def _store(self, batch: list[LoggedRequest | Capture]) -> None:
+        rows = []
+        deadline = time.monotonic() + MAX_DEFER_SECONDS
+        for item in batch:
+            self.traffic.wait_quiet(deadline, lambda: self.hurry or self.closing)
+            row = self._row(item)
+            if row is not None:
+                rows.append(row)
+        if rows:
             try:
-                if item is None:
-                    return
-                batch = list(item)
-                # Linger briefly so a burst of calls is stored in one transaction: a
-                # transaction per call would cost more CPU than proxying the call.
-                deadline = time.monotonic() + WRITE_LINGER_SECONDS
-                while len(batch) < MAX_WRITE_BATCH:
-                    wait = deadline - time.monotonic()
-                    if wait <= 0:
-                        break
-                    try:
-                        more = self.queue.get(timeout=wait)
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        self.queue.put(None)
-                        self.queue.task_done()
-                        break
-                    batch.extend(more)
-                    self.queue.task_done()
-                rows = [self._row(item) for item in batch]
-                rows = [row for row in rows if row is not None]
-                if rows:
-                    try:
-                        self.store.upsert_requests(rows, source="record")
-                    except Exception as exc:  # a full disk must not kill the proxy
-                        self.on_error(f"could not store {len(rows)} request(s): {exc}")
-            finally:
-                self.queue.task_done()
+                self.store.upsert_requests(rows, source="record")
+            except Exception as exc:  # a full disk must not kill the proxy
+                self.on_error(f"could not store {len(rows)} request(s): {exc}")
+        for item in batch:
+            if isinstance(item, Capture):
+                self.on_stored(item)
+
+
+class Upstream:
+    """Sends calls on to the providers over long-lived keep-alive connections.
+
+    The httpx transport is used directly rather than through a client: a proxy must not keep
+    cookies between apps' calls, follow redirects or add headers, and the client's layers
+    (auth, redirects, cookie jar, URL merging) cost more than the forwarding itself. Upstream
+    URLs are parsed once. A proxy named in the environment (`HTTPS_PROXY`, `NO_PROXY`) is
+    honoured, as httpx would; loopback is always reached directly.
+    """
+
+    def __init__(self, timeout: float, connect_timeout: float) -> None:
+        self.timeout = {"connect": connect_timeout, "read": timeout, "write": timeout,
+                        "pool": timeout}
+        self.direct = _transport()
+        self.via: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    async def send(self, method: str, url: str, headers: list[tuple[bytes, bytes]],
+                   body: bytes) -> httpx.Response:
+        parsed = _parse_url(url)
+        transport = self.direct
+        proxy = _env_proxy(parsed.scheme, parsed.host)
+        if proxy is not None:
+            transport = self.via.get(proxy) or self.via.setdefault(proxy, _transport(proxy))
+        request = httpx.Request(method, parsed, headers=headers, content=body,
+                                extensions={"timeout": self.timeout})
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in [self.direct, *self.via.values()]:
+            with contextlib.suppress(Exception):
+                await transport.aclose()
+
+
+def _transport(proxy: str | None = None) -> httpx.AsyncHTTPTransport:
+    import socket
+
+    return httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        proxy=proxy,
+        # No Nagle: a request's headers and body, written separately, leave at once.
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_url(url: str) -> httpx.URL:
+    return httpx.URL(url)
+
+
+@functools.lru_cache(maxsize=64)
+def _env_proxy(scheme: str, host: str) -> str | None:
+    """The proxy the environment names for this host, if any (never for loopback)."""
+    import urllib.request
+
+    if host in ("127.0.0.1", "::1", "localhost") or urllib.request.proxy_bypass(host):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(scheme) or proxies.get("all") or None
 
 
 class Recorder:
@@ -171,36 +304,29 @@ class Recorder:
         self.stats = Stats()
         self.store: Store | None = None
         self.writer: Writer | None = None
-        self.client: httpx.AsyncClient | None = None
+        self.upstream: Upstream | None = None
         self._trace_spans: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._span_index: Any = None
         self._spans_lock = threading.Lock()
+        self._run_session: SessionInfo | None = None
+        self.traffic = Traffic()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self) -> None:
         self.store = Store(self.settings.db)
-        self.writer = Writer(self.store, lambda text: self.log(RecordEvent("error", text,
-                                                                           failed=True)))
-        import socket
-
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout),
-            follow_redirects=False,
-            # No Nagle: a request's headers and body, written separately, leave at once.
-            transport=httpx.AsyncHTTPTransport(
-                limits=limits,
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            ),
-        )
+        self.writer = Writer(self.store,
+                             lambda text: self.log(RecordEvent("error", text, failed=True)),
+                             self._stored, self.traffic)
+        self.upstream = Upstream(self.settings.timeout, self.settings.connect_timeout)
 
     async def close(self) -> None:
-        if self.client is not None:
-            await self.client.aclose()
+        if self.upstream is not None:
+            await self.upstream.aclose()
         if self.writer is not None:
             self.writer.close()
         if self.store is not None:
             self.store.close()
+
 
     def app(self) -> Any:
         from contextlib import asynccontextmanager
@@ -216,154 +342,234 @@ class Recorder:
             finally:
                 await self.close()
 
-        methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
         return Starlette(
             routes=[
                 Route("/v1/traces", self.traces, methods=["POST"]),
-                Route("/{path:path}", self.proxy, methods=methods),
+                # A plain ASGI endpoint: the proxy reads and writes the ASGI messages itself,
+                # with no request or response objects in between.
+                Route("/{path:path}", _Proxy(self)),
             ],
             lifespan=lifespan,
         )
 
     # -- sessions ----------------------------------------------------------------------------
-    def session_for(self, headers: Any) -> SessionInfo:
+    def session_for(self, headers: dict[str, str]) -> SessionInfo:
+        """The session a call belongs to, from its (lower-cased) session headers."""
+        prompt_id = headers.get("helicone-prompt-id") or None
         helicone = headers.get("helicone-session-id")
         if helicone:
             return SessionInfo(
                 session_id=helicone,
                 session_name=headers.get("helicone-session-name", ""),
                 session_path=headers.get("helicone-session-path", "/"),
-                prompt_id=headers.get("helicone-prompt-id") or None,
+                prompt_id=prompt_id,
             )
         named = headers.get("x-reprise-session")
         if named:
             return SessionInfo(session_id=str(uuid.uuid5(uuid.UUID(self.run_id), named)),
-                               session_name=named,
-                               prompt_id=headers.get("helicone-prompt-id") or None)
+                               session_name=named, prompt_id=prompt_id)
+        if prompt_id is None:
+            if self._run_session is None:
+                self._run_session = SessionInfo(session_id=self.run_id,
+                                                session_name=self.session_name)
+            return self._run_session
         return SessionInfo(session_id=self.run_id, session_name=self.session_name,
-                           prompt_id=headers.get("helicone-prompt-id") or None)
+                           prompt_id=prompt_id)
 
     # -- the proxy ---------------------------------------------------------------------------
     def upstream_url(self, fmt: str, path: str, query: str) -> str:
         upstream = UPSTREAM_OF[fmt]
         base = self.settings.upstreams.get(upstream) or DEFAULT_UPSTREAMS[upstream]
-        parts = urlsplit(base)
-        prefix = parts.path.rstrip("/")
+        origin, prefix, _ = _split_base(base)
         if prefix and (path == prefix or path.startswith(prefix + "/")):
-            url = f"{parts.scheme}://{parts.netloc}{path}"
+            url = origin + path
         else:
             url = base.rstrip("/") + path
         return url + (f"?{query}" if query else "")
 
-    async def proxy(self, request: Any) -> Any:
-        from starlette.responses import JSONResponse, StreamingResponse
+    async def forward(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Forward one call and pass its answer back as it arrives; record it afterwards.
 
-        path = request.url.path
+        Nothing here parses, validates or stores: the body is read whole (it must be sent
+        whole anyway), headers are filtered in one pass, chunks are relayed as they come and
+        only kept. The capture is handed to the writer thread once the answer is over.
+        """
+        path: str = scope["path"]
         fmt = format_for_path(path)
-        url = self.upstream_url(fmt, path, request.url.query)
-        helicone_upstream = (urlsplit(url).hostname or "").endswith("helicone.ai")
-        length = request.headers.get("content-length") or "0"
+        raw_path = scope.get("raw_path")
+        url = self.upstream_url(fmt, raw_path.decode("latin-1") if raw_path else path,
+                                scope.get("query_string", b"").decode("latin-1"))
+        helicone_upstream = _split_base(url)[2]
+        method: str = scope["method"]
+        forwarded: list[tuple[bytes, bytes]] = []
+        named: dict[str, str] = {}
+        length = b"0"
+        for key, value in scope["headers"]:
+            if key in _HOP_BY_HOP:
+                if key == b"content-length":
+                    length = value
+                continue
+            if key in _SESSION_HEADERS:
+                named[key.decode("latin-1")] = value.decode("latin-1")
+            if key == b"x-reprise-session" or (
+                key.startswith(b"helicone-") and not helicone_upstream
+            ):
+                continue
+            forwarded.append((key, value))
+        forwarded.append((b"accept-encoding", b"identity"))
         if not length.isdigit() or int(length) > MAX_REQUEST_BYTES:
-            return JSONResponse(_error(fmt, f"request body over {MAX_REQUEST_BYTES} bytes"), 413)
-        body = await request.body()
-        if len(body) > MAX_REQUEST_BYTES:
-            return JSONResponse(_error(fmt, f"request body over {MAX_REQUEST_BYTES} bytes"), 413)
+            await _send_json(send, 413, _error(fmt, f"request body over {MAX_REQUEST_BYTES} bytes"))
+            return
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the app left before sending its whole request: nothing to forward
+            chunk = message.get("body", b"")
+            if chunk:
+                parts.append(chunk)
+                size += len(chunk)
+                if size > MAX_REQUEST_BYTES:
+                    await _send_json(send, 413,
+                                     _error(fmt, f"request body over {MAX_REQUEST_BYTES} bytes"))
+                    return
+            if not message.get("more_body", False):
+                break
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
         try:
-            session = self.session_for(request.headers)
+            session = self.session_for(named)
         except ValidationError as exc:
-            return JSONResponse(_error(fmt, f"session header too long: {exc.errors()[0]['msg']}"),
-                                400)
-        headers = [
-            (key, value) for key, value in request.headers.items()
-            if key not in _HOP_BY_HOP and key != "x-reprise-session"
-            and (helicone_upstream or not key.startswith("helicone-"))
-        ]
-        headers.append(("accept-encoding", "identity"))
+            await _send_json(send, 400, _error(
+                fmt, f"session header too long: {exc.errors()[0]['msg']}"))
+            return
         capture = Capture(fmt=fmt, path=path, upstream_url=url.split("?", 1)[0], session=session,
                           request_bytes=body)
-        recordable = request.method == "POST"
-        assert self.client is not None
-        upstream_request = self.client.build_request(request.method, url, headers=headers,
-                                                     content=body)
+        recordable = method == "POST"
+        assert self.upstream is not None
         try:
-            upstream = await self.client.send(upstream_request, stream=True)
+            upstream = await self.upstream.send(method, url, forwarded, body)
         except httpx.TimeoutException:
-            return self._failed(capture, 504, "the upstream did not answer in time", recordable)
+            await self._failed(send, capture, 504, "the upstream did not answer in time",
+                               recordable)
+            return
         except httpx.HTTPError as exc:
-            return self._failed(capture, 502, f"could not reach the upstream ({type(exc).__name__})",
-                                recordable)
+            await self._failed(send, capture, 502,
+                               f"could not reach the upstream ({type(exc).__name__})", recordable)
+            return
+        raw_headers = upstream.headers.raw
+        encoded = upstream.headers.get("content-encoding") not in (None, "", "identity")
         capture.begin(upstream.status_code, upstream.headers.get("content-type", ""))
-        out_headers = {k: v for k, v in upstream.headers.items()
-                       if k.lower() not in _HOP_BY_HOP and k.lower() != "content-encoding"}
-        if upstream.headers.get("content-encoding") not in (None, "", "identity"):
-            out_headers.pop("content-length", None)
+        out = [(k, v) for k, v in raw_headers
+               if (low := k.lower()) not in _HOP_BY_HOP and low != b"content-encoding"]
         if not capture.streamed and upstream.headers.get("content-length"):
-            # A sized, non-streamed answer is one piece anyway: pass it on whole, without a
-            # streaming task per call.
-            return await self._whole(upstream, capture, out_headers, recordable)
+            # A sized, non-streamed answer is one piece anyway: pass it on whole.
+            await self._whole(send, upstream, capture, out, recordable, method == "HEAD")
+            return
+        start = {"type": "http.response.start", "status": upstream.status_code, "headers": out}
+        await self._relay(send, receive, upstream, capture, start, encoded, recordable)
 
-        async def relay() -> AsyncIterator[bytes]:
-            finished = False
-            try:
-                async for chunk in upstream.aiter_bytes():
-                    yield chunk  # to the app first; reading it for the record comes after
-                    capture.feed(chunk)
-                finished = True
-                if not capture.complete:
-                    capture.fail(502, "the stream ended before its final event")
-            except httpx.HTTPError as exc:
-                capture.fail(502, f"the upstream connection broke mid-response ({type(exc).__name__})")
-                raise
-            finally:
-                if not finished and capture.error is None:
-                    capture.fail(499, "the app disconnected mid-response; what arrived is kept")
-                await _close_quietly(upstream)
-                if recordable:
-                    self._record(capture)
+    async def _relay(self, send: Any, receive: Any, upstream: httpx.Response, capture: Capture,
+                     start: dict[str, Any], encoded: bool, recordable: bool) -> None:
+        """Pass the answer on chunk by chunk; an app that leaves aborts the upstream call.
 
-        return StreamingResponse(relay(), status_code=upstream.status_code, headers=out_headers)
+        The status line and headers go out with the first chunk, so the app reads both at
+        once. The call is handed to the writer before the app sees the end of the answer, so
+        an app (or a test) that has its answer can count on the call being queued."""
+        started = False
 
-    async def _whole(self, upstream: httpx.Response, capture: Capture,
-                     headers: dict[str, str], recordable: bool) -> Any:
-        from starlette.responses import JSONResponse, Response
+        async def pump() -> None:
+            nonlocal started
+            chunks = upstream.aiter_bytes() if encoded else upstream.aiter_raw()
+            async for chunk in chunks:
+                if chunk:
+                    if not started:
+                        started = True
+                        await send(start)
+                    await send({"type": "http.response.body", "body": chunk,
+                                "more_body": True})
+                    capture.feed(chunk)  # to the app first; kept for the record after
+            capture.end()
+            if not started:
+                started = True
+                await send(start)
+            if recordable:
+                self._record(capture)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
+        pumping = asyncio.ensure_future(pump())
+        # The server reports a client that went away as `http.disconnect` on receive().
+        watching = asyncio.ensure_future(receive())
+        try:
+            await asyncio.wait((pumping, watching), return_when=asyncio.FIRST_COMPLETED)
+            if not pumping.done() and not capture.ended:
+                pumping.cancel()
+                with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                    await pumping
+                capture.fail(499, "the app disconnected mid-response; what arrived is kept")
+            else:
+                await pumping
+        except httpx.HTTPError as exc:
+            # The app sees the connection drop, as the upstream dropped it.
+            reason = f"the upstream connection broke mid-response ({type(exc).__name__})"
+            capture.fail(502, reason)
+            if not started:
+                await _send_json(send, 502, _error(capture.fmt, reason))
+        except BaseException:
+            pumping.cancel()
+            if capture.error is None:
+                capture.fail(499, "the recorder stopped mid-response; what arrived is kept")
+            raise
+        finally:
+            watching.cancel()
+            await _close_quietly(upstream)
+            if recordable and not capture.ended:
+                self._record(capture)
+
+    async def _whole(self, send: Any, upstream: httpx.Response, capture: Capture,
+                     headers: list[tuple[bytes, bytes]], recordable: bool, head: bool) -> None:
         try:
             body = await upstream.aread()
         except httpx.HTTPError as exc:
-            return self._failed(
-                capture, 502,
+            await self._failed(
+                send, capture, 502,
                 f"the upstream connection broke mid-response ({type(exc).__name__})", recordable)
+            return
         finally:
             await _close_quietly(upstream)
         capture.feed(body)
+        capture.end()
         if recordable:
             self._record(capture)
-        headers.pop("content-length", None)  # Starlette sets it from the body
-        if capture.status is None:  # pragma: no cover - begin() always ran
-            return JSONResponse(_error(capture.fmt, "no status from the upstream"), 502)
-        return Response(body, status_code=upstream.status_code, headers=headers)
+        length = upstream.headers.get("content-length", "0") if head else str(len(body))
+        await send({"type": "http.response.start", "status": upstream.status_code,
+                    "headers": [*headers, (b"content-length", length.encode())]})
+        await send({"type": "http.response.body", "body": b"" if head else body})
 
-    def _failed(self, capture: Capture, status: int, reason: str, recordable: bool) -> Any:
-        from starlette.responses import JSONResponse
-
+    async def _failed(self, send: Any, capture: Capture, status: int, reason: str,
+                      recordable: bool) -> None:
         capture.fail(status, reason)
         body = _error(capture.fmt, reason)
         capture.begin(status, "application/json")
         capture.feed(_json_bytes(body))
+        capture.end()
         capture.status = status
         if recordable:
             self._record(capture)
-        return JSONResponse(body, status)
+        await _send_json(send, status, body)
 
     def _record(self, capture: Capture) -> None:
-        """Count and log the call now; build and store its row on the writer thread."""
-        failed = (capture.status or 0) >= 400 or capture.error is not None
+        """Count the call and hand it to the writer: its row is built and stored there."""
         self.stats.requests += 1
-        self.stats.failed += int(failed)
         self.stats.sessions.add(capture.session.session_id)
         if self.writer is not None:
-            self.writer.put([capture])
-        detail = f"{capture.status} {(time.perf_counter() - capture.started) * 1000:.0f}ms"
+            self.writer.put(capture)
+
+    def _stored(self, capture: Capture) -> None:
+        """The live log line of a stored call (on the writer thread, off the request path)."""
+        failed = (capture.status or 0) >= 400 or capture.error is not None
+        self.stats.failed += int(failed)
+        detail = f"{capture.status} {((capture.ended_at or 0) - capture.started) * 1000:.0f}ms"
         if capture.ttft_ms is not None:
             detail += f" ttft {capture.ttft_ms:.0f}ms"
         if capture.error:
@@ -438,7 +644,7 @@ class Recorder:
         errors.extend(bad)
         requests = requests_from_calls(calls, errors)
         if requests and self.writer is not None:
-            self.writer.put(requests)
+            self.writer.put_many(requests)
         self.stats.spans += len(spans)
         for item in requests:
             if item.session_id:
@@ -449,6 +655,37 @@ class Recorder:
         for error in errors[:5]:
             self.log(RecordEvent("error", f"/v1/traces: {error}", failed=True))
         return len(errors), errors[0] if errors else ""
+
+
+class _Proxy:
+    """The proxy as a plain ASGI app (Starlette routes to it without wrapping it)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        traffic = self.recorder.traffic
+        traffic.begin()
+        try:
+            await self.recorder.forward(scope, receive, send)
+        finally:
+            traffic.end()
+
+
+@functools.lru_cache(maxsize=64)
+def _split_base(url: str) -> tuple[str, str, bool]:
+    """An upstream URL's origin, its path prefix, and whether it is Helicone's proxy."""
+    parts = urlsplit(url)
+    return (f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/"),
+            (parts.hostname or "").endswith("helicone.ai"))
+
+
+async def _send_json(send: Any, status: int, value: Any) -> None:
+    body = _json_bytes(value)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _close_quietly(response: httpx.Response) -> None:
