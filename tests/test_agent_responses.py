@@ -85,3 +85,84 @@ async def test_chat_target_gets_the_branch_that_ended_early(store):
     assert not any(m.get("tool_calls") or m.get("role") == "tool" for m in messages)
     assert [m["role"] for m in messages if m["role"] != "system"] == ["user", "assistant", "user"]
     assert messages[-2]["content"] == results[R + "1"].output_text
+
+
+# -- A Responses agent whose rounds continue the stored response (`previous_response_id`):
+# each round's input holds only the answers to the previous round's calls. ------------------
+STEPS = [("search", "alpha"), ("fetch", "doc1")]
+RESULTS = {"search": "results for {}", "fetch": "page {}"}
+
+
+def stored_agent_reply(body: dict) -> str | dict:
+    """Round n+1 after the answer to `call_rn` (Responses `function_call_output` items or chat
+    `tool` messages); calls its step, or answers once every step is done."""
+    answered = [i["call_id"] for i in body.get("input") or [] if isinstance(i, dict)
+                and i.get("type") == "function_call_output"]
+    answered += [m["tool_call_id"] for m in body.get("messages") or [] if m.get("role") == "tool"]
+    n = int(answered[-1].removeprefix("call_r")) + 1 if answered else 0
+    if n < len(STEPS):
+        name, arg = STEPS[n]
+        return {"text": "", "tool_calls": [{"id": f"call_r{n}", "name": name,
+                                            "arguments": json.dumps({"arg": arg})}]}
+    return "Answer: done"
+
+
+def stored_agent_session() -> list:
+    from datetime import UTC, datetime, timedelta
+
+    from core.models import LoggedRequest
+    from tests.servers import _responses_object
+
+    tools = [{"type": "function", "name": n, "parameters": {"type": "object"}} for n in RESULTS]
+    first = {"model": "gpt-4.1", "instructions": "You research.", "tools": tools,
+             "input": [{"role": "user", "content": "What is the capital of the moon?"}]}
+    bodies, responses = [first], []
+    for n, (name, arg) in enumerate(STEPS):
+        call = {"id": f"call_rec{n}", "name": name, "arguments": json.dumps({"arg": arg})}
+        responses.append(_responses_object(f"resp_rec{n}", "gpt-4.1", "", [call],
+                                           f"resp_rec{n - 1}" if n else None))
+        bodies.append({"model": "gpt-4.1", "instructions": "You research.", "tools": tools,
+                       "previous_response_id": f"resp_rec{n}",
+                       "input": [{"type": "function_call_output", "call_id": f"call_rec{n}",
+                                  "output": RESULTS[name].format(arg)}]})
+    responses.append(_responses_object("resp_rec2", "gpt-4.1", "Answer: done", [], "resp_rec1"))
+    at = datetime(2025, 5, 1, 9, 0, tzinfo=UTC)
+    return [LoggedRequest(id=f"q{n + 1}", created_at=at + timedelta(seconds=n),
+                          session_id="s-stored", session_path="/agent", provider="openai",
+                          model="gpt-4.1", target_url="https://api.openai.com/v1/responses",
+                          request_body=body, response_body=response, status=200)
+            for n, (body, response) in enumerate(zip(bodies, responses, strict=True))]
+
+
+async def test_rounds_continuing_stored_responses_answer_the_replayed_calls(tmp_path):
+    with Store(tmp_path / "s.db") as store, FakeProvider(reply=stored_agent_reply) as openai:
+        store.upsert_requests(stored_agent_session())
+        transport = redirect_transport({"api.openai.com": openai.port})
+        async with httpx.AsyncClient(transport=transport) as client:
+            replay = await run_replay(store, ReplaySpec(session_id="s-stored"), client=client,
+                                      env=ENV, retry=FAST)
+        results = store.replay_results(replay.id)
+    assert replay.status == "done", {k: (r.status, r.error) for k, r in results.items()}
+    for n in (1, 2):  # each round continues the replayed response and answers its calls
+        sent = results[f"q{n + 1}"].sent_body
+        assert sent["previous_response_id"] == results[f"q{n}"].response_body["id"]
+        name, arg = STEPS[n - 1]
+        assert sent["input"] == [{"type": "function_call_output", "call_id": f"call_r{n - 1}",
+                                  "output": RESULTS[name].format(arg)}]
+        assert [t.source for t in results[f"q{n + 1}"].tool_results] == ["recorded"]
+    assert results["q3"].output_text == "Answer: done"
+
+
+async def test_rounds_continuing_stored_responses_inline_the_replayed_turns(tmp_path):
+    with Store(tmp_path / "s.db") as store, FakeProvider(reply=stored_agent_reply) as server:
+        store.upsert_requests(stored_agent_session())
+        spec = ReplaySpec(session_id="s-stored", via=server.base_url)
+        replay = await run_replay(store, spec, env={}, retry=FAST)
+        results = store.replay_results(replay.id)
+    assert replay.status == "done", {k: (r.status, r.error) for k, r in results.items()}
+    messages = results["q3"].sent_body["messages"]
+    calls = [c["id"] for m in messages for c in m.get("tool_calls") or []]
+    answers = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+    assert calls == answers == ["call_r0", "call_r1"]  # the replayed ids, never call_rec*
+    assert [m["content"] for m in messages if m["role"] == "tool"] == [
+        "results for alpha", "page doc1"]

@@ -78,7 +78,9 @@ class ConversationCodec(Protocol):
         ...
 
     def render(self, exchange: Exchange, tail: list[Any]) -> list[Any]:
-        """The exchange as messages, followed by `tail` (merged where the format needs it)."""
+        """The exchange as messages, followed by `tail` (merged where the format needs it);
+        the first message is the assistant turn (the splice leaves it out where the turn
+        lives in a stored response)."""
         ...
 
 
@@ -253,44 +255,65 @@ def splice(
     `chain` lists, in order, the recorded tool calls of the branch requests whose turns appear
     in `body`; `exchanges[:len(chain)]` replace them one for one, later exchanges (turns
     beyond the recording) are appended. Messages around the recorded exchanges stay where
-    they were. None when the recorded exchanges cannot be found in `body`.
+    they were. An exchange whose assistant turn is not in `body` but whose answers are (a
+    Responses API round continuing a stored response) has only its answers replaced; one
+    absent altogether (a turn the application dropped from its history, or one a stored
+    response already holds) stays absent. None when no recorded exchange is in `body`.
     """
     messages = codec.raw_messages(body)
     if len(exchanges) < len(chain) or any(r.pending for e in exchanges for r in e.results):
         return None
     keys_in = getattr(codec, "call_keys", None) or (lambda m: _keys(codec.calls_in(m)))
-    # Locate each recorded exchange: its assistant turn, then the messages answering it.
-    spans: list[tuple[int, int, Any | None]] = []  # (start, end, leftover of last answer)
+    # Locate each recorded exchange: its assistant turn (or only its answers), then the
+    # messages answering it. chain index -> (start, end, leftover of last answer, whole turn)
+    spans: dict[int, tuple[int, int, Any | None, bool]] = {}
     cursor = 0
-    for calls in chain:
+    for index, calls in enumerate(chain):
         wanted = _keys(calls)
+        ids = {c.id for c in calls}
         start = next(
             (i for i in range(cursor, len(messages)) if wanted and keys_in(messages[i]) == wanted),
             None,
         )
+        whole = start is not None
+        if start is None and ids - {""}:
+            start = next((i for i in range(cursor, len(messages))
+                          if _answers(codec, messages[i], ids)), None)
         if start is None:
-            return None
-        ids = {c.id for c in calls}
-        end = start + 1
+            continue
+        end = start + 1 if whole else start
         leftover = None
         while end < len(messages):
-            answered, rest = codec.answers_in(messages[end])
-            if not answered or not set(answered) <= ids:
+            if not _answers(codec, messages[end], ids):
                 break
+            _, rest = codec.answers_in(messages[end])
             end += 1
             if rest is not None:
                 leftover = rest
                 break
-        spans.append((start, end, leftover))
+        spans[index] = (start, end, leftover, whole)
         cursor = end
-    prefix = messages[: spans[0][0]] if spans else list(messages)
+    if chain and not spans:
+        return None
+    found = sorted(spans)
+    prefix = messages[: spans[found[0]][0]] if found else list(messages)
     rebuilt: list[Any] = list(prefix)
     for index, exchange in enumerate(exchanges):
-        if index < len(spans):
-            _, end, leftover = spans[index]
-            stop = spans[index + 1][0] if index + 1 < len(spans) else len(messages)
-            tail = ([leftover] if leftover is not None else []) + messages[end:stop]
-        else:
-            tail = []
-        rebuilt.extend(codec.render(exchange, tail))
+        if index >= len(chain):
+            rebuilt.extend(codec.render(exchange, []))
+            continue
+        if index not in spans:
+            continue
+        start, end, leftover, whole = spans[index]
+        later = [spans[i][0] for i in found if i > index]
+        stop = later[0] if later else len(messages)
+        tail = ([leftover] if leftover is not None else []) + messages[end:stop]
+        rendered = codec.render(exchange, tail)
+        rebuilt.extend(rendered if whole else rendered[1:])
     return codec.with_messages(body, rebuilt)
+
+
+def _answers(codec: ConversationCodec, message: Any, ids: set[str]) -> bool:
+    """Whether `message` answers some of the calls `ids`, and nothing else."""
+    answered, _ = codec.answers_in(message)
+    return bool(answered) and set(answered) <= ids

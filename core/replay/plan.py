@@ -190,8 +190,13 @@ def _link(
                     results.setdefault(message.tool_call_id, message.text)
             tool_history.append((calls + item.recorded_tool_calls, results))
             for message in messages:
-                for call in message.tool_calls:
-                    source = by_call.get(call_key(call))
+                # The calls a request carries, and the calls it answers: a Responses API
+                # round continuing a stored response carries only the answers.
+                keys = [call_key(call) for call in message.tool_calls]
+                if message.role == "tool" and message.tool_call_id:
+                    keys.append("id:" + message.tool_call_id)
+                for key in keys:
+                    source = by_call.get(key)
                     if source is not None and source not in tool_deps:
                         tool_deps.append(source)
             source = by_response.get(item.continues or "")
