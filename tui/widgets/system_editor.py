@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.reactive import reactive
 from textual.widgets import Static, TextArea
 
 
@@ -31,6 +32,10 @@ class SystemEditor(Vertical):
         Binding("escape", "cancel", "Cancel", priority=True, id="editor.cancel",
                 tooltip="Discard the text typed here"),
     ]
+
+    # Where the edit applies: "prompt" (every request with this prompt id), "request" or
+    # "all"; the scope line follows it.
+    scope: reactive[str] = reactive("prompt", init=False)
 
     class Saved(Message):
         def __init__(self, text: str, scope: str, target: str) -> None:
@@ -58,7 +63,7 @@ class SystemEditor(Vertical):
         self.prompt_id = prompt_id
         self.prompt_count = prompt_count
         self.total_count = total_count
-        self.scope = "prompt" if prompt_id else "request"  # or "all"
+        self.set_reactive(SystemEditor.scope, "prompt" if prompt_id else "request")
         self._discard_armed = False
 
     def compose(self) -> ComposeResult:
@@ -110,6 +115,8 @@ class SystemEditor(Vertical):
     def action_toggle_scope(self) -> None:
         cycle = ["prompt", "request", "all"] if self.prompt_id else ["request", "all"]
         self.scope = cycle[(cycle.index(self.scope) + 1) % len(cycle)]
+
+    def watch_scope(self) -> None:
         self.query_one("#editor-scope", Static).update(self._scope_text())
 
     def action_external(self) -> None:
