@@ -109,3 +109,37 @@ def test_throughput_counts_only_this_run_and_the_first_failure_by_path() -> None
     assert replay_speed(unfinished, [now], resumed_at) == ""
     assert first_error([earlier, now], {"b": "turn-2 · judge"}) == "turn-2 · judge: HTTP 500: boom"
     assert first_error([earlier], {}) == ""
+
+
+def test_remote_listing_loads_only_as_far_as_it_is_read() -> None:
+    from core.models import SessionSummary
+    from core.remote_sessions import RemoteListing
+
+    def page(first: int, count: int) -> list[SessionSummary]:
+        return [SessionSummary(id=f"s{i:03d}", name=f"run {i:03d}", requests=1,
+                               started_at=T0 + timedelta(minutes=i),
+                               ended_at=T0 + timedelta(minutes=i)) for i in range(first, first + count)]
+
+    listing = RemoteListing("run")
+    assert listing.count() == 1 and listing.rows(0, 10) == [] and listing.wants_more
+    listing.add_page(page(0, 100))
+    assert listing.count() == 101 and not listing.wants_more
+    assert [s.id for s in listing.rows(0, 2)] == ["s099", "s098"]  # newest first
+    assert not listing.wants_more
+    assert [s.id for s in listing.rows(0, 2, "name", descending=False)] == ["s000", "s001"]
+    listing.rows(95, 10)
+    assert listing.wants_more  # past the loaded rows: the next page is wanted
+    listing.add_page(page(90, 20), done=True)  # an overlapping page keeps each session once
+    assert len(listing.sessions) == 110 and listing.count() == 110 and listing.done
+
+
+def test_first_frame_needs_no_pydantic() -> None:
+    """The modules the first frame needs (app, sessions screen, peek) never load pydantic."""
+    import subprocess
+    import sys
+
+    code = ("import sys, tui.app, tui.screens.sessions, core.store.peek;"
+            " print('pydantic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "False", done.stderr

@@ -20,22 +20,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
+from core.remote_sessions import RemoteListing
 from tui.widgets.session_list import SessionList
 from tui.widgets.text import plural
 
 if TYPE_CHECKING:
     from core.models import SessionSummary
-
-SORT_VALUES = {
-    "name": lambda s: (s.name or "").lower(),
-    "id": lambda s: s.id,
-    "started_at": lambda s: s.started_at,
-    "requests": lambda s: s.requests,
-    "duration": lambda s: s.duration_s,
-    "cost": lambda s: s.cost,
-    "replays": lambda s: s.replays,
-}
-
 
 class RemotePage(Message):
     """A page of Helicone sessions (or the end of the listing), posted by the list worker."""
@@ -87,12 +77,19 @@ class SessionsScreen(Screen[None]):
         super().__init__()
         self.sub_title = "sessions"
         self.source = "local"
-        self.remote: list[SessionSummary] = []
-        self.remote_done = False
-        self.remote_search = ""
+        self.listing = RemoteListing()  # the Helicone listing (core.remote_sessions)
         self.helicone_config: Any = None
         self._more = asyncio.Event()
         self.list_worker: Worker[Any] | None = None
+
+    @property
+    def remote(self) -> list[SessionSummary]:
+        """The Helicone sessions loaded so far."""
+        return self.listing.sessions
+
+    @property
+    def remote_done(self) -> bool:
+        return self.listing.done
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sessions-body"):
@@ -115,11 +112,10 @@ class SessionsScreen(Screen[None]):
 
     def _fetch(self, search: str, limit: int, offset: int, sort: str, desc: bool) -> list:
         if self.source == "helicone":
-            if offset + limit > len(self.remote) and not self.remote_done:
+            rows = self.listing.rows(offset, limit, sort, desc)
+            if self.listing.wants_more:
                 self._more.set()  # the table wants rows beyond the loaded pages
-            rows = sorted(self.remote, key=SORT_VALUES.get(sort, SORT_VALUES["started_at"]),
-                          reverse=desc)
-            return rows[offset:offset + limit]
+            return rows
         store = self._local()
         if store is None:
             return []
@@ -127,8 +123,7 @@ class SessionsScreen(Screen[None]):
 
     def _count(self, search: str) -> int:
         if self.source == "helicone":
-            # One row past the loaded ones while more exist: reaching it loads the next page.
-            return len(self.remote) + (0 if self.remote_done else 1)
+            return self.listing.count()
         store = self._local()
         return 0 if store is None else store.count_sessions(search)
 
@@ -230,9 +225,7 @@ class SessionsScreen(Screen[None]):
         table.focus()
 
     def _list_remote(self, search: str) -> None:
-        self.remote = []
-        self.remote_done = False
-        self.remote_search = search
+        self.listing = RemoteListing(search)
         self._more = asyncio.Event()
         self.query_one(SessionList).reload(search)
         self.query_one("#sessions-status", Static).update("Helicone · loading sessions…")
@@ -252,11 +245,9 @@ class SessionsScreen(Screen[None]):
         self.post_message(RemotePage([], search, done=True))
 
     def on_remote_page(self, message: RemotePage) -> None:
-        if self.source != "helicone" or message.search != self.remote_search:
+        if self.source != "helicone" or message.search != self.listing.search:
             return  # a page of a listing that was replaced
-        known = {s.id for s in self.remote}
-        self.remote.extend(s for s in message.sessions if s.id not in known)
-        self.remote_done = self.remote_done or message.done
+        self.listing.add_page(message.sessions, done=message.done)
         self.query_one(SessionList).reload()
 
     def _pull(self, summary: SessionSummary) -> None:
@@ -278,7 +269,7 @@ class SessionsScreen(Screen[None]):
         group = event.worker.group
         if group == "helicone-list" and event.state == WorkerState.ERROR:
             if event.worker is self.list_worker:
-                self.remote_done = True
+                self.listing.done = True
                 self.query_one("#sessions-status", Static).update(
                     "Helicone · listing failed · S: local store")
                 self.app.report_error("Helicone", event.worker.error or RuntimeError())
