@@ -1,12 +1,14 @@
 """Matrix screen: live progress per cell, then the results table of a prompt-version matrix.
 
-The run worker only posts `MatrixEventMessage`s; the handlers update the progress bar and the
-rows. Results (scores, similarity, cost, …) are recomputed by `core.matrix.matrix_table` in a
-second worker whenever a cell finishes, so the table fills in while the matrix runs.
+The matrix runs in a thread worker (on its own event loop) and only posts `MatrixProgress`
+batches; the handlers update the progress bar and the rows. Results (scores, similarity,
+cost, …) are recomputed by `core.matrix.matrix_table` in a second thread worker whenever a
+cell finishes, so the table fills in while the matrix runs and the UI loop only draws.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +39,10 @@ from core.text import literal
 from tui.navigation import Modal
 from tui.widgets.badges import BADGE_CLASSES, state_badge, state_style
 from tui.widgets.text import money, plural, short
+from tui.workers import EventBatcher, run_in_thread_loop
 
 if TYPE_CHECKING:
-    from core.matrix import Matrix, MatrixRow, MatrixTable
+    from core.matrix import Matrix, MatrixEvent, MatrixPlan, MatrixRow, MatrixTable
     from core.replay.models import ReplayTarget
 
 COLUMNS = [
@@ -59,11 +62,11 @@ SECONDARY = {"requests", "tokens", "cost", "latency_ms"}
 WIDE = 110
 
 
-class MatrixEventMessage(Message):
-    """One matrix event, posted by the run worker."""
+class MatrixProgress(Message):
+    """Matrix events since the last batch, posted by the run worker's thread."""
 
-    def __init__(self, event: object) -> None:
-        self.event = event
+    def __init__(self, events: list[MatrixEvent]) -> None:
+        self.events = events
         super().__init__()
 
 
@@ -106,12 +109,14 @@ responses, requests, failures, tokens, estimated cost and mean latency.
 """
 
     def __init__(self, *, matrix_id: str | None = None, spec: MatrixSpec | None = None,
-                 local: bool = False, label: str = "") -> None:
+                 local: bool = False, label: str = "", plan: MatrixPlan | None = None) -> None:
         super().__init__()
         self.matrix_id = matrix_id
         self.spec = spec
         self.local = local
         self.label = label
+        self.plan = plan  # the setup form's plan: not read again here
+        self._stop = threading.Event()
         # Judge URL -> key variable, as this person's config or setup form names them.
         self.judge_keys: dict[str, str] = {}
         self.cells: list[Cell] = []
@@ -154,7 +159,8 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         assert self.spec is not None
         try:
             self.cells = self.spec.cells()
-            self.calls_per_cell = plan_matrix(store, self.spec).calls_per_cell
+            plan = self.plan if self.plan is not None else plan_matrix(store, self.spec)
+            self.calls_per_cell = plan.calls_per_cell
         except ValueError as exc:
             self.app.report_error("matrix", exc)
             self.cells = []
@@ -368,8 +374,10 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self.run_worker_ = self.run_matrix(resume, target)
         self._progress()
 
-    @work(exclusive=True, group="matrix", exit_on_error=False)
-    async def run_matrix(self, resume: bool, target: ReplayTarget | None = None) -> Matrix:
+    @work(thread=True, exclusive=True, group="matrix", exit_on_error=False)
+    def run_matrix(self, resume: bool, target: ReplayTarget | None = None) -> Matrix:
+        """The matrix runs on its own loop in this thread; its events reach the UI in
+        batches (one message per frame at most), so the UI loop only draws."""
         from core.evals import judge_keys_of
         from core.matrix import create_matrix, run_matrix
 
@@ -390,10 +398,12 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             assert self.matrix_id is not None
             matrix_id = self.matrix_id
 
-        def on_event(event: object) -> None:
-            self.post_message(MatrixEventMessage(event))
-
-        return await run_matrix(store, resume_id=matrix_id, on_event=on_event, target=target)
+        self._stop.clear()
+        batcher: EventBatcher[MatrixEvent] = EventBatcher(
+            lambda events: self.post_message(MatrixProgress(events)))
+        return run_in_thread_loop(
+            lambda: run_matrix(store, resume_id=matrix_id, on_event=batcher.add, target=target),
+            self._stop, batcher)
 
     def on_matrix_created(self, message: MatrixCreated) -> None:
         self.matrix_id = message.matrix_id
@@ -401,36 +411,45 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self.refresh_bindings()
         self._title()
 
-    def on_matrix_event_message(self, message: MatrixEventMessage) -> None:
-        event: Any = message.event
-        key = event.cell_key
-        if event.kind == "cell_started" and key:
-            self.cell_status[key] = "running"
-            self.cell_done[key] = 0
-        if event.kind == "replay" and event.event is not None:
-            self.waits.feed(event.event)
-        if event.kind == "replay" and key and event.event is not None:
-            if event.event.result is not None and event.event.request_id:
-                self.cell_done[key] += 1
-        elif event.kind == "cell_finished" and key:
-            self.cell_status[key] = "done"
-            self.refresh_table()
-        elif event.kind == "cell_failed" and key:
-            self.cell_status[key] = "failed"
-            self.notify(f"cell {key} failed: {literal(event.message)[:120]}", title="matrix",
-                        severity="error")
-            self.refresh_table()
-        if key:
+    def on_matrix_progress(self, message: MatrixProgress) -> None:
+        changed: set[str] = set()
+        finished = False
+        for event in message.events:
+            key = event.cell_key
+            if event.kind == "cell_started" and key:
+                self.cell_status[key] = "running"
+                self.cell_done[key] = 0
+            if event.kind == "replay" and event.event is not None:
+                self.waits.feed(event.event)
+            if event.kind == "replay" and key and event.event is not None:
+                if event.event.result is not None and event.event.request_id:
+                    self.cell_done[key] += 1
+            elif event.kind == "cell_finished" and key:
+                self.cell_status[key] = "done"
+                finished = True
+            elif event.kind == "cell_failed" and key:
+                self.cell_status[key] = "failed"
+                self.notify(f"cell {key} failed: {literal(event.message)[:120]}",
+                            title="matrix", severity="error")
+                finished = True
+            if key:
+                changed.add(key)
+        for key in changed:
             self._update_status_cell(key)
+        if finished:
+            self.refresh_table()
         self._progress()
 
-    @work(exclusive=True, group="matrix-table", exit_on_error=False)
-    async def refresh_table(self) -> MatrixTable:
+    @work(thread=True, exclusive=True, group="matrix-table", exit_on_error=False)
+    def refresh_table(self) -> MatrixTable:
+        """Scores, similarity and costs of every cell, read and computed in this thread."""
         from core.matrix import matrix_table
 
         assert self.matrix_id is not None
+        matrix_id, keys = self.matrix_id, dict(self.judge_keys)
         # Judges aimed at the local model start it on demand (core.evals).
-        return await matrix_table(self.app.store, self.matrix_id, judge_keys=self.judge_keys)
+        return run_in_thread_loop(
+            lambda: matrix_table(self.app.store, matrix_id, judge_keys=keys), threading.Event())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "matrix-table":
@@ -548,8 +567,9 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self.start(resume=True, target=target)
 
     def action_cancel(self) -> bool:
+        """Stop the running matrix; the worker ends (cancelled) once finished cells are saved."""
         if self.run_worker_ is not None and self.run_worker_.is_running:
-            self.run_worker_.cancel()
+            self._stop.set()
             return True
         return False
 

@@ -744,7 +744,8 @@ class SessionScreen(Screen[None]):
             from tui.screens.matrix import MatrixScreen
 
             self.app.push_screen(
-                MatrixScreen(spec=choice.spec, local=choice.local, label=choice.label)
+                MatrixScreen(spec=choice.spec, local=choice.local, label=choice.label,
+                             plan=choice.plan)
             )
 
         self.app.push_screen(
