@@ -284,9 +284,9 @@ def splice(
         end = start + 1 if whole else start
         leftover = None
         while end < len(messages):
-            if not _answers(codec, messages[end], ids):
+            answered, rest = codec.answers_in(messages[end])
+            if not answered or not set(answered) <= ids:
                 break
-            _, rest = codec.answers_in(messages[end])
             end += 1
             if rest is not None:
                 leftover = rest
@@ -297,6 +297,8 @@ def splice(
         return None
     found = sorted(spans)
     prefix = messages[: spans[found[0]][0]] if found else list(messages)
+    # Each found exchange's messages run up to where the next found one starts.
+    stops = {a: spans[b][0] for a, b in zip(found, found[1:], strict=False)}
     rebuilt: list[Any] = list(prefix)
     for index, exchange in enumerate(exchanges):
         if index >= len(chain):
@@ -305,8 +307,7 @@ def splice(
         if index not in spans:
             continue
         start, end, leftover, whole = spans[index]
-        later = [spans[i][0] for i in found if i > index]
-        stop = later[0] if later else len(messages)
+        stop = stops.get(index, len(messages))
         tail = ([leftover] if leftover is not None else []) + messages[end:stop]
         rendered = codec.render(exchange, tail)
         rebuilt.extend(rendered if whole else rendered[1:])
