@@ -52,9 +52,10 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
     written: list[Path] = []
     app = RepriseApp(store, Config())
 
-    def save(name: str) -> None:
+    async def save(name: str) -> None:
         if name != "report":  # only the export screenshot shows its notification
             app.clear_notifications()
+            await pilot.pause()  # the toasts leave the screen before it is taken
         path = out / f"{name}.svg"
         app.save_screenshot(str(path))
         written.append(path)
@@ -62,31 +63,31 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
 
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await pilot.pause()
-        save("sessions")
+        await save("sessions")
         await pilot.press("slash", *"debate", "enter")
         await pilot.pause()
         await pilot.press("j")
         await pilot.pause()
-        save("session-tree")
+        await save("session-tree")
         session = app.screen
         await pilot.press("k", "e")
         await pilot.pause()
         editor = session.query_one("#editor-text")
         editor.load_text(DEMO_EDIT.text)
         await pilot.pause()
-        save("editing")
+        await save("editing")
         await pilot.press("ctrl+s")
         await pilot.pause()
         if not seeded:
             await pilot.press("r")
             await pilot.pause()
-            save("replay-form")
+            await save("replay-form")
             await pilot.press("ctrl+s")
             tree = session.query_one("#tree")
             await wait_until(
                 pilot, lambda: sum(s == "done" for s in tree.states.values()) >= 3, 300
             )
-            save("replay-in-progress")
+            await save("replay-in-progress")
             done = await wait_until(pilot, lambda: session.replay_worker.is_finished, 900)
             if not done:
                 raise SystemExit("the replay did not finish in time")
@@ -94,16 +95,16 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
         else:
             await pilot.press("r")
             await pilot.pause()
-            save("replay-form")
+            await save("replay-form")
             await pilot.press("escape")
             await pilot.pause()
-            save("replay-in-progress")
+            await save("replay-in-progress")
         await pilot.press("d")
         await pilot.pause()
-        save("diff-inline")
+        await save("diff-inline")
         await pilot.press("s")
         await pilot.pause()
-        save("diff-side-by-side")
+        await save("diff-side-by-side")
         await pilot.press("s")
         diff = app.screen
         with tempfile.TemporaryDirectory() as scratch:
@@ -115,7 +116,7 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
                 await wait_until(pilot, lambda: any(
                     "exported" in n.message for n in app._notifications), 60)
                 await pilot.pause(0.5)
-                save("report")
+                await save("report")
                 diff.action_export("md")
                 md = diff.export_path("md")
                 await wait_until(pilot, md.exists, 60)
@@ -130,7 +131,7 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
         await pilot.pause()
         await pilot.press("f1")
         await pilot.pause()
-        save("help")
+        await save("help")
         await pilot.press("escape")
         await pilot.pause()
         await capture_matrix(pilot, app, session, seeded, save)
@@ -146,7 +147,7 @@ async def capture_matrix(pilot, app: RepriseApp, session, seeded: bool, save) ->
     await pilot.pause()
     setup = app.screen
     await pilot.pause(0.3)
-    save("matrix-setup")
+    await save("matrix-setup")
     if seeded:
         from tests.test_app_matrix import seed_matrix
 
@@ -167,7 +168,7 @@ async def capture_matrix(pilot, app: RepriseApp, session, seeded: bool, save) ->
     await wait_until(pilot, lambda: screen.table is not None
                      and all(r.status in ("done", "failed") for r in screen.table.rows), 120)
     await pilot.pause(0.5)
-    save("matrix")
+    await save("matrix")
 
 
 async def capture_narrow(out: Path) -> list[Path]:
@@ -182,8 +183,9 @@ async def capture_narrow(out: Path) -> list[Path]:
     written: list[Path] = []
     app = RepriseApp(store, Config())
 
-    def save(name: str) -> None:
+    async def save(name: str) -> None:
         app.clear_notifications()
+        await pilot.pause()  # the toasts leave the screen before it is taken
         path = out / f"narrow-{name}.svg"
         app.save_screenshot(str(path))
         written.append(path)
@@ -191,7 +193,7 @@ async def capture_narrow(out: Path) -> list[Path]:
 
     async with app.run_test(size=NARROW, notifications=True) as pilot:
         await pilot.pause()
-        save("sessions")
+        await save("sessions")
         app.open_session(DEBATE_SESSION)
         await pilot.pause()
         await pilot.pause()
@@ -203,19 +205,19 @@ async def capture_narrow(out: Path) -> list[Path]:
         await pilot.pause()
         app.clear_notifications()
         await pilot.pause()
-        save("session-tree")
+        await save("session-tree")
         await pilot.press("r")
         await pilot.pause()
-        save("replay-form")
+        await save("replay-form")
         await pilot.press("escape", "R")
         await pilot.pause()
-        save("replays")
+        await save("replays")
         await pilot.press("escape", "d")
         await pilot.pause()
-        save("diff")
+        await save("diff")
         await pilot.press("s")
         await pilot.pause()
-        save("diff-side-by-side")
+        await save("diff-side-by-side")
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("M")  # the pending edit becomes a variant
@@ -223,7 +225,7 @@ async def capture_narrow(out: Path) -> list[Path]:
         await wait_until(pilot, lambda: "plan:" in str(setup.query_one("#matrix-plan").render())
                          and setup.query_one("#score-0").value, 30)
         await pilot.pause(0.3)
-        save("matrix-setup")
+        await save("matrix-setup")
         await pilot.press("escape")
         await pilot.pause()
         app.push_screen(MatrixScreen(matrix_id=matrix_id))
@@ -231,10 +233,10 @@ async def capture_narrow(out: Path) -> list[Path]:
         screen = app.screen
         await wait_until(pilot, lambda: screen.table is not None, 60)
         await pilot.pause(0.3)
-        save("matrix")
+        await save("matrix")
         await pilot.press("f1")
         await pilot.pause()
-        save("help")
+        await save("help")
     store.close()
     return written
 

@@ -135,3 +135,5 @@ def test_waits_say_what_is_awaited_and_for_how_long() -> None:
                            message="HTTP 429: slow down; retrying in 2.0s"), now=13)
     waits.feed(ReplayEvent(kind="finished", replay_id="b", request_id="q1"), now=13)
     assert waits.describe(now=14) == "q1: HTTP 429: slow down; retrying in 2.0s · 1 s"
+    # The app names the request by its path.
+    assert waits.describe(now=14, names={"q1": "turn-1 · judge"}).startswith("turn-1 · judge: ")

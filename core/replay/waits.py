@@ -4,6 +4,7 @@ line and the app's status line, built from the engine's events."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from core.replay.models import ReplayEvent
 
@@ -30,11 +31,14 @@ class Waits:
         elif event.kind in _ENDS:
             self._open.pop(key, None)
 
-    def describe(self, now: float | None = None) -> str:
-        """`<request>: waiting for host (up to 600 s) · 12 s (+3 more)`, or "" when idle."""
+    def describe(self, now: float | None = None, names: Mapping[str, str] | None = None) -> str:
+        """`<request>: waiting for host (up to 600 s) · 12 s (+3 more)`, or "" when idle.
+
+        `names`: request id -> its name by path (core.labels); else the id's start."""
         if not self._open:
             return ""
         now = time.monotonic() if now is None else now
         (_, request_id), (what, since) = min(self._open.items(), key=lambda item: item[1][1])
         more = f" (+{len(self._open) - 1} more)" if len(self._open) > 1 else ""
-        return f"{request_id[:12]}: {what} · {now - since:.0f} s{more}"
+        name = (names or {}).get(request_id) or request_id[:12]
+        return f"{name}: {what} · {now - since:.0f} s{more}"

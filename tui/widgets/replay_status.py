@@ -54,10 +54,15 @@ class ReplayStatus(Horizontal):
         """A batch of engine events; the next repaint (set_states) shows the wait line."""
         for event in events:
             self.waits.feed(event)
-        self._waiting = literal(self.waits.describe())
+        self._waiting = literal(self.waits.describe(names=self._names()))
+
+    def _names(self) -> dict[str, str]:
+        """Requests by path, as the screen showing this status names them (core.labels)."""
+        names = getattr(self.screen, "labels", None)
+        return names if isinstance(names, dict) else {}
 
     def _tick(self) -> None:
-        waiting = literal(self.waits.describe())
+        waiting = literal(self.waits.describe(names=self._names()))
         if waiting != self._waiting:
             self._waiting = waiting
             self._render_counts()
