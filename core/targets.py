@@ -8,6 +8,7 @@ the Helicone proxy when a Helicone key is set. Ollama on loopback is added by a 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,6 +39,18 @@ class TargetOption(BaseModel):
 
     def copy_text(self) -> str:
         return self.label if self.via == "local" else self.via
+
+
+@cache
+def local_available() -> bool:
+    """The local model is installed (runtime and model file). Checked once: importing the
+    runtime's module is slow, so the app warms this in a worker before a form asks."""
+    try:
+        from core.local_model import local_runtime_available
+
+        return local_runtime_available()
+    except Exception:  # an unusable local install only removes the option
+        return False
 
 
 def base_targets(*, base_url: str | None, api_key_env: str | None,

@@ -31,6 +31,7 @@ from core.targets import (
     ReplaySettings,
     TargetOption,
     default_target,
+    local_available,
     ollama_target,
 )
 from core.targets import base_targets as core_targets
@@ -53,14 +54,8 @@ NOTHING_FREE = (
 
 def base_targets(config: Config) -> list[TargetOption]:
     """Targets known without network probes, best first (`core.targets`)."""
-    try:
-        from core.local_model import local_runtime_available
-
-        local = local_runtime_available()
-    except Exception:  # an unusable local install only removes the option
-        local = False
     return core_targets(base_url=config.replay.base_url, api_key_env=config.replay.api_key_env,
-                        environ=os.environ, local_available=local)
+                        environ=os.environ, local_available=local_available())
 
 
 def default_concurrency(target: TargetOption, config: Config) -> int:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from pydantic import BaseModel, ConfigDict
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,8 +18,10 @@ from tui.widgets.text import plural, short
 RESUMABLE = {"cancelled", "interrupted", "failed"}
 
 
-class ReplayChoice(NamedTuple):
+class ReplayChoice(BaseModel):
     """Reopen `first`; diff `first` against `second`; or resume `first`."""
+
+    model_config = ConfigDict(frozen=True)
 
     first: str
     second: str | None = None
@@ -130,7 +131,7 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
             self.notify(f"replay {chosen[:8]} is {status}: nothing to resume",
                         severity="warning")
             return
-        self.dismiss(ReplayChoice(chosen, resume=True))
+        self.dismiss(ReplayChoice(first=chosen, resume=True))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         chosen = event.option.id
@@ -140,9 +141,9 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
             self.notify(f"{chosen[:8]} is the base: move to another replay (j/k) and press"
                         " Enter to compare, or c to unmark", severity="warning")
         elif self.marked:
-            self.dismiss(ReplayChoice(self.marked, chosen))
+            self.dismiss(ReplayChoice(first=self.marked, second=chosen))
         else:
-            self.dismiss(ReplayChoice(chosen))
+            self.dismiss(ReplayChoice(first=chosen))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -191,6 +191,9 @@ class SessionScreen(Screen[None]):
             super().__init__()
 
     def store_changed(self) -> None:
+        # While the session is still opening, the opening worker reads the new rows anyway.
+        if not self.requests:
+            return
         if self.replay_worker is None or self.replay_worker.is_finished:
             self.reload_requests()
 
@@ -439,6 +442,7 @@ class SessionScreen(Screen[None]):
 
         requests = self.app.store.session_requests(self.session_id, bodies=True)
         self.post_message(self.ToolsFound(sorted(session_tools(requests))))
+        warm_next_screens()
 
     def on_session_screen_tools_found(self, message: ToolsFound) -> None:
         from tui.screens.replay_form import ReplayForm
@@ -783,3 +787,18 @@ class SessionScreen(Screen[None]):
 
     def copy_text(self) -> str:
         return self.query_one(RequestDetail).copy_text()
+
+
+def warm_next_screens() -> None:
+    """Load what the session's keys open next (forms, diff, replays, matrix setup, the local
+    model check) in this worker thread, so a key press never pays for an import on the UI
+    thread."""
+    import importlib
+
+    from core.targets import local_available
+
+    for module in ("tui.screens.replay_form", "tui.screens.diff", "tui.screens.replays",
+                   "tui.screens.matrix_setup", "tui.screens.matrix", "tui.screens.params",
+                   "core.replay.engine", "core.compare"):
+        importlib.import_module(module)
+    local_available()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.text import Text
@@ -25,6 +25,9 @@ from tui.widgets.badges import (
     state_style,
 )
 from tui.widgets.text import duration
+
+if TYPE_CHECKING:
+    from core.replay.models import ReplayResult
 
 PROVIDER_ICONS = {"openai": "◎", "anthropic": "✳", "azure": "◈", "ollama": "◉"}
 # Symbol and fallback style per state; the app colours them from the theme (badges.py).
@@ -74,7 +77,7 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
     class AddedRoundHighlighted(Message):
         """A round an agent replay added beyond the recording (its data is the result)."""
 
-        def __init__(self, result: Any) -> None:
+        def __init__(self, result: ReplayResult) -> None:
             self.result = result
             super().__init__()
 
