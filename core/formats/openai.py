@@ -31,20 +31,20 @@ class OpenAIChat:
 
     @tolerant(unexpected_messages)
     def messages(self, body: dict[str, Any]) -> list[Message]:
-        result: list[Message] = []
-        for raw in as_list(body.get("messages")):
-            if not isinstance(raw, dict):
-                continue
-            result.append(
-                Message(
-                    role=str(raw.get("role") or "user"),
-                    text=content_text(raw.get("content")),
-                    tool_calls=_tool_calls(raw.get("tool_calls")),
-                    tool_call_id=raw.get("tool_call_id"),
-                    name=raw.get("name"),
-                )
-            )
-        return result
+        return [m for raw in as_list(body.get("messages")) if (m := self.message_of(raw))]
+
+    def message_of(self, raw: Any) -> Message | None:
+        """One chat message, read on its own: it means the same wherever it stands, so a
+        long conversation repeated in every request is read once (`core.replay.plan`)."""
+        if not isinstance(raw, dict):
+            return None
+        return Message(
+            role=str(raw.get("role") or "user"),
+            text=content_text(raw.get("content")),
+            tool_calls=_tool_calls(raw.get("tool_calls")),
+            tool_call_id=raw.get("tool_call_id"),
+            name=raw.get("name"),
+        )
 
     @tolerant(no_texts)
     def system_prompts(self, body: dict[str, Any]) -> list[str]:

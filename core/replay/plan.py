@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from core.formats import Format, ToolCall, recorded_output, replay_blocker, request_format
+from core.formats import (
+    Format,
+    Message,
+    ToolCall,
+    recorded_output,
+    replay_blocker,
+    request_format,
+)
 from core.models import LoggedRequest
 from core.replay.models import ReplaySpec
 
@@ -164,11 +172,12 @@ def _link(
     by_response: dict[str, str] = {}
     order = {item.id: n for n, item in enumerate(items)}
     by_id = {item.id: item for item in items}
+    reader = _MessageReader()
     for item in items:
         fmt = item.fmt
         if item.skip_reason is None and fmt is not None:
             messages = [
-                m for m in fmt.messages(item.request.request_body) if m.role not in
+                m for m in reader.read(fmt, item.request.request_body) if m.role not in
                 ("system", "developer")
             ]
             deps: set[str] = set()
@@ -217,6 +226,34 @@ def _link(
             if item.response_id:
                 by_response[item.response_id] = item.id
     return {text: contained for text, (_, contained) in found_in.items()}
+
+
+class _MessageReader:
+    """A format's messages, reusing what the previous request of that format already read.
+
+    An agent session repeats its whole conversation in every request; a format that can read
+    one message on its own (`message_of`) has only the messages after the shared beginning
+    read again (comparing raw messages is far cheaper than reading them).
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[list[Any], list[Message | None]]] = {}
+
+    def read(self, fmt: Format, body: Any) -> list[Message]:
+        one = getattr(fmt, "message_of", None)
+        raw = body.get("messages") if isinstance(body, dict) else None
+        if one is None or not isinstance(raw, list):
+            return fmt.messages(body)
+        seen, read = self._last.get(fmt.name, ([], []))
+        shared, limit = 0, min(len(raw), len(seen))
+        while shared < limit and raw[shared] == seen[shared]:
+            shared += 1
+        try:
+            read = read[:shared] + [one(message) for message in raw[shared:]]
+        except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
+            return fmt.messages(body)  # its own fallback says what was unexpected
+        self._last[fmt.name] = (raw, read)
+        return [message for message in read if message is not None]
 
 
 def call_key(call: ToolCall) -> str:
