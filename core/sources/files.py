@@ -193,7 +193,7 @@ def _preview_candidates(store: Store, payload: dict[str, Any]) -> list[LoggedReq
     """Preview rows whose text previews agree with this body's request and response."""
     request, response = payload.get("request"), payload.get("response")
     fmt = detect_format(request)
-    if fmt is None:
+    if fmt is None or not isinstance(request, dict):
         return []
     output = fmt.output(response).text.strip()
     user_text = " ".join(m.text for m in fmt.messages(request) if m.role == "user").strip()

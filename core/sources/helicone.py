@@ -653,7 +653,7 @@ class HeliconeClient:
                     )
             except (TimeoutError, httpx.TimeoutException):
                 timed_out = True
-                problem = f"timed out after {self.config.timeout_s:g} s"
+                problem: str | None = f"timed out after {self.config.timeout_s:g} s"
             except httpx.TransportError as exc:
                 problem = f"connection failed ({type(exc).__name__})"
             else:

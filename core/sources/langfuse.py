@@ -191,7 +191,7 @@ def read_input(raw: Any) -> tuple[list[str], list[ChatMessage], list[ToolDef]]:
         for key in ("tools", "functions"):
             for item in raw.get(key) or []:
                 if isinstance(item, dict):
-                    fn = item.get("function") if isinstance(item.get("function"), dict) else item
+                    fn = inner if isinstance(inner := item.get("function"), dict) else item
                     if fn.get("name"):
                         schema = fn.get("parameters", fn.get("input_schema"))
                         tools.append(ToolDef(name=str(fn["name"]),
@@ -279,7 +279,7 @@ def _message(item: Any) -> ChatMessage | None:
             parts.append(Part(text=text))
     for call in item.get("tool_calls") or []:
         if isinstance(call, dict):
-            fn = call.get("function") if isinstance(call.get("function"), dict) else call
+            fn = inner if isinstance(inner := call.get("function"), dict) else call
             parts.append(Part(type="tool_call", id=str(call.get("id") or ""),
                               name=str(fn.get("name") or ""),
                               arguments=parse_jsonish(fn.get("arguments", fn.get("args")))))

@@ -126,7 +126,7 @@ def _tools(attrs: dict[str, Any], invocation: dict[str, Any]) -> list[ToolDef]:
     for raw in raw_tools:
         if not isinstance(raw, dict):
             continue
-        fn = raw.get("function") if isinstance(raw.get("function"), dict) else raw
+        fn = inner if isinstance(inner := raw.get("function"), dict) else raw
         if not fn.get("name"):
             continue
         parameters = parse_jsonish(fn.get("parameters", fn.get("input_schema")))

@@ -174,7 +174,7 @@ def _tools(attrs: dict[str, Any]) -> list[ToolDef]:
     if isinstance(raw, list):
         for item in raw:
             if isinstance(item, dict):
-                fn = item.get("function") if isinstance(item.get("function"), dict) else item
+                fn = inner if isinstance(inner := item.get("function"), dict) else item
                 if fn.get("name"):
                     tools.append(_tool(fn))
         return tools
@@ -204,7 +204,7 @@ def _legacy_parts(item: dict[str, Any]) -> list[Part]:
         parts.append(Part(text=text))
     for call in parse_jsonish(item.get("tool_calls")) or []:
         if isinstance(call, dict):
-            fn = call.get("function") if isinstance(call.get("function"), dict) else call
+            fn = inner if isinstance(inner := call.get("function"), dict) else call
             parts.append(Part(type="tool_call", id=str(call.get("id") or ""),
                               name=str(fn.get("name") or ""),
                               arguments=parse_jsonish(fn.get("arguments"))))

@@ -116,7 +116,7 @@ def _span(raw: Any, resource: dict[str, Any]) -> Span:
     span_id = _id(_get(raw, "spanId"), 8)
     if not trace_id or not span_id:
         raise OtlpError("span has no traceId or spanId")
-    status = raw.get("status") if isinstance(raw.get("status"), dict) else {}
+    status = inner if isinstance(inner := raw.get("status"), dict) else {}
     code = status.get("code", 0)
     if isinstance(code, str):
         code = {"STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}.get(code, 0)
