@@ -356,3 +356,28 @@ async def test_palette_offers_help_once(app_store: Store) -> None:
         await pilot.pause()
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Help" in titles and "Keys" not in titles and "Theme" in titles
+
+
+async def test_a_large_session_opens_in_a_worker_and_fills_in(tmp_path: Path) -> None:
+    """The 520-request demo session: read in a worker, its tree added over a few frames,
+    with the whole request order known at once and the first request selected."""
+    from core.demo import demo_store_copy
+    from tui.widgets.request_tree import LOAD_CHUNK
+
+    with Store(demo_store_copy(tmp_path)) as demo:
+        batch = demo.list_sessions(sort="requests", descending=True, limit=1)[0]
+        assert batch.requests > 3 * LOAD_CHUNK
+        app = RepriseApp(demo)
+        async with app.run_test(size=SIZE) as pilot:
+            await settled(pilot)
+            app.open_session(batch.id)
+            await settled(pilot)
+            screen = app.screen
+            assert isinstance(screen, SessionScreen) and len(screen.requests) == batch.requests
+            tree = screen.query_one(RequestTree)
+            assert len(tree.request_order()) == batch.requests
+            for _ in range(batch.requests // LOAD_CHUNK + 2):
+                await pilot.pause()
+            assert not tree.loading and len(tree._leaves) == batch.requests
+            assert tree.current_request is not None
+            assert tree.current_request.id == screen.requests[0].id

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
@@ -34,6 +35,15 @@ PROVIDER_ICONS = {"openai": "◎", "anthropic": "✳", "azure": "◈", "ollama":
 STATE_BADGES = {state: (symbol, FALLBACK[state]) for state, symbol in STATE_SYMBOLS.items()}
 
 Node = TreeNode["TreeFolder | LoggedRequest"]
+LOAD_CHUNK = 150  # nodes added per frame while a large session's tree fills in
+
+
+def _requests(folder: TreeFolder) -> Iterator[LoggedRequest]:
+    for entry in folder.entries:
+        if isinstance(entry, TreeFolder):
+            yield from _requests(entry)
+        else:
+            yield entry
 
 
 def provider_icon(provider: str) -> str:
@@ -86,6 +96,11 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         self.show_root = False
         self.guide_depth = 3
         self._leaves: dict[str, Node] = {}
+        self._order: list[str] = []  # request ids in tree order
+        self._loading: Iterator[None] | None = None  # the nodes still to add (`load`)
+        self._generation = 0
+        self._select_after: str | None = None
+        self._added_after: list[Any] | None = None
         self._added: dict[str, Node] = {}
         self.edited: set[str] = set()
         self.states: dict[str, str] = {}
@@ -111,21 +126,48 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
             node.set_label(self._added_label(node.data))
 
     def load(self, root: TreeFolder, session_label: str) -> None:
+        """Show a session's tree. A large one fills in over a few frames (`LOAD_CHUNK`
+        nodes each) so the screen keeps answering; states, edit marks, added rounds and the
+        selection asked for meanwhile are applied as their leaves arrive."""
         self.clear()
         self._leaves.clear()
+        self._added.clear()
+        self._order = [r.id for r in _requests(root)]
         self.root.set_label(Text(literal(session_label)))
         self.root.data = root
-        self._add_entries(self.root, root)
-        self.root.expand_all()
+        self.root.expand()
+        self._generation += 1
+        self._loading = self._adding(self.root, root)
+        self._load_chunk(self._generation)
 
-    def _add_entries(self, parent: Node, folder: TreeFolder) -> None:
+    @property
+    def loading(self) -> bool:
+        return self._loading is not None
+
+    def _adding(self, parent: Node, folder: TreeFolder) -> Iterator[None]:
         for entry in folder.entries:
             if isinstance(entry, TreeFolder):
                 node = parent.add(self._folder_label(entry), data=entry, expand=True)
-                self._add_entries(node, entry)
+                yield
+                yield from self._adding(node, entry)
             else:
-                leaf = parent.add_leaf(self._leaf_label(entry), data=entry)
-                self._leaves[entry.id] = leaf
+                self._leaves[entry.id] = parent.add_leaf(self._leaf_label(entry), data=entry)
+                yield
+
+    def _load_chunk(self, generation: int) -> None:
+        if generation != self._generation or self._loading is None:
+            return  # another session was loaded meanwhile
+        added = sum(1 for _ in islice(self._loading, LOAD_CHUNK))
+        if self._select_after in self._leaves:
+            self.move_cursor(self._leaves[self._select_after])
+            self._select_after = None
+        if added == LOAD_CHUNK:
+            self.call_after_refresh(self._load_chunk, generation)
+            return
+        self._loading = None
+        if self._added_after is not None:
+            results, self._added_after = self._added_after, None
+            self.set_added(results)
 
     def _folder_label(self, folder: TreeFolder) -> Text:
         label = Text(literal(folder.name), style="bold")
@@ -218,6 +260,9 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
 
     def set_added(self, results: list[Any]) -> None:
         """Show the rounds an agent replay added, each right after the one it follows."""
+        if self.loading:
+            self._added_after = results  # placed once the leaves they follow are there
+            return
         wanted = {r.request_id: r for r in results}
         for key in [k for k in self._added if k not in wanted]:
             self._added.pop(key).remove()
@@ -247,6 +292,8 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         node = self._leaves.get(request_id)
         if node is not None:
             self.move_cursor(node)
+        elif self.loading:
+            self._select_after = request_id
 
     @property
     def current_request(self) -> LoggedRequest | None:
@@ -254,7 +301,8 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         return node.data if node is not None and isinstance(node.data, LoggedRequest) else None
 
     def request_order(self) -> list[str]:
-        return list(self._leaves)
+        """Every request in tree order (also while a large tree is still filling in)."""
+        return list(self._order)
 
     def action_collapse(self) -> None:
         node = self.cursor_node
