@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -376,8 +377,10 @@ async def test_a_large_session_opens_in_a_worker_and_fills_in(tmp_path: Path) ->
             assert isinstance(screen, SessionScreen) and len(screen.requests) == batch.requests
             tree = screen.query_one(RequestTree)
             assert len(tree.request_order()) == batch.requests
-            for _ in range(batch.requests // LOAD_CHUNK + 2):
-                await pilot.pause()
-            assert not tree.loading and len(tree._leaves) == batch.requests
+            deadline = asyncio.get_running_loop().time() + 20
+            while tree.loading:  # one chunk per frame
+                assert asyncio.get_running_loop().time() < deadline, "the tree never filled in"
+                await pilot.pause(0.02)
+            assert len(tree._leaves) == batch.requests
             assert tree.current_request is not None
             assert tree.current_request.id == screen.requests[0].id
