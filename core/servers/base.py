@@ -59,6 +59,9 @@ def _config(app: Any, grace: float) -> Any:
         timeout_graceful_shutdown=grace,
         server_header=False,
         date_header=False,
+        # Servers listen on loopback only: there is no proxy in front whose
+        # X-Forwarded-* headers would need reading on every request.
+        proxy_headers=False,
     )
 
 

@@ -93,7 +93,7 @@ class Capture:
     request_bytes: bytes
     started: float = field(default_factory=time.perf_counter)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = ""  # given when the row is built, off the request path
     status: int | None = None
     streamed: bool = False
     ttft_ms: float | None = None
@@ -191,6 +191,7 @@ class Capture:
         if not model and self.fmt == "gemini":
             model = self.path.rsplit("/", 1)[-1].split(":", 1)[0]
         seconds = (self.ended_at or time.perf_counter()) - self.started
+        self.id = self.id or str(uuid.uuid4())
         return LoggedRequest(
             id=self.id,
             created_at=self.created_at,
