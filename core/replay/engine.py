@@ -184,7 +184,7 @@ async def run_replay(
     return final
 
 
-LOCAL_SERVES_AT_ONCE = 1  # core.local_server generates under one lock
+LOCAL_SERVES_AT_ONCE = 1  # core.servers.local generates under one lock
 
 
 async def _resolve_local_target(spec: ReplaySpec) -> ReplaySpec:

@@ -48,13 +48,13 @@ def announce(name: str, url: str) -> str:
     return f"reprise {name}: listening on {url}"
 
 
-def _config(app: Any, grace: float) -> Any:
+def _config(app: Any, grace: float, access_log: bool = False) -> Any:
     import uvicorn
 
     return uvicorn.Config(
         app,
-        log_level="warning",
-        access_log=False,
+        log_level="info" if access_log else "warning",
+        access_log=access_log,
         lifespan="on",
         timeout_graceful_shutdown=grace,
         server_header=False,
@@ -65,11 +65,17 @@ def _config(app: Any, grace: float) -> Any:
     )
 
 
-def serve(app: Any, sock: socket.socket, *, grace: float = 30.0) -> None:
-    """Serve until Ctrl-C / SIGTERM; uvicorn finishes requests in flight before returning."""
+def serve(app: Any, sock: socket.socket, *, grace: float = 30.0, access_log: bool = False,
+          on_server: Callable[[Any], None] | None = None) -> None:
+    """Serve until Ctrl-C / SIGTERM; uvicorn finishes requests in flight before returning.
+
+    `access_log` logs each request to stderr; `on_server` gets the uvicorn server before it
+    starts (setting its `should_exit` stops it from any thread)."""
     import uvicorn
 
-    server = uvicorn.Server(_config(app, grace))
+    server = uvicorn.Server(_config(app, grace, access_log))
+    if on_server is not None:
+        on_server(server)
     server.run(sockets=[sock])
 
 

@@ -48,7 +48,7 @@ def serve_local(
     elif not model_path.is_file():
         _fail(f"model file not found: {model_path}")
 
-    from core import local_server
+    from core.servers import local as local_server
 
     click.echo(f"model: {model_path}")
     argv = ["--port", str(port), "--model", str(model_path)]

@@ -1,12 +1,16 @@
-"""A small OpenAI-compatible chat server around a local GGUF model (llama.cpp).
+"""`reprise serve-local`: an OpenAI-compatible chat server around a local GGUF model.
 
-It runs as its own process (``python -m core.local_server --port N``) so that model
-inference never blocks the app's event loop, and it only listens on loopback. Only the
-stdlib and ``llama_cpp`` are used, so it starts fast and has no web-framework dependency.
+It runs as its own process (``python -m core.servers.local --port N``) so that model
+inference never blocks the app's event loop, and it only listens on loopback. Like every
+server reprise runs it is a Starlette app served by uvicorn (`core.servers.base`); the
+model itself (``llama_cpp``) is imported only here, when the process starts.
 
-Endpoints: ``POST /v1/chat/completions`` (plain JSON or SSE with ``stream: true``),
-``GET /v1/models`` and ``GET /health``. llama.cpp is not thread-safe, so every model call
-is serialized with one lock while the HTTP side stays threaded.
+Endpoints: ``POST /v1/chat/completions`` (plain JSON, or SSE with ``stream: true`` and the
+usage chunk when ``stream_options.include_usage`` asks), ``GET /v1/models`` and
+``GET /health``; errors in OpenAI's shape. llama.cpp is not thread-safe and the machine has
+one model: every model call runs in a worker thread under one lock, so the server answers
+one request at a time and the others wait their turn (the replay engine sends it one at a
+time, so a queue here never counts as latency).
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +32,7 @@ DEFAULT_MAX_TOKENS = 256
 DEFAULT_SEED = 0
 MAX_BODY_BYTES = 8 * 1024 * 1024
 TOKENS_PER_SECOND_HEADER = "x-reprise-tokens-per-second"
-READY_PREFIX = "listening on "
+READY_TEXT = "listening on "  # in the first line of output: `reprise local: listening on URL`
 
 # Request fields passed through to llama.cpp; everything else is accepted and ignored.
 _SAMPLING_FIELDS = (
@@ -360,131 +364,160 @@ def _as_request_error(exc: ValueError) -> RequestError:
     return RequestError(message)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "reprise-local/1"
-    protocol_version = "HTTP/1.1"
-    model: LocalModel  # set on the subclass built by make_server
-    quiet = True
+# -- the HTTP side -----------------------------------------------------------------------
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> Any:
+    from starlette.responses import Response
 
-    def log_message(self, format: str, *args: Any) -> None:
-        if not self.quiet:
-            super().log_message(format, *args)
+    return Response(json.dumps(payload), status_code=status, headers=headers,
+                    media_type="application/json")
 
-    # -- helpers -------------------------------------------------------------------
 
-    def _send_json(
-        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+def _error(error: RequestError) -> Any:
+    return _json(error.status, error.body)
 
-    def _send_error(self, error: RequestError) -> None:
-        self._send_json(error.status, error.body)
 
-    def _read_json(self) -> dict[str, Any]:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError as exc:
-            raise RequestError("invalid Content-Length") from exc
-        if length > MAX_BODY_BYTES:
+async def _read_json(request: Any) -> dict[str, Any]:
+    length = request.headers.get("content-length")
+    if length is not None and not length.isdigit():
+        raise RequestError("invalid Content-Length")
+    if length is not None and int(length) > MAX_BODY_BYTES:
+        raise RequestError("request body too large", status=413)
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
             raise RequestError("request body too large", status=413)
-        raw = self.rfile.read(length) if length else b""
+    try:
+        body = json.loads(bytes(raw) or b"null")
+    except (ValueError, RecursionError) as exc:
+        raise RequestError(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise RequestError("request body must be a JSON object")
+    return body
+
+
+def make_app(model: LocalModel) -> Any:
+    """The Starlette app serving `model`; one route, dispatched like the OpenAI API does
+    (paths with or without `/v1` and a trailing slash; 404 in OpenAI's shape otherwise)."""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.routing import Route
+
+    async def endpoint(request: Any) -> Any:
+        path = request.url.path.rstrip("/")
+        method = request.method
         try:
-            body = json.loads(raw or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RequestError(f"request body is not valid JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise RequestError("request body must be a JSON object")
-        return body
-
-    # -- routes --------------------------------------------------------------------
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/")
-        if path in ("/health", "/v1/health"):
-            self._send_json(200, self.model.health_payload())
-        elif path in ("/v1/models", "/models"):
-            self._send_json(200, self.model.models_payload())
-        else:
-            self._send_error(RequestError(f"no route for GET {path}", status=404))
-
-    def do_POST(self) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/")
-        try:
-            if path not in ("/v1/chat/completions", "/chat/completions"):
-                # Drain the body so the connection stays usable.
-                self._read_json_quietly()
-                raise RequestError(f"no route for POST {path}", status=404)
-            body = self._read_json()
-            kwargs = self.model.completion_kwargs(body)
+            if method in ("GET", "HEAD") and path in ("/health", "/v1/health"):
+                return _json(200, model.health_payload())
+            if method in ("GET", "HEAD") and path in ("/v1/models", "/models"):
+                return _json(200, model.models_payload())
+            if method != "POST" or path not in ("/v1/chat/completions", "/chat/completions"):
+                raise RequestError(f"no route for {method} {path or '/'}", status=404)
+            body = await _read_json(request)
+            kwargs = model.completion_kwargs(body)
             if body.get("stream"):
                 options = body.get("stream_options") or {}
                 include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-                self._stream(kwargs, include_usage)
-            else:
-                response, tps = self.model.complete(kwargs)
-                self._send_json(200, response, {TOKENS_PER_SECOND_HEADER: f"{tps:.1f}"})
+                # The first chunk is generated before any header goes out, so a prompt
+                # overflowing the context is still a clean 400.
+                stream = await run_in_threadpool(model.open_stream, kwargs, include_usage)
+                return _sse_response(stream)
+            response, tps = await run_in_threadpool(model.complete, kwargs)
+            return _json(200, response, {TOKENS_PER_SECOND_HEADER: f"{tps:.1f}"})
         except RequestError as exc:
-            self._send_error(exc)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        except Exception as exc:  # keep serving; report in OpenAI shape
-            self._send_error(
-                RequestError(f"{type(exc).__name__}: {exc}", status=500, type_="server_error")
-            )
+            return _error(exc)
+        except Exception as exc:  # keep serving; report in OpenAI's shape
+            return _error(RequestError(f"{type(exc).__name__}: {exc}", status=500,
+                                       type_="server_error"))
 
-    def _read_json_quietly(self) -> None:
-        with contextlib.suppress(RequestError):
-            self._read_json()
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
 
-    def _stream(self, kwargs: dict[str, Any], include_usage: bool) -> None:
-        stream = self.model.open_stream(kwargs, include_usage)
+
+def _sse_response(stream: _Stream) -> Any:
+    """Stream the completion as server-sent events.
+
+    One worker thread runs the whole generation and hands encoded events over; the event
+    loop wakes once per batch of events that arrived meanwhile, not twice per token. When
+    the client goes away the thread is told to stop, and it releases the model."""
+    import asyncio
+
+    from starlette.responses import StreamingResponse
+
+    loop = asyncio.get_running_loop()
+    ready = asyncio.Event()
+    out: deque[bytes | None] = deque()
+    stop = threading.Event()
+
+    def notify() -> None:
+        loop.call_soon_threadsafe(ready.set)
+
+    def produce() -> None:
         try:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
             for chunk in stream:
-                self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
-                self.wfile.flush()
+                if stop.is_set():
+                    return
+                out.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                notify()
             # An SSE comment: OpenAI clients skip it, reprise can read the model speed.
             tps = stream.stats.tokens_per_second
-            self.wfile.write(f": {TOKENS_PER_SECOND_HEADER}={tps:.1f}\n\n".encode())
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
+            out.append(f": {TOKENS_PER_SECOND_HEADER}={tps:.1f}\n\n".encode())
+            out.append(b"data: [DONE]\n\n")
+        except Exception as exc:  # the headers are out: end the stream with an error event
+            error = RequestError(f"{type(exc).__name__}: {exc}", status=500,
+                                 type_="server_error")
+            out.append(b"data: " + json.dumps(error.body).encode() + b"\n\n")
         finally:
-            stream.close()  # releases the model even if the client went away
+            stream.close()  # releases the model, whatever happened
+            out.append(None)
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                notify()
+
+    async def events() -> AsyncIterator[bytes]:
+        worker = threading.Thread(target=produce, name="local-model-stream", daemon=True)
+        worker.start()
+        try:
+            while True:
+                await ready.wait()
+                ready.clear()
+                batch = []
+                while out:
+                    item = out.popleft()
+                    if item is None:
+                        if batch:
+                            yield b"".join(batch)
+                        return
+                    batch.append(item)
+                if batch:
+                    yield b"".join(batch)
+        finally:
+            stop.set()  # the client left (or the stream ended): the worker stops and releases
+
+    class Events(StreamingResponse):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                # However the response ended — a client that left mid-stream cancels it
+                # while it waits to send — the worker stops and releases the model.
+                stop.set()
+
+    return Events(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def make_server(model: LocalModel, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    """Bind the HTTP server (port 0 picks a free port); call ``serve_forever`` to run."""
-    handler = type("LocalModelHandler", (_Handler,), {"model": model})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
-
-
-def _exit_when_stdin_closes(server: ThreadingHTTPServer) -> None:
+def _exit_when_stdin_closes(server: Any) -> None:
     """Stop serving once the parent closes our stdin, so a crashed app leaves no orphan."""
     try:
         while sys.stdin.buffer.read(4096):
             pass
     except (OSError, ValueError):
         pass
-    server.shutdown()
+    server.should_exit = True
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m core.local_server",
+        prog="python -m core.servers.local",
         description="OpenAI-compatible chat server for a local GGUF model (loopback only).",
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind (0: any free port)")
@@ -519,6 +552,13 @@ def main(argv: list[str] | None = None, on_ready: Callable[[str], None] | None =
     ``on_ready`` gets the root URL once the socket is bound (used by ``reprise serve-local``).
     """
     args = _parse_args(argv)
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        print("error: the local model server needs the [local] extra:"
+              " pip install 'reprise-tui[local]'", file=sys.stderr)
+        return 2
     model_path = args.model
     if model_path is None:
         from core.local_model import find_model_path
@@ -543,20 +583,31 @@ def main(argv: list[str] | None = None, on_ready: Callable[[str], None] | None =
     except ValueError as exc:  # llama.cpp's way of saying the file is not a usable model
         print(f"error: cannot load model {model_path}: {exc}", file=sys.stderr)
         return 2
-    _Handler.quiet = not args.log_requests
-    server = make_server(model, args.host, args.port)
-    host, port = server.server_address[:2]
-    print(f"{READY_PREFIX}http://{host}:{port}", flush=True)
-    if on_ready is not None:
-        on_ready(f"http://{host}:{port}")
-    if args.exit_on_stdin_eof:
-        threading.Thread(target=_exit_when_stdin_closes, args=(server,), daemon=True).start()
+    from core.servers import base
+
     try:
-        server.serve_forever(poll_interval=0.2)
+        sock = base.bind(args.host, args.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 2
+    url = base.address(sock)
+    print(base.announce("local", url), flush=True)
+    if on_ready is not None:
+        on_ready(url)
+
+    def started(server: Any) -> None:
+        if args.exit_on_stdin_eof:
+            threading.Thread(target=_exit_when_stdin_closes, args=(server,),
+                             daemon=True).start()
+
+    try:
+        base.serve(make_app(model), sock, grace=5.0, access_log=args.log_requests,
+                   on_server=started)
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        sock.close()
     return 0
 
 
