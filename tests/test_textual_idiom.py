@@ -233,3 +233,14 @@ async def test_matrix_setup_fits_80_by_24(demo: Store) -> None:
         for field in fields:
             region = field.region
             assert region.height >= 1 and region.bottom <= 23 and region.right <= 80, field
+
+
+def test_replay_label_breaks_between_parts() -> None:
+    """`replay done … · 213.1 s · 6 tok/s` wraps between its parts, never inside one."""
+    from tui.widgets.replay_status import at_separators
+
+    text = "replay done: 9 done, 0 failed · 213.1\u00a0s · 6\u00a0tok/s"
+    assert at_separators(text, 80) == text
+    assert at_separators(text, 42).split("\n") == [
+        "replay done: 9 done, 0 failed · 213.1\u00a0s", "6\u00a0tok/s"]
+    assert at_separators(text, 20).split("\n")[-1] == "6\u00a0tok/s"

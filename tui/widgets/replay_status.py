@@ -86,6 +86,10 @@ class ReplayStatus(Horizontal):
         self.states.update(states)
         self._render_counts()
 
+    def on_resize(self) -> None:
+        if self.display:
+            self._render_counts()
+
     def finish(self, text: str) -> None:
         self.label = text
         self._render_counts()
@@ -106,8 +110,26 @@ class ReplayStatus(Horizontal):
             line.append(f"{count} {state}", style=state_style(self, state))
         if self._waiting:
             line.append(f"\n{self._waiting}")
-        _update(self.query_one("#replay-label", Static), Text(self.label))
+        label = self.query_one("#replay-label", Static)
+        _update(label, Text(at_separators(self.label, label.content_region.width)))
         _update(self.query_one("#replay-counts", Static), line)
+
+
+def at_separators(text: str, width: int, separator: str = " · ") -> str:
+    """A long line broken only between its ` · ` parts, so `6 tok/s` never splits."""
+    if width <= 0 or len(text) <= width:
+        return text
+    lines: list[str] = []
+    current = ""
+    for part in text.split(separator):
+        joined = f"{current}{separator}{part}" if current else part
+        if current and len(joined) > width:
+            lines.append(current)
+            current = part
+        else:
+            current = joined
+    lines.append(current)
+    return "\n".join(lines)
 
 
 def _update(static: Static, text: Text) -> None:
