@@ -157,8 +157,9 @@ def test_matrix_results(snap_compare, demo_store: Store) -> None:
         from tui.screens.matrix import MatrixScreen
 
         pilot.app.push_screen(MatrixScreen(matrix_id=matrix_id))
-        await settled(pilot)
-        assert pilot.app.screen.table is not None
+        await pilot.pause()
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.table is not None)  # its results, from a worker
 
     assert snap_compare(make_app(demo_store), run_before=reopen, terminal_size=SIZE)
 
@@ -227,11 +228,7 @@ def test_narrow_matrix_results(snap_compare, demo_store: Store) -> None:
         pilot.app.push_screen(MatrixScreen(matrix_id=matrix_id))
         await pilot.pause()
         screen = pilot.app.screen
-        for _ in range(100):
-            if screen.table is not None:
-                break
-            await pilot.pause(0.05)
-        await pilot.pause()
+        await until(pilot, lambda: screen.table is not None)  # its results, from a worker
 
     assert snap_compare(make_app(demo_store), run_before=reopen, terminal_size=NARROW)
 

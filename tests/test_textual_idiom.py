@@ -243,4 +243,4 @@ def test_replay_label_breaks_between_parts() -> None:
     assert at_separators(text, 80) == text
     assert at_separators(text, 42).split("\n") == [
         "replay done: 9 done, 0 failed · 213.1\u00a0s", "6\u00a0tok/s"]
-    assert at_separators(text, 20).split("\n")[-1] == "6\u00a0tok/s"
+    assert at_separators(text, 20).split("\n")[-1].endswith("6\u00a0tok/s")
