@@ -61,7 +61,7 @@ def _llama_server_ready() -> str | None:
     return None
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # one server process for the module
 def llama_server():
     reason = _llama_server_ready()
     if reason:
