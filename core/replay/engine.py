@@ -149,6 +149,14 @@ async def run_replay(
     if not requests:
         store.finish_replay(replay.id, "failed")
         raise ValueError(f"session {spec.session_id!r} has no stored requests")
+    if spec.format:
+        from core.sources.calls import decide_formats
+
+        try:
+            requests = decide_formats(requests, spec.format)
+        except ValueError:
+            store.finish_replay(replay.id, "failed")
+            raise
     try:
         run_spec = await _resolve_local_target(spec)
     except ValueError:

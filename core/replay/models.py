@@ -60,6 +60,9 @@ class ReplaySpec(BaseModel):
     allow_hosts: list[str] = Field(default_factory=list)
     concurrency: int = 8
     stream: bool | None = None  # None: stream exactly when the recorded request did
+    # Imported requests whose wire format could not be decided (stored as OpenAI chat) are
+    # sent in this one: "chat", "anthropic", "gemini" or "responses" (None: as stored).
+    format: str | None = None
     # Agent sessions: who answers the replayed model's tool calls, and how many rounds beyond
     # the recording it may take.
     tools: ToolSettings = Field(default_factory=ToolSettings)

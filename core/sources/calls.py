@@ -430,3 +430,217 @@ def _same_format(body: dict[str, Any], fmt: str) -> bool:
 def stable_id(*parts: str) -> str:
     """A short id that is the same every time the same source row is imported."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+# -- OpenAI Responses ------------------------------------------------------------------------
+def responses_bodies(call: Call) -> tuple[dict[str, Any], dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for message in call.messages:
+        if message.role in ("system", "developer"):
+            continue
+        text = "".join(p.text for p in message.parts if p.type == "text")
+        if text and message.role != "tool":
+            items.append({"role": "assistant" if message.role == "assistant" else "user",
+                          "content": text})
+        for part in message.parts:
+            if part.type == "tool_call":
+                items.append({"type": "function_call", "call_id": part.id, "name": part.name,
+                              "arguments": _arguments_text(part.arguments)})
+            elif part.type == "tool_call_response":
+                items.append({"type": "function_call_output", "call_id": part.id,
+                              "output": part.text})
+    request: dict[str, Any] = {"model": call.model, "input": items}
+    system = [*call.system, *(m.text for m in call.messages if m.role in ("system", "developer"))]
+    if system:
+        request["instructions"] = "\n\n".join(system)
+    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"),
+                         ("max_tokens", "max_output_tokens")):
+        if call.params.get(ours) is not None:
+            request[theirs] = call.params[ours]
+    if call.tools:
+        request["tools"] = [{"type": "function", "name": t.name, "description": t.description,
+                             "parameters": t.parameters or {"type": "object"}}
+                            for t in call.tools]
+    if call.stream:
+        request["stream"] = True
+    first = call.output[0] if call.output else ChatMessage(role="assistant")
+    output: list[dict[str, Any]] = []
+    if first.text:
+        output.append({"type": "message", "role": "assistant", "status": "completed",
+                       "content": [{"type": "output_text", "text": first.text,
+                                    "annotations": []}]})
+    for part in first.parts:
+        if part.type == "tool_call":
+            output.append({"type": "function_call", "call_id": part.id, "name": part.name,
+                           "arguments": _arguments_text(part.arguments)})
+    response: dict[str, Any] = {"id": call.id, "object": "response", "status": "completed",
+                                "model": call.model, "output": output}
+    usage = _usage(call)
+    if usage:
+        response["usage"] = {"input_tokens": usage[0], "output_tokens": usage[1],
+                             "total_tokens": usage[2]}
+    if call.error:
+        response = {"error": {"message": call.error}}
+    return request, response
+
+
+# -- the format of an undecided request, chosen at replay time -------------------------------
+UNDECIDED = "undecided"
+TARGET_FORMATS = ("chat", "anthropic", "gemini", "responses")
+# Chat settings that change what the answer is made of; no other format can carry them.
+_CHAT_ONLY = ("response_format", "logprobs", "top_logprobs", "logit_bias", "audio",
+              "modalities", "prediction")
+
+
+class FormatChoiceError(ValueError):
+    """The format chosen for an undecided request cannot carry that request."""
+
+
+def is_undecided(request: LoggedRequest) -> bool:
+    return request.properties.get(FORMAT_PROPERTY) == UNDECIDED
+
+
+def undecided_note(request: LoggedRequest) -> str | None:
+    """What `reprise show` and the request detail say about an undecided request."""
+    if not is_undecided(request):
+        return None
+    return ("format undecided: the trace named no provider or model reprise knows, so this"
+            " is stored as OpenAI chat; a replay can send it as another format"
+            " (reprise replay --format " + "|".join(TARGET_FORMATS) + ")")
+
+
+def decide_formats(requests: list[LoggedRequest], target: str | None) -> list[LoggedRequest]:
+    """The session's requests with every undecided one rebuilt in `target`'s wire format
+    (others unchanged); FormatChoiceError names the first one that format cannot carry."""
+    if target is None or target == "chat":
+        return requests
+    if target not in TARGET_FORMATS:
+        raise FormatChoiceError(f"--format must be one of {', '.join(TARGET_FORMATS)},"
+                                f" not {target!r}")
+    return [decide_format(r, target) if is_undecided(r) else r for r in requests]
+
+
+def decide_format(request: LoggedRequest, target: str) -> LoggedRequest:
+    """One undecided request (stored as OpenAI chat) rebuilt in `target`'s wire format."""
+    body = request.request_body
+    if target == "chat" or not isinstance(body, dict) or request.body_state != "full":
+        return request  # not replayable as it is: the replay says why
+    if target == "gemini" and not _gemini_available():
+        raise FormatChoiceError("this reprise cannot send the gemini format")
+    call = _call_from_chat(request, body)
+    request_body, response_body = {"anthropic": anthropic_bodies, "gemini": gemini_bodies,
+                                   "responses": responses_bodies}[target](call)
+    url = {"anthropic": "/v1/messages", "responses": "/v1/responses",
+           "gemini": f"/v1beta/models/{request.model}:generateContent"}[target]
+    provider = {"anthropic": "anthropic", "gemini": "google"}.get(target, "openai")
+    return request.model_copy(update={
+        "request_body": request_body, "response_body": response_body, "request_url": url,
+        "provider": provider, "properties": {**request.properties, FORMAT_PROPERTY: target},
+    })
+
+
+def _call_from_chat(request: LoggedRequest, body: dict[str, Any]) -> Call:
+    """The neutral call an OpenAI chat body describes; FormatChoiceError for what only chat
+    can say (non-text content, chat-only settings, several choices)."""
+    def refuse(what: str) -> FormatChoiceError:
+        return FormatChoiceError(f"request {request.id}: {what} cannot be sent in another"
+                                 " format; replay it with --format chat")
+
+    for key in _CHAT_ONLY:
+        if body.get(key) not in (None, False):
+            raise refuse(f"its {key!r} setting")
+    if isinstance(body.get("n"), int) and body["n"] > 1:
+        raise refuse("asking for several choices (n)")
+    names: dict[str, str] = {}
+    system: list[str] = []
+    messages: list[ChatMessage] = []
+    for index, message in enumerate(body.get("messages") or []):
+        if not isinstance(message, dict):
+            raise refuse(f"message {index} (not an object)")
+        role = str(message.get("role") or "")
+        text = _chat_text(message.get("content"), index, refuse)
+        if role in ("system", "developer"):
+            system.append(text)
+            continue
+        if role not in ("user", "assistant", "tool"):
+            raise refuse(f"message {index}'s role {role!r}")
+        parts: list[Part] = []
+        if role == "tool":
+            call_id = str(message.get("tool_call_id") or "")
+            parts.append(Part(type="tool_call_response", id=call_id,
+                              name=names.get(call_id, ""), text=text))
+        elif text:
+            parts.append(Part(text=text))
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict):
+                raise refuse(f"message {index}'s tool call")
+            part = Part(type="tool_call", id=str(call.get("id") or ""),
+                        name=str(function.get("name") or ""), arguments=function.get("arguments"))
+            names[part.id] = part.name
+            parts.append(part)
+        messages.append(ChatMessage(role=role, parts=parts))
+    tools = []
+    for tool in body.get("tools") or []:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(function, dict):
+            raise refuse("a tool that is not a function")
+        tools.append(ToolDef(name=str(function.get("name") or ""),
+                             description=str(function.get("description") or ""),
+                             parameters=function.get("parameters") or {}))
+    params = {k: body[k] for k in ("temperature", "top_p", "stop", "seed") if k in body}
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    if limit is not None:
+        params["max_tokens"] = limit
+    output, tokens = _chat_output(request.response_body)
+    return Call(id=request.id, source="chat", created_at=request.created_at,
+                model=str(body.get("model") or request.model), system=system,
+                messages=messages, output=output, tools=tools, params=params,
+                stream=bool(body.get("stream")), prompt_tokens=tokens[0],
+                completion_tokens=tokens[1], total_tokens=tokens[2],
+                error=_chat_error(request.response_body))
+
+
+def _chat_text(content: Any, index: int, refuse: Any) -> str:
+    if content is None or isinstance(content, str):
+        return content or ""
+    if not isinstance(content, list):
+        raise refuse(f"message {index}'s content")
+    texts = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind != "text":
+            raise refuse(f"message {index}'s {kind or 'unknown'} content")
+        texts.append(str(part.get("text") or ""))
+    return "".join(texts)
+
+
+def _chat_output(response: Any) -> tuple[list[ChatMessage], tuple[Any, Any, Any]]:
+    if not isinstance(response, dict):
+        return [], (None, None, None)
+    usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+    tokens = tuple(v if isinstance(v, int) and not isinstance(v, bool) else None
+                   for v in (usage.get("prompt_tokens"), usage.get("completion_tokens"),
+                             usage.get("total_tokens")))
+    choices = response.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict):
+        return [], tokens  # type: ignore[return-value]
+    parts = [Part(text=message["content"])] if isinstance(message.get("content"), str) else []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            parts.append(Part(type="tool_call", id=str(call.get("id") or ""),
+                              name=str(function.get("name") or ""),
+                              arguments=function.get("arguments")))
+    finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+    return [ChatMessage(role="assistant", parts=parts,
+                        finish_reason=str(finish) if finish else None)], tokens  # type: ignore[return-value]
+
+
+def _chat_error(response: Any) -> str | None:
+    error = response.get("error") if isinstance(response, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message") or "error")
+    return str(error) if error else None

@@ -121,6 +121,7 @@ def tree(ctx: click.Context, session_id: str, as_json: bool) -> None:
 def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     """Show one request: its messages and its response."""
     from core.formats import replay_blocker, request_format
+    from core.sources.calls import undecided_note
 
     with open_store(ctx) as store:
         request = store.get_request(request_id)
@@ -151,6 +152,9 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
                            style="yellow"))
     fmt = request_format(request)
     reason = replay_blocker(request)
+    undecided = undecided_note(request)
+    if undecided:
+        console.print(Text(literal(f"↪ {undecided}"), style="cyan"))
     if fmt is None:
         console.print(Text(literal(f"not replayable: {reason}"), style="yellow"))
         for label, body in (("request", request.request_body), ("response", request.response_body)):

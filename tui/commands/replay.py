@@ -64,6 +64,10 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
 @click.option("--max-extra-turns", type=click.IntRange(0, 1000), default=None,
               help="Rounds a replayed agent may take beyond the recording, per branch"
                    " (default 10).")
+@click.option("--format", "undecided_format", default=None,
+              type=click.Choice(["chat", "anthropic", "gemini", "responses"]),
+              help="Imported requests whose format could not be decided (stored as OpenAI"
+                   " chat) are sent in this one.")
 @click.option("--resume", "resume_id", default=None, metavar="REPLAY_ID",
               help="Resume an interrupted or stopped replay: send only what is missing. Its"
                    " target is not reused: pass --via/--api-key-env/--allow-host again.")
@@ -77,7 +81,8 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
            temperature: float | None, mode: str, via: str, api_key_env: str | None,
            allow_host: tuple[str, ...], concurrency: int, tools_default: str | None,
            tool_rules: tuple[str, ...], max_extra_turns: int | None, resume_id: str | None,
-           tool_result: tuple[str, ...], timeout: float | None, as_json: bool) -> None:
+           tool_result: tuple[str, ...], undecided_format: str | None, timeout: float | None,
+           as_json: bool) -> None:
     """Replay SESSION_ID with edited prompts and report what changed.
 
     Exit status: 0 done, 1 failed, 3 stopped for a tool result (answer it with --resume
@@ -106,6 +111,8 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         spec = spec.with_target(target)
         if tools_default or tool_rules or max_extra_turns is not None:
             fail("a resumed replay keeps its tool rules; start a new replay to change them")
+        if undecided_format and undecided_format != spec.format:
+            fail("a resumed replay keeps its --format; start a new replay to change it")
         supplied = _tool_results(store, resume_id, tool_result)
     else:
         if not session_id:
@@ -130,7 +137,9 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         tools = _tool_settings(store, session_id, tools_default, tool_rules, max_extra_turns)
         spec = ReplaySpec(session_id=session_id, edits=edits, mode=mode, via=via, model=model,
                           api_key_env=api_key_env, allow_hosts=list(allow_host),
-                          concurrency=concurrency, tools=tools)
+                          concurrency=concurrency, tools=tools, format=undecided_format)
+        if undecided_format:
+            _check_format(store, session_id, undecided_format, as_json)
         if via not in ("original", "helicone", "local") and not via.startswith(
             ("http://", "https://")
         ):
@@ -246,6 +255,20 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         sys.exit(3)
     if failed or result.status != "done":
         sys.exit(1)
+
+
+def _check_format(store: Any, session_id: str, chosen: str, as_json: bool) -> None:
+    """Refuse a --format the session's undecided requests cannot be sent in, before any call."""
+    from core.sources.calls import FormatChoiceError, decide_formats, is_undecided
+
+    requests = store.session_requests(session_id, bodies=True)
+    try:
+        decide_formats(requests, chosen)
+    except FormatChoiceError as exc:
+        fail(f"--format {chosen}: {exc}")
+    if not as_json and not any(is_undecided(r) for r in requests):
+        say(f"--format {chosen}: no request in this session has an undecided format;"
+            " every request is sent in its own", err=True)
 
 
 def _json_row(r: Any) -> dict[str, Any]:

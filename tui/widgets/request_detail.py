@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from core.formats import Output, replay_blocker, request_format
 from core.models import LoggedRequest
+from core.sources.calls import undecided_note
 from core.text import literal, literal_text
 from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.text import duration, money, plural
@@ -110,6 +111,10 @@ logged: markup and escape sequences are not interpreted.
         if reason:
             widgets.append(Static(Text(literal(f"⚠ {reason}"), style=state_style(self, "warning")),
                                   classes="notice"))
+        undecided = undecided_note(request)
+        if undecided:
+            widgets.append(Static(Text(literal(f"↪ {undecided}"),
+                                       style=state_style(self, "count")), classes="notice"))
         if fmt is not None and body is not None:
             for note in fmt.notes(body):
                 widgets.append(Static(Text(literal(f"↪ {note}"), style=state_style(self, "count")),
