@@ -55,10 +55,12 @@ async def test_stop_rule_asks_for_the_result_and_continues(store: Store) -> None
             form = app.screen
             rules = form.query_one("#tool-rules").text
             assert rules.splitlines() == ["fetch =", "lookup =", "search ="]
-            form.query_one("#tool-rules").text = "lookup = stop\nsearch = stub:none"
+            form.query_one("#tool-rules").text = "lookup = stop\nsearch = stub:none\nserch = stop"
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: isinstance(app.screen, ToolResultScreen))
             asked = app.screen
+            assert any("never offered a tool named 'serch'" in n.message
+                       for n in app._notifications)
             assert [c.name for c in asked.calls] == ["lookup"]
             asked.query_one("#tool-result-0").text = "the moon has no capital"
             await pilot.press("ctrl+s")

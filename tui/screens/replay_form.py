@@ -209,6 +209,8 @@ class ReplayForm(Modal[ReplaySettings | None]):
         except (RuleError, ValueError) as exc:
             self.notify(str(exc).splitlines()[0], severity="error")
             return None
+        for warning in settings.warnings(self.tools):  # a typo, most likely; not a failure
+            self.notify(warning, severity="warning")
         return settings, {"default": default, **pairs}
 
     def _options(self) -> list[tuple[str, str]]:
