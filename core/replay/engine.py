@@ -307,11 +307,11 @@ class _Runner:
             elif result.status in KEPT_ON_RESUME:
                 self.results[key] = result
         for item in self.plan.items:  # plan order: a turn's predecessor is rebuilt first
-            result = self.results.get(item.id)
-            if result is None:
+            kept = self.results.get(item.id)
+            if kept is None:
                 continue
-            self._restore_conv(item.id, item.follows, result)
-            if self._wants_extras(item, result) and result.answer is None:
+            self._restore_conv(item.id, item.follows, kept)
+            if self._wants_extras(item, kept) and kept.answer is None:
                 self.resume_extras.append(item)  # its added rounds did not all finish
                 n = 1
                 prev = item.id
@@ -564,8 +564,8 @@ class _Runner:
                             calls: list[Any]) -> list[ToolResult]:
         """Results for the previous turn's calls: kept from a stopped run, the person's, or
         the environment's."""
-        stored = {r.call_id: r for r in (self.stopped.get(key).tool_results
-                                         if key in self.stopped else [])}
+        stopped = self.stopped.get(key)
+        stored = {r.call_id: r for r in (stopped.tool_results if stopped else [])}
         branch = item.root or item.id
         results: list[ToolResult] = []
         for call in calls:

@@ -170,12 +170,12 @@ class RecordedTools:
                 if call.id and call.id not in seen:
                     pending.setdefault(call.id, call)
             for call_id, text in results.items():
-                call = pending.get(call_id)
-                if call is None or call_id in seen:
+                answered = pending.get(call_id)
+                if answered is None or call_id in seen:
                     continue
                 seen.add(call_id)
-                found.append(RecordedCall(call_id=call_id, name=call.name,
-                                          arguments=canonical(call.arguments), result=text))
+                found.append(RecordedCall(call_id=call_id, name=answered.name,
+                                          arguments=canonical(answered.arguments), result=text))
         return cls(found)
 
     def names(self) -> set[str]:

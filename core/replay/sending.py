@@ -177,10 +177,10 @@ async def _exchange(
         helicone_id = response.headers.get("helicone-id")
         if "text/event-stream" not in response.headers.get("content-type", ""):
             raw = await response.aread()
-            ttft = (time.perf_counter() - started) * 1000
-            return _whole_body(fmt, raw, response.status_code), ttft, helicone_id
-        body, ttft = await _read_stream(fmt, response, started, timeouts)
-        return body, ttft, helicone_id
+            return (_whole_body(fmt, raw, response.status_code),
+                    (time.perf_counter() - started) * 1000, helicone_id)
+        body, first_token = await _read_stream(fmt, response, started, timeouts)
+        return body, first_token, helicone_id
     finally:
         await response.aclose()
 

@@ -237,8 +237,8 @@ def recorded_url(request: LoggedRequest, format_name: str) -> str:
                 return candidate.rstrip("/") + default_path
             return candidate
     base = DEFAULT_BASES.get(format_name, DEFAULT_BASES["openai"])
-    path = request.request_url if (request.request_url or "").startswith("/") else default_path
-    return base + path
+    recorded = request.request_url or ""
+    return base + (recorded if recorded.startswith("/") else default_path)
 
 
 def join_base(base: str, format_name: str) -> str:

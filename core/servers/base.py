@@ -56,7 +56,7 @@ def _config(app: Any, grace: float, access_log: bool = False) -> Any:
         log_level="info" if access_log else "warning",
         access_log=access_log,
         lifespan="on",
-        timeout_graceful_shutdown=grace,
+        timeout_graceful_shutdown=max(1, round(grace)),  # uvicorn takes whole seconds
         server_header=False,
         date_header=False,
         # Servers listen on loopback only: there is no proxy in front whose

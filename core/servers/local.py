@@ -123,7 +123,9 @@ class LocalModel:
         from llama_cpp import Llama  # imported here: only the server process needs it
 
         started = time.perf_counter()
-        self.llm = Llama(
+        # llama-cpp-python types its results as TypedDicts narrower than what it returns
+        # and what this server adds (usage, system_fingerprint): treated as plain JSON.
+        self.llm: Any = Llama(
             model_path=str(model_path),
             n_ctx=n_ctx,
             n_threads=n_threads,
@@ -480,7 +482,7 @@ def _sse_response(stream: _Stream) -> Any:
             while True:
                 await ready.wait()
                 ready.clear()
-                batch = []
+                batch: list[bytes] = []
                 while out:
                     item = out.popleft()
                     if item is None:

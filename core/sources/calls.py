@@ -588,7 +588,8 @@ def _call_from_chat(request: LoggedRequest, body: dict[str, Any]) -> Call:
         tools.append(ToolDef(name=str(function.get("name") or ""),
                              description=str(function.get("description") or ""),
                              parameters=function.get("parameters") or {}))
-    params = {k: body[k] for k in ("temperature", "top_p", "stop", "seed") if k in body}
+    params: dict[str, Any] = {k: body[k] for k in ("temperature", "top_p", "stop", "seed")
+                              if k in body}
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
     if limit is not None:
         params["max_tokens"] = limit
@@ -618,7 +619,7 @@ def _chat_text(content: Any, index: int, refuse: Any) -> str:
 def _chat_output(response: Any) -> tuple[list[ChatMessage], tuple[Any, Any, Any]]:
     if not isinstance(response, dict):
         return [], (None, None, None)
-    usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+    usage = found if isinstance(found := response.get("usage"), dict) else {}
     tokens = tuple(v if isinstance(v, int) and not isinstance(v, bool) else None
                    for v in (usage.get("prompt_tokens"), usage.get("completion_tokens"),
                              usage.get("total_tokens")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.parsing import parse_time
@@ -180,14 +181,17 @@ def search_clause(search: str | None) -> tuple[str, list[Any]]:
     return f"WHERE {clauses}", terms
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _session_from_row(row: sqlite3.Row) -> SessionSummary:
     from core.models import SessionSummary
 
     return SessionSummary.model_construct(
         id=row["id"],
         name=row["name"],
-        started_at=parse_time(row["started_at"]),
-        ended_at=parse_time(row["ended_at"]),
+        started_at=parse_time(row["started_at"]) or _EPOCH,  # NOT NULL in the schema
+        ended_at=parse_time(row["ended_at"]) or _EPOCH,
         requests=row["requests"],
         cost=row["cost"],
         total_tokens=row["total_tokens"],
