@@ -378,7 +378,7 @@ async def test_a_large_session_opens_in_a_worker_and_fills_in(tmp_path: Path) ->
             tree = screen.query_one(RequestTree)
             assert len(tree.request_order()) == batch.requests
             deadline = asyncio.get_running_loop().time() + 20
-            while tree.loading:  # one chunk per frame
+            while tree.is_loading:  # one chunk per frame
                 assert asyncio.get_running_loop().time() < deadline, "the tree never filled in"
                 await pilot.pause(0.02)
             assert len(tree._leaves) == batch.requests

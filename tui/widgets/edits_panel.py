@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -44,8 +46,8 @@ Edits the next replay applies. **x** / **Delete** resets the highlighted edit;
             self.index = index
             super().__init__()
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         # Edit target -> the recorded system prompt (to say what changed); request id -> its
         # name by path.
         self.originals: dict[str, str] = {}
@@ -93,7 +95,8 @@ Edits the next replay applies. **x** / **Delete** resets the highlighted edit;
 
     def summary_lines(self) -> list[Text]:
         """The pending edits as shown here (for the replay form to list before starting)."""
-        return [self.get_option_at_index(i).prompt for i in range(self.option_count)]
+        lines = (self.get_option_at_index(i).prompt for i in range(self.option_count))
+        return [line for line in lines if isinstance(line, Text)]
 
     def action_reset(self) -> None:
         if self.highlighted is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -29,7 +30,7 @@ class ReplayStatus(Horizontal):
 
     COMPONENT_CLASSES = BADGE_CLASSES
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.states: dict[str, str] = {}
         self.total = 0

@@ -91,7 +91,7 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
             self.result = result
             super().__init__()
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__("session", **kwargs)
         self.show_root = False
         self.guide_depth = 3
@@ -141,7 +141,8 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         self._load_chunk(self._generation)
 
     @property
-    def loading(self) -> bool:
+    def is_loading(self) -> bool:
+        """Leaves are still being added (a chunk per frame); not Textual's `loading`."""
         return self._loading is not None
 
     def _adding(self, parent: Node, folder: TreeFolder) -> Iterator[None]:
@@ -250,7 +251,8 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
 
     def replace_states(self, states: Mapping[str, str]) -> None:
         """Exactly these states: only the leaves whose state changes are relabelled."""
-        changed = {k: v for k, v in states.items() if self.states.get(k) != v}
+        changed: dict[str, str | None] = {
+            k: v for k, v in states.items() if self.states.get(k) != v}
         changed.update({k: None for k in self.states if k not in states})
         self.set_states(changed)
 
@@ -260,7 +262,7 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
 
     def set_added(self, results: list[Any]) -> None:
         """Show the rounds an agent replay added, each right after the one it follows."""
-        if self.loading:
+        if self.is_loading:
             self._added_after = results  # placed once the leaves they follow are there
             return
         wanted = {r.request_id: r for r in results}
@@ -292,7 +294,7 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         node = self._leaves.get(request_id)
         if node is not None:
             self.move_cursor(node)
-        elif self.loading:
+        elif self.is_loading:
             self._select_after = request_id
 
     @property
@@ -325,5 +327,5 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         if isinstance(event.node.data, LoggedRequest):
             self.post_message(self.RequestHighlighted(event.node.data))
-        elif getattr(event.node.data, "extra", False):
+        elif event.node.data is not None and getattr(event.node.data, "extra", False):
             self.post_message(self.AddedRoundHighlighted(event.node.data))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.segment import Segment
 from rich.style import Style
@@ -114,7 +114,7 @@ replays and diffs like any session, under its request id.
             self.descending = descending
             super().__init__()
 
-    def __init__(self, fetch: Fetch, count: Count, **kwargs: object) -> None:
+    def __init__(self, fetch: Fetch, count: Count, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._fetch = fetch
         self._count = count
