@@ -244,3 +244,18 @@ def test_replay_label_breaks_between_parts() -> None:
     assert at_separators(text, 42).split("\n") == [
         "replay done: 9 done, 0 failed · 213.1\u00a0s", "6\u00a0tok/s"]
     assert at_separators(text, 20).split("\n")[-1].endswith("6\u00a0tok/s")
+
+
+async def test_a_keymap_id_that_names_no_binding_is_reported(demo: Store, tmp_path: Path) -> None:
+    """A misspelt `[keymap]` id is named in one message; the correct one still applies."""
+    from tui.navigation import binding_ids
+
+    assert {"session.replay", "nav.down", "help.close", "matrix_setup.start"} <= binding_ids()
+    config = tmp_path / "config.toml"
+    config.write_text('[keymap]\n"sesion.replay" = "x"\n"sessions.filter" = "f"\n')
+    app = RepriseApp(demo.path, config_path=config)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await settled(pilot)
+        messages = [n.message for n in app._notifications]
+        assert any("'sesion.replay'" in m and "F1" in m for m in messages), messages
+        assert not any("sessions.filter" in m for m in messages)

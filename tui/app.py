@@ -139,6 +139,10 @@ class RepriseApp(App[None]):
         config, error = (self.config, None) if self.config is not None else (
             load_config(self._config_path) if self._config_path else (Config(), None)
         )
+        if error is None and config is not None and config.keymap:
+            from tui.navigation import keymap_problem
+
+            error = keymap_problem(config.keymap)  # a misspelt id is named, not ignored
         store = self.store
         try:
             if store is None:

@@ -64,3 +64,39 @@ def copy_of(widget: Widget) -> tuple[str, str] | None:
         row = widget.get_row_at(widget.cursor_row)
         return "\t".join(getattr(v, "plain", str(v)) for v in row), "the highlighted row"
     return None
+
+
+def binding_ids() -> set[str]:
+    """Every binding id of the app's screens and widgets (what `[keymap]` can rebind).
+
+    Imports every screen: call it off the UI thread (the startup worker does).
+    """
+    import importlib
+    import pkgutil
+
+    from textual.dom import DOMNode
+
+    import tui
+
+    for module in pkgutil.walk_packages(tui.__path__, "tui."):
+        if module.name.startswith(("tui.screens.", "tui.widgets.")):
+            importlib.import_module(module.name)
+    ids: set[str] = set()
+    pending: list[type[DOMNode]] = [DOMNode]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("tui."):
+            ids.update(b.id for b in cls.__dict__.get("BINDINGS", ())
+                       if isinstance(b, Binding) and b.id)
+    return ids
+
+
+def keymap_problem(keymap: dict[str, str]) -> str | None:
+    """`[keymap]` entries that name no binding, in one message (F1 lists the ids)."""
+    unknown = sorted(set(keymap) - binding_ids())
+    if not unknown:
+        return None
+    names = ", ".join(repr(name) for name in unknown[:5])
+    return (f"[keymap] {names}: no binding has that id, so the key is not changed;"
+            " F1 lists the ids of the keys active on each screen")
