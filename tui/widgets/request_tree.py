@@ -97,6 +97,7 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         self.guide_depth = 3
         self._leaves: dict[str, Node] = {}
         self._order: list[str] = []  # request ids in tree order
+        self._stale: set[str] = set()  # leaves relabelled when next drawn (`refresh_leaves`)
         self._loading: Iterator[None] | None = None  # the nodes still to add (`load`)
         self._generation = 0
         self._select_after: str | None = None
@@ -132,6 +133,7 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         self.clear()
         self._leaves.clear()
         self._added.clear()
+        self._stale.clear()
         self._order = [r.id for r in _requests(root)]
         self.root.set_label(Text(literal(session_label)))
         self.root.data = root
@@ -194,6 +196,8 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
 
     def render_label(self, node: Node, base_style: Style, style: Style) -> Text:
         """The label cut to the visible width with an ellipsis: no horizontal scrolling."""
+        if isinstance(node.data, LoggedRequest) and node.data.id in self._stale:
+            self._relabel(node)  # its state changed while it was off screen
         text = super().render_label(node, base_style, style)
         width = self.scrollable_content_region.width
         if width <= 0:
@@ -213,21 +217,32 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         return node.label.cell_len if isinstance(node.label, Text) else len(str(node.label))
 
     def refresh_leaves(self, request_ids: Iterable[str]) -> None:
-        """New labels for these leaves and one repaint for all of them.
+        """New labels for these leaves: those on screen now, the others when they are next
+        drawn (`render_label`), so a replay changing hundreds of states costs only the lines
+        in view.
 
-        `TreeNode.set_label` schedules one callback per node; a replay changes hundreds of
-        labels at once, so the labels are replaced here and the visible lines repainted once
-        (the tree's line cache is keyed on each node's update count).
+        `TreeNode.set_label` schedules one callback per node; here the labels are replaced
+        directly and only the visible lines repainted (the tree's line cache is keyed on
+        each node's update count, which is raised for the others so they are drawn anew).
         """
         top, height = self.scroll_offset.y, self.size.height
         width = self.size.width
         for request_id in request_ids:
             node = self._leaves.get(request_id)
-            if node is not None and isinstance(node.data, LoggedRequest):
-                node._label = self.process_label(self._leaf_label(node.data))
+            if node is None or not isinstance(node.data, LoggedRequest):
+                continue
+            if top <= node.line < top + height:
+                self._relabel(node)
+                self.refresh(Region(0, node.line - top, width, 1))
+            else:
+                self._stale.add(request_id)
                 node._updates += 1
-                if top <= node.line < top + height:  # only lines on screen are repainted
-                    self.refresh(Region(0, node.line - top, width, 1))
+
+    def _relabel(self, node: Node) -> None:
+        if isinstance(node.data, LoggedRequest):
+            self._stale.discard(node.data.id)
+            node._label = self.process_label(self._leaf_label(node.data))
+            node._updates += 1
 
     def refresh_leaf(self, request_id: str) -> None:
         self.refresh_leaves((request_id,))
