@@ -90,7 +90,7 @@ async def test_app_shows_bidi_and_invisible_controls_escaped(tmp_path: Path) -> 
     store = hostile_store(tmp_path)
     app = RepriseApp(store)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await settled(pilot)
         listing = app.screen.query_one(SessionList)
         rows = "\n".join(listing.render_line(y).text for y in range(listing.size.height))
         assert "invoice\\u202efdp.exe\\u200b" in rows and RLO not in rows
