@@ -45,6 +45,12 @@ async def wait_until(pilot, predicate, timeout: float) -> bool:
     return True
 
 
+async def quiet(pilot, app: RepriseApp) -> None:
+    """No toasts on the screen a modal will cover: they would show through behind it."""
+    app.clear_notifications()
+    await pilot.pause()
+
+
 async def capture(out: Path, seeded: bool) -> list[Path]:
     store = Store(demo_store_copy())
     if seeded:
@@ -78,6 +84,7 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
         await save("editing")
         await pilot.press("ctrl+s")
         await pilot.pause()
+        await quiet(pilot, app)
         if not seeded:
             await pilot.press("r")
             await pilot.pause()
@@ -93,6 +100,7 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
                 raise SystemExit("the replay did not finish in time")
             await pilot.pause()
         else:
+            await quiet(pilot, app)
             await pilot.press("r")
             await pilot.pause()
             await save("replay-form")
@@ -129,6 +137,7 @@ async def capture(out: Path, seeded: bool) -> list[Path]:
                 os.chdir(here)
         await pilot.press("escape")
         await pilot.pause()
+        await quiet(pilot, app)
         await pilot.press("f1")
         await pilot.pause()
         await save("help")
@@ -143,6 +152,7 @@ async def capture_matrix(pilot, app: RepriseApp, session, seeded: bool, save) ->
     """The matrix setup (pending edit as a variant), then the results of a matrix."""
     from tui.screens.matrix import MatrixScreen
 
+    await quiet(pilot, app)
     await pilot.press("M")
     await pilot.pause()
     setup = app.screen
