@@ -46,13 +46,29 @@ def test_import_sessions_tree_show(tmp_path: Path, fixture_files: list[Path]) ->
 def test_failures_are_one_line_on_stderr(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     code, _, err = run(db, "tree", "no-such-session")
-    assert code == 1 and err.strip() == "reprise: no session 'no-such-session' in the store"
+    assert code == 1 and err.startswith("reprise: no session 'no-such-session' in ")
     code, _, err = run(db, "show", "nope")
     assert code == 1 and "no request" in err
     bad = tmp_path / "bad.json"
     bad.write_text("{")
     code, out, err = run(db, "import", str(bad))
     assert code == 1 and "invalid JSON" in err
+
+
+def test_short_ids_printed_by_the_cli_and_app_are_accepted(tmp_path: Path) -> None:
+    """`reprise tree` prints 8-character request ids and the app 14-character session ids:
+    both work as arguments, an ambiguous prefix fails naming the candidates."""
+    from core.demo import demo_store_copy
+
+    db = demo_store_copy(tmp_path)
+    code, out, _ = run(db, "tree", "24b0dd9f")
+    assert code == 0 and "ac661407" in out
+    code, out, _ = run(db, "show", "ac661407")
+    assert code == 0 and "Plan a weekend in Lisbon" in out
+    code, out, _ = run(db, "replays", "24b0dd9f-fc5d", "--json")
+    assert code == 0 and json.loads(out) == []
+    code, _, err = run(db, "show", "a")
+    assert code == 1 and "ambiguous" in err and err.count("\n") == 1
 
 
 def test_show_prints_markup_and_escapes_literally(tmp_path: Path) -> None:

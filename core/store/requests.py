@@ -132,6 +132,14 @@ class RequestsTable(Connection):
             ).fetchone()
         return None if row is None else _request_from_row(row, bodies=True)
 
+    def request_ids_starting(self, prefix: str, limit: int = 4) -> list[str]:
+        """Request ids starting with `prefix` (the 8-character ids `reprise tree` prints)."""
+        with self._lock, self.faults():
+            rows = self._db.execute(
+                "SELECT id FROM requests WHERE id >= ?1 AND id < ?1 || char(1114111)"
+                " ORDER BY id LIMIT ?2", (prefix, limit)).fetchall()
+        return [row[0] for row in rows]
+
     def session_requests(self, session_id: str, *, bodies: bool = False) -> list[LoggedRequest]:
         """A session's requests in start order; without bodies unless asked (fast for trees).
 

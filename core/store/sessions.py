@@ -59,6 +59,15 @@ class SessionsTable(Connection):
         with self._lock, self.faults():
             return self._db.execute(count_query(where), params).fetchone()[0]
 
+    def session_ids_starting(self, prefix: str, limit: int = 4) -> list[str]:
+        """Session ids (sessionless requests included) starting with `prefix`: the short ids
+        the app and the CLI print resolve to the full one."""
+        with self._lock, self.faults():
+            rows = self._db.execute(
+                "SELECT id FROM sessions WHERE id >= ?1 AND id < ?1 || char(1114111)"
+                " ORDER BY id LIMIT ?2", (prefix, limit)).fetchall()
+        return [row[0] for row in rows]
+
     def get_session(self, session_id: str) -> SessionSummary | None:
         with self._lock, self.faults():
             row = self._db.execute(

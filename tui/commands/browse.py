@@ -6,7 +6,7 @@ import click
 
 from core.parsing import format_time
 from core.text import dumps_json, literal
-from tui.commands.common import fail, open_store, print_json
+from tui.commands.common import open_store, print_json, resolve_request, resolve_session
 
 
 @click.command()
@@ -79,9 +79,7 @@ def tree(ctx: click.Context, session_id: str, as_json: bool) -> None:
     from core.tree import build_tree
 
     with open_store(ctx) as store:
-        requests = store.session_requests(session_id)
-    if not requests:
-        fail(f"no session {session_id!r} in the store")
+        requests = store.session_requests(resolve_session(store, session_id))
     root = build_tree(requests)
     if as_json:
         print_json(root.to_json())
@@ -124,9 +122,8 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     from core.sources.calls import undecided_note
 
     with open_store(ctx) as store:
-        request = store.get_request(request_id)
-    if request is None:
-        fail(f"no request {request_id!r} in the store")
+        request = store.get_request(resolve_request(store, request_id))
+    assert request is not None  # resolved above
     if as_json:
         # Bodies go through json, not the model: any depth the store holds can be printed.
         data = request.model_dump(mode="json", exclude={"request_body", "response_body"})

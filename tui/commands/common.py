@@ -57,6 +57,32 @@ def resolve_replay(store: Store, value: str) -> str:
     fail(f"no replay {value!r} in {store.path}; `reprise replays` lists them")
 
 
+def resolve_session(store: Store, value: str) -> str:
+    """A session id from the full id or a unique prefix (the app shows 14 characters)."""
+    if store.get_session(value) is not None:
+        return value
+    return _unique_prefix("session", value, store.session_ids_starting(value) if value else [],
+                          f"no session {value!r} in {store.path}; `reprise sessions` lists them")
+
+
+def resolve_request(store: Store, value: str) -> str:
+    """A request id from the full id or a unique prefix (`reprise tree` prints 8 characters)."""
+    if store.get_request(value) is not None:
+        return value
+    return _unique_prefix("request", value, store.request_ids_starting(value) if value else [],
+                          f"no request {value!r} in {store.path}; `reprise tree SESSION`"
+                          " lists a session's requests")
+
+
+def _unique_prefix(kind: str, value: str, matches: list[str], missing: str) -> str:
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        fail(f"{kind} id {value!r} is ambiguous (several start with it:"
+             f" {', '.join(m[:12] for m in matches[:3])}…); give more characters")
+    fail(missing)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Exit non-zero with a one-line message on stderr (never a traceback, never a key)."""
     click.echo(f"reprise: {literal(' '.join(redact(message).split()))}", err=True)

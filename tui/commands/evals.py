@@ -20,6 +20,7 @@ from tui.commands.common import (
     open_store,
     print_json,
     resolve_replay,
+    resolve_session,
     say,
     timeout_option,
 )
@@ -396,9 +397,7 @@ def matrix(
     else:
         if not session_ids:
             fail("give at least one SESSION_ID (or --resume MATRIX_ID)")
-        for sid in session_ids:
-            if store.get_session(sid) is None:
-                fail(f"no session {sid!r} in {store.path}; import or pull it first")
+        session_ids = tuple(resolve_session(store, sid) for sid in session_ids)
         spec = MatrixSpec(
             session_ids=list(session_ids),
             max_cells=max_cells,

@@ -19,6 +19,7 @@ from tui.commands.common import (
     open_store,
     print_json,
     resolve_replay,
+    resolve_session,
     say,
     timeout_option,
     wait_column,
@@ -117,8 +118,7 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
     else:
         if not session_id:
             fail("give a SESSION_ID (or --resume REPLAY_ID)")
-        if store.get_session(session_id) is None:
-            fail(f"no session {session_id!r} in {store.path}; import or pull it first")
+        session_id = resolve_session(store, session_id)
         edits = EditSet()
         for prompt, text in _pairs(system, "--system"):
             edits = edits.set_system(SystemEdit(target=prompt, text=text))
@@ -339,7 +339,7 @@ def _tool_results(store: Any, replay_id: str, values: tuple[str, ...]) -> dict[s
 def replays(ctx: click.Context, session_id: str | None, as_json: bool) -> None:
     """List stored replays, newest first (of one session, or all)."""
     store = open_store(ctx)
-    items = store.list_replays(session_id)
+    items = store.list_replays(resolve_session(store, session_id) if session_id else None)
     if as_json:
         print_json([
             {"replay_id": r.id, "session_id": r.session_id, "status": r.status, "mode": r.mode,
