@@ -177,14 +177,18 @@ class Writer:
         self.traffic.idle.set()
         mark.wait(timeout if self.thread.is_alive() else 0)
 
+    def _report(self, text: str) -> None:
+        with contextlib.suppress(Exception):  # a closed terminal must not stop storing
+            self.on_error(text)
+
     def _row(self, item: LoggedRequest | Capture) -> LoggedRequest | None:
         if isinstance(item, LoggedRequest):
             return item
         try:
             provider = {"gemini": "google", "responses": "openai"}.get(item.fmt, item.fmt)
             return item.to_request(provider)
-        except (ValidationError, ValueError, RecursionError) as exc:
-            self.on_error(f"could not record {item.path}: {exc}")
+        except Exception as exc:  # one odd call must not stop the recording of the others
+            self._report(f"could not record {item.path}: {exc}")
             return None
 
     def _run(self) -> None:
@@ -224,10 +228,11 @@ class Writer:
             try:
                 self.store.upsert_requests(rows, source="record")
             except Exception as exc:  # a full disk must not kill the proxy
-                self.on_error(f"could not store {len(rows)} request(s): {exc}")
+                self._report(f"could not store {len(rows)} request(s): {exc}")
         for item in batch:
             if isinstance(item, Capture):
-                self.on_stored(item)
+                with contextlib.suppress(Exception):  # a closed terminal must not stop storing
+                    self.on_stored(item)
 
 
 class Upstream:
