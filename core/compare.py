@@ -17,7 +17,7 @@ from core.diff import DiffResult, diff_json, diff_texts, similarity
 from core.formats import ToolCall, recorded_output, request_format
 from core.json_diff import json_changes, parse_json_answer, structural_result
 from core.labels import request_labels
-from core.replay.models import FAILED, ReplayResult
+from core.replay.models import FAILED, SUCCEEDED, ReplayResult
 from core.store import Store
 from core.text import dumps_json
 
@@ -51,6 +51,12 @@ class Comparison:
     similarities: dict[str, float]  # the one similarity shown per request
     changed: set[str]
     recorded_failed: set[str]  # recorded non-2xx: nothing to compare with
+
+    @property
+    def replayed(self) -> int:
+        """Requests with a replayed answer (not the rounds the agent never reached)."""
+        return sum(1 for rid in self.order
+                   if rid in self.results and self.results[rid].status in SUCCEEDED)
 
     @property
     def mean_similarity(self) -> float | None:
@@ -125,9 +131,12 @@ def load_comparison(store: Store, session_id: str, replay_id: str, order: list[s
     else:
         sims = {rid: r.similarity for rid, r in results.items() if r.similarity is not None}
     sims = {rid: s for rid, s in sims.items() if rid not in recorded_failed}
+    # Against the recording, an agent round that called other tools changed even when its
+    # text (often empty) is the same.
     changed = {rid for rid in ids if rid in results
                and (results[rid].status in CHANGED or results[rid].extra
-                    or sims.get(rid, 1.0) < 1)}
+                    or sims.get(rid, 1.0) < 1
+                    or (not base_id and results[rid].tool_calls_changed))}
     labels = request_labels(requests)
     for key, result in results.items():
         if result.extra:

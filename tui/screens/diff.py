@@ -167,7 +167,7 @@ words struck through in red, inserted words in green; tool calls are compared as
         summary.add_options([self._option(rid) for rid in self.order])
         mean = comparison.mean_similarity
         summary.border_title = (
-            f"{len(comparison.results)}/{len(self.order)} replayed"
+            f"{comparison.replayed}/{len(self.order)} replayed"
             f" · {len(comparison.changed)} changed"
             + ("" if mean is None else f" · mean {mean:.0%}")
         )
