@@ -108,6 +108,10 @@ async def test_cancel_replay_with_escape(store: Store) -> None:
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: "running" in screen.query_one(RequestTree).states.values())
             assert screen.query_one(ReplayStatus).display
+            # The footer says what Esc does now: cancel, not back.
+            shown = {b.binding.action for b in app.active_bindings.values()
+                     if b.enabled and b.binding.show}
+            assert "cancel_replay" in shown and "back" not in shown
             await pilot.press("escape")
             await wait_for(pilot, lambda: screen.replay_worker.is_finished)
             await pilot.pause()
@@ -115,6 +119,14 @@ async def test_cancel_replay_with_escape(store: Store) -> None:
             replay = store.list_replays("s-debate")[0]
             assert replay.status == "cancelled"
             assert "cancelled" in str(screen.query_one("#replay-label").render())
+            shown = {b.binding.action for b in app.active_bindings.values()
+                     if b.enabled and b.binding.show}
+            assert "back" in shown and "cancel_replay" not in shown
+            # Resumed, it no longer reads "cancelled".
+            screen._start_resumed(replay.id, replay.spec.target())
+            assert "· running" in str(screen.query_one("#session-status").render())
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: screen.replay_worker.is_finished)
 
 
 async def test_replays_list_reopens_and_compares(store: Store) -> None:

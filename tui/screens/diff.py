@@ -342,7 +342,9 @@ words struck through in red, inserted words in green; tool calls are compared as
         self.post_message(ExportDone(path))
 
     def on_export_done(self, message: ExportDone) -> None:
-        self.notify(f"exported to {message.path}", title="export")
+        versus = (f"\nit compares replay {self.replay_id[:8]} with the recording, not with"
+                  f" replay {self.base_id[:8]}" if self.base_id else "")
+        self.notify(f"exported to {message.path}{versus}", title="export")
 
     def copy_text(self) -> str:
         return self.replayed_text

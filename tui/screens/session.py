@@ -77,7 +77,8 @@ class SessionScreen(Screen[None]):
                 tooltip="Replay every combination of prompt variants and score them"),
         Binding("t", "tool_result", "Tool result", show=False, id="session.tool_result",
                 tooltip="Answer the tool calls a stopped agent replay waits for"),
-        Binding("ctrl+c", "cancel_replay", "Cancel replay", show=False, id="session.cancel",
+        # Shown in place of Back while a replay runs (check_action), so Esc says what it does.
+        Binding("escape,ctrl+c", "cancel_replay", "Cancel replay", id="session.cancel",
                 tooltip="Stop the running replay; finished results are kept"),
     ]
 
@@ -542,6 +543,7 @@ class SessionScreen(Screen[None]):
             return
         if event.worker is not self.replay_worker:
             return
+        self.refresh_bindings()  # Esc: Cancel replay while it runs, Back otherwise
         status = self.query_one(ReplayStatus)
         if event.state == WorkerState.SUCCESS:
             loaded: LoadedReplay = event.worker.result
@@ -568,6 +570,14 @@ class SessionScreen(Screen[None]):
             status.finish("replay failed")
             self.app.report_error("replay failed", error or RuntimeError("unknown error"))
         self._status()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        running = self.replay_worker is not None and self.replay_worker.is_running
+        if action == "cancel_replay":
+            return running
+        if action == "back":
+            return not running
+        return True
 
     def action_cancel_replay(self) -> bool:
         """Stop the running replay; the worker ends (cancelled) once results are saved."""
@@ -735,6 +745,9 @@ class SessionScreen(Screen[None]):
         status.start(len(self.requests), f"resume {replay_id[:8]} → {label}")
         status.set_states({rid: r.status for rid, r in self.results.items() if not r.extra})
         self.run_started = datetime.now(UTC)
+        # The stored status (cancelled, failed…) no longer holds: it runs again.
+        self.replay = self.replay.model_copy(update={"status": "running"})
+        self._status()
         self.replay_worker = self.run_replay(self.replay.spec, False, resume_id=replay_id,
                                              target=target, tool_results=tool_results)
 
