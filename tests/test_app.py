@@ -145,6 +145,16 @@ async def test_navigate_tree_with_vim_keys(app_store: Store) -> None:
         assert tree.cursor_line == 0
 
 
+async def test_open_takes_a_short_session_id(app_store: Store) -> None:
+    """`reprise open 0402f8ed`: the id prefix the CLI prints opens the session."""
+    from tui.screens.session import SessionScreen
+
+    app = RepriseApp(app_store, start_session="s-deb")
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot)
+        assert isinstance(app.screen, SessionScreen) and app.screen.session_id == "s-debate"
+
+
 async def test_text_from_sessions_is_literal(app_store: Store) -> None:
     app = RepriseApp(app_store, start_session="s-debate")
     async with app.run_test(size=SIZE) as pilot:

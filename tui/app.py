@@ -235,8 +235,14 @@ class RepriseApp(App[None]):
             self._start_session = session_id
             return
         if self.store.get_session(session_id) is None:
-            self.notify(f"no session {session_id}", severity="error")
-            return
+            # `reprise open` takes the short ids the CLI and the sessions list print.
+            matches = self.store.session_ids_starting(session_id, limit=2) if session_id else []
+            if len(matches) != 1:
+                self.notify(f"no session {session_id}" if not matches else
+                            f"session id {session_id} is ambiguous; give more characters",
+                            severity="error")
+                return
+            session_id = matches[0]
         self.push_screen(SessionScreen(session_id))
 
     # -- actions ---------------------------------------------------------------------------
