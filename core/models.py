@@ -224,9 +224,11 @@ class LoggedRequest(BaseModel):
     @classmethod
     def _from_helicone_row(cls, row: Any) -> LoggedRequest:
         if not isinstance(row, dict):
-            raise RowError(f"expected an object, got {type(row).__name__}")
+            raise RowError(f"expected an object, got {json_kind(row)}")
         request_id = row.get("request_id") or row.get("id")
-        if not request_id or not isinstance(request_id, str):
+        if request_id and not isinstance(request_id, str):
+            raise RowError(f"request_id must be a string, got {json_kind(request_id)}")
+        if not request_id:
             raise RowError("missing request_id")
         try:
             created = parse_time(row.get("request_created_at") or row.get("created_at"))
@@ -431,3 +433,18 @@ def _str_or_none(value: Any) -> str | None:
         return None
     text = str(value)
     return text or None
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in the words of the person who wrote the file."""
+    if isinstance(value, BadNumber):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"

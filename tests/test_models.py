@@ -109,7 +109,9 @@ def test_string_numbers_and_clickhouse_timestamps() -> None:
             {"request_id": "x", "request_created_at": "2025-01-01", "request_properties": ["a"]},
             "object",
         ),
-        ([1, 2], "expected an object"),
+        ([1, 2], "expected an object, got an array"),
+        (7, "expected an object, got a number"),
+        ({"request_id": 12345}, "request_id must be a string, got a number"),
     ],
 )
 def test_bad_rows_raise_clear_errors(row: object, message: str) -> None:
