@@ -78,6 +78,8 @@ logged: markup and escape sequences are not interpreted.
         self.request: LoggedRequest | None = None
         self.response_text = ""
         self._shown: dict[str, Any] = {}  # the last `show` arguments, to redraw in a new theme
+        self._replayed_block: MessageBlock | None = None
+        self._note_block: MessageBlock | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Select a request in the tree.", classes="detail-meta", markup=False)
@@ -87,7 +89,7 @@ logged: markup and escape sequences are not interpreted.
 
     def _redraw(self) -> None:
         if self.request is not None:
-            self.show(self.request, **self._shown)
+            self.show(self.request, **self._shown, force=True)
 
     def show(
         self,
@@ -98,12 +100,23 @@ logged: markup and escape sequences are not interpreted.
         replay_note: Text | None = None,
         replayed: Any = None,
         replayed_title: str = "replayed",
+        force: bool = False,
     ) -> None:
-        """`replayed` (a replay result) is shown under the original response, literally."""
+        """`replayed` (a replay result) is shown under the original response, literally.
+
+        When only the replay changed (its result arrived for the request on screen), only the
+        replay blocks are updated: rebuilding every message would restyle and relayout them all.
+        """
+        same = (not force and self._shown and self.request == request
+                and self._shown["system_override"] == system_override
+                and self._shown["edit_label"] == edit_label)
         self.request = request
         self._shown = {"system_override": system_override, "edit_label": edit_label,
                        "replay_note": replay_note, "replayed": replayed,
                        "replayed_title": replayed_title}
+        if same and self._replayed_block is not None and self._note_block is not None:
+            self._show_replay(replayed, replayed_title, replay_note)
+            return
         widgets: list[Static] = [Static(self._meta(request), classes="detail-meta")]
         body = request.request_body if isinstance(request.request_body, dict) else None
         fmt = request_format(request) if body else None
@@ -155,17 +168,31 @@ logged: markup and escape sequences are not interpreted.
                 )
             output = fmt.output(request.response_body)
         widgets.append(self._response_block(request, output))
+        self._replayed_block = MessageBlock(replayed_title, Text(), "replayed", "replayed")
+        self._note_block = MessageBlock("", Text(), "replay")
+        widgets += [self._replayed_block, self._note_block]
+        self._show_replay(replayed, replayed_title, replay_note)
+        self.remove_children()
+        self.mount_all(widgets)
+        self.scroll_home(animate=False)
+
+    def _show_replay(self, replayed: Any, title: str, note: Text | None) -> None:
+        """Fill the two replay blocks in place; a block with nothing to say is hidden."""
+        block, note_block = self._replayed_block, self._note_block
+        assert block is not None and note_block is not None
+        block.display = replayed is not None
         if replayed is not None:
             body_text = literal_text(replayed.output_text)
             _tool_calls_text(replayed, body_text)
             if not body_text.plain:
                 body_text = Text("(empty response)", style="dim")
-            widgets.append(MessageBlock(replayed_title, body_text, "replayed", "replayed"))
-        if replay_note is not None:
-            widgets.append(Static(replay_note, classes="message role-replay"))
-        self.remove_children()
-        self.mount_all(widgets)
-        self.scroll_home(animate=False)
+            block.border_title = literal_text(title)
+            block.text = body_text.plain
+            block.update(body_text)
+        note_block.display = note is not None
+        if note is not None:
+            note_block.text = note.plain
+            note_block.update(note)
 
     def _response_block(self, request: LoggedRequest, output: Output | None) -> MessageBlock:
         if output is None:
