@@ -153,6 +153,26 @@ async def test_replay_progress_line_is_never_cut(store: Store, width: int) -> No
             assert app.screen.region.contains_region(status.region)
 
 
+async def test_progress_counts_add_up_to_the_total(store: Store) -> None:
+    """Rounds an agent never reached are counted too: `4/4 2 done · 1 skipped · 1 not
+    reached`, never `4/4 2 done · 1 skipped`."""
+    from textual.widgets import Static
+
+    from tui.widgets.replay_status import ReplayStatus
+
+    with FakeProvider() as server:
+        app = RepriseApp(store, config_for(server), start_session="s-debate")
+        async with app.run_test(size=(120, 24)) as pilot:
+            await pilot.pause()
+            await replay_once(pilot, app.screen)
+            status = app.screen.query_one(ReplayStatus)
+            status.set_state("s-debate-r0", "not_reached")
+            status.set_state("s-debate-r1", "needs_tool_result")
+            await pilot.pause()
+            counts = str(status.query_one("#replay-counts", Static).render())
+            assert "1 not reached" in counts and "1 needs tool result" in counts
+
+
 async def test_cancelled_replay_resumes_from_the_replays_list(store: Store) -> None:
     from tui.widgets.request_tree import RequestTree
 

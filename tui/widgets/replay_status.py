@@ -99,7 +99,8 @@ class ReplayStatus(Horizontal):
         counts = Counter(self.states.values())
         finished = sum(n for s, n in counts.items() if s in FINAL)
         self.query_one(ProgressBar).update(progress=finished)
-        order = ("running", "retrying", "done", "diverged", "failed", "blocked", "skipped")
+        order = ("running", "retrying", "done", "diverged", "failed", "blocked", "skipped",
+                 "not_reached", "needs_tool_result", "cancelled")  # every count adds up
         parts = [(counts[s], s) for s in order if counts.get(s)]
         queued = self.total - sum(counts.values()) + counts.get("queued", 0)
         if queued > 0:
@@ -108,7 +109,7 @@ class ReplayStatus(Horizontal):
         for index, (count, state) in enumerate(parts):
             if index:
                 line.append(" · ")
-            line.append(f"{count} {state}", style=state_style(self, state))
+            line.append(f"{count} {state.replace('_', ' ')}", style=state_style(self, state))
         if self._waiting:
             line.append(f"\n{self._waiting}")
         label = self.query_one("#replay-label", Static)
