@@ -71,6 +71,17 @@ def test_short_ids_printed_by_the_cli_and_app_are_accepted(tmp_path: Path) -> No
     assert code == 1 and "ambiguous" in err and err.count("\n") == 1
 
 
+def test_sessions_table_reads_like_the_app(tmp_path: Path) -> None:
+    """Costs and durations as the app prints them; a search matching nothing says so."""
+    from core.demo import demo_store_copy
+
+    db = demo_store_copy(tmp_path)
+    code, out, _ = run(db, "sessions")
+    assert code == 0 and "$0.000008" in out and "4m35s" in out and "$0.0000 " not in out
+    code, out, _ = run(db, "sessions", "--search", "no-such-thing")
+    assert code == 0 and out.strip() == "No session matches 'no-such-thing'."
+
+
 def test_show_prints_markup_and_escapes_literally(tmp_path: Path) -> None:
     from core.demo import demo_store_copy
 

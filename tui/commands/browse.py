@@ -42,11 +42,13 @@ def sessions(ctx: click.Context, search: str | None, limit: int | None, as_json:
     from rich.table import Table
     from rich.text import Text
 
+    from tui.widgets.text import duration, money
+
     table = Table(box=None, header_style="bold")
     for column in ("started", "name", "id", "requests", "duration", "cost", "replays"):
         table.add_column(
             column,
-            justify="right" if column in {"requests", "cost"} else "left",
+            justify="right" if column in {"requests", "duration", "cost"} else "left",
             no_wrap=column in {"id", "started"},  # ids must stay whole to be copied
         )
     for s in found:
@@ -58,14 +60,16 @@ def sessions(ctx: click.Context, search: str | None, limit: int | None, as_json:
             name,
             Text(literal(s.id)),
             str(s.requests),
-            f"{s.duration_s:.1f}s",
-            f"${s.cost:.4f}",
+            duration(s.duration_s),
+            money(s.cost),  # as the app shows it: $0.000008, not $0.0000
             str(s.replays),
         )
     console = Console()
     console.width = max(console.width, 130)  # wide enough to keep every column readable
     if not found:
-        console.print("No sessions. Import an export with `reprise import FILE` or `reprise pull`.")
+        console.print(f"No session matches {literal(search)!r}." if search else
+                      "No sessions. Import an export with `reprise import FILE` or `reprise pull`.",
+                      markup=False, highlight=False)
         return
     console.print(table)
 
