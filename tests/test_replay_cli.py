@@ -126,3 +126,20 @@ def test_missing_key_variable_fails_before_anything_is_sent(tmp_path):
         assert server.received == []
     with Store(db) as store:
         assert store.list_replays() == []
+
+
+def test_a_tool_command_that_fails_is_reported(tmp_path: Path) -> None:
+    """`exec:` with a mistyped command still answers the model (with the error): the
+    summary warns instead of reading like a clean run."""
+    from tests.agent_fake import agent_reply, agent_session
+
+    db = tmp_path / "a.db"
+    with Store(db) as store:
+        store.upsert_requests(agent_session("You research. STEPS: search(alpha)"))
+    with FakeProvider(reply=agent_reply) as server:
+        result = CliRunner().invoke(cli, [
+            "--db", str(db), "replay", "s1", "--via", server.base_url, "--system",
+            "agent=You research. STEPS: lookup(moon)", "--tool", "lookup=exec:no-such-cmd-qa"])
+    assert result.exit_code == 0, result.output
+    assert "warning: 1 tool command call failed" in result.stderr
+    assert "no-such-cmd-qa" in result.stderr

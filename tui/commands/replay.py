@@ -242,6 +242,12 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
             click.echo(f"tool calls: {counts['recorded']} matched from recording,"
                        f" {counts['rule']} by rule ({counts['executed']} executed),"
                        f" {counts['user']} from you, {counts['stopped']} stopped")
+        broken = [t for r in rows for t in r.tool_results
+                  if t.is_error and t.source in ("exec", "mcp") and t.content]
+        if broken:  # a mistyped command still "answers" (the model sees the error): say so
+            say(f"warning: {len(broken)} tool command call{'s' if len(broken) != 1 else ''}"
+                f" failed and the model got the error, e.g. {broken[0].name}:"
+                f" {' '.join((broken[0].content or '').split())[:160]}", err=True)
         click.echo(f"replay {result.id}: {result.status}, {len(rows)} requests, {failed} failed,"
                    f" {wall:.1f}s")
         if result.status == "needs_tool_result":
