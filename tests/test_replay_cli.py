@@ -143,3 +143,18 @@ def test_a_tool_command_that_fails_is_reported(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "warning: 1 tool command call failed" in result.stderr
     assert "no-such-cmd-qa" in result.stderr
+
+
+def test_an_edit_for_a_prompt_id_the_session_lacks_is_refused(tmp_path: Path) -> None:
+    """A typo in `--system PROMPT_ID=…` would replay the session unchanged: refused before
+    anything is sent, naming the prompt ids there are."""
+    from core.demo import demo_store_copy
+
+    db = demo_store_copy(tmp_path)
+    with FakeProvider() as server:
+        result = CliRunner().invoke(cli, [
+            "--db", str(db), "replay", "24b0dd9f", "--via", server.base_url,
+            "--system", "trip-planer=Be brief."])
+        assert result.exit_code == 1
+        assert "prompt ids: trip-judge, trip-planner" in result.stderr
+        assert not server.received

@@ -131,6 +131,7 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         for prompt, text in _pairs(append_system, "--append-system"):
             edits = edits.model_copy(update={
                 "system": [*edits.system, SystemEdit(target=prompt, text=text, mode="append")]})
+        _check_edit_targets(store, session_id, edits)
         if temperature is not None:
             edits = edits.model_copy(update={
                 "params": [*edits.params, ParamEdit(temperature=temperature)]})
@@ -261,6 +262,17 @@ def replay(ctx: click.Context, session_id: str | None, system: tuple[str, ...],
         sys.exit(3)
     if failed or result.status != "done":
         sys.exit(1)
+
+
+def _check_edit_targets(store: Any, session_id: str, edits: Any) -> None:
+    """A prompt id no request carries (a typo) would replay the session unchanged: refuse it
+    before anything is sent, listing the prompt ids there are."""
+    requests = store.session_requests(session_id)
+    for edit in edits.system:
+        if not any(edit.applies_to(r) for r in requests):
+            known = sorted({r.prompt_id for r in requests if r.prompt_id})
+            fail(f"no request of session {session_id[:8]} has prompt id {edit.target!r}"
+                 f" (prompt ids: {', '.join(known) or 'none'}; '*' edits every request)")
 
 
 def _check_format(store: Any, session_id: str, chosen: str, as_json: bool) -> None:
