@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
+from tui import heap
 from tui.navigation import NAV_BINDINGS, copy_of
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class RepriseApp(App[None]):
         if self.store is None:
             self.peek = self._peek()
         self.push_screen(SessionsScreen())
+        self.call_after_refresh(heap.settle)  # modules and the first screen live long
         if self.store is not None and self.config is not None:
             self._store_loaded()
         else:

@@ -26,6 +26,7 @@ from core.edits import EditSet, ParamEdit, SystemEdit
 from core.models import LoggedRequest
 from core.text import literal, literal_text
 from core.throughput import first_error, replay_speed
+from tui import heap
 from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.edits_panel import EditsPanel
 from tui.widgets.replay_status import ReplayProgress, ReplayStatus
@@ -111,6 +112,7 @@ class SessionScreen(Screen[None]):
         self._resume_after_load: tuple[str, ReplayTarget, dict[str, str] | None] | None = None
 
     def on_unmount(self) -> None:
+        heap.release()  # this session's objects, frozen while it was open, can be collected
         pending = getattr(self.app, "pending_edits", None)
         if pending is not None:
             if self.edits.is_empty:
@@ -171,6 +173,7 @@ class SessionScreen(Screen[None]):
             self.call_after_refresh(tree.select_request, self.requests[0].id)
         self._find_tools()
         self._status()
+        self.call_after_refresh(heap.settle)  # the session's requests and tree live long
 
     def _show_requests(self, view: SessionView) -> None:
         """The tree, names and edit marks of the session's requests."""
@@ -559,6 +562,7 @@ class SessionScreen(Screen[None]):
                         title="replay", severity="warning" if reason else "information")
             if replay.status == "needs_tool_result":
                 self.action_tool_result()
+            self.call_after_refresh(heap.settle)  # its results stay as long as the session
         elif event.state == WorkerState.CANCELLED:
             if self.replay is not None:
                 self.load_replay(self.replay.id, quiet=True)
