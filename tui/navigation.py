@@ -41,7 +41,7 @@ class Modal(ModalScreen[ResultType]):
     ]
 
     def on_mount(self) -> None:
-        from textual.widgets import Footer
+        from tui.widgets.footer import Footer
 
         self.mount(Footer())
 

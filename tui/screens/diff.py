@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.compare import Comparison, RequestDiff
@@ -24,6 +24,7 @@ from core.replay.models import ReplayResult
 from core.text import literal
 from tui.widgets.badges import BADGE_CLASSES, DIFF_CLASSES, diff_style, state_badge, state_style
 from tui.widgets.diff_view import DiffView
+from tui.widgets.footer import Footer
 from tui.workers import WorkerRoutes
 
 

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, OptionList, ProgressBar, Static
+from textual.widgets import DataTable, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
@@ -38,6 +38,7 @@ from core.replay.waits import Waits
 from core.text import literal
 from tui.navigation import Modal
 from tui.widgets.badges import BADGE_CLASSES, state_badge, state_style
+from tui.widgets.footer import Footer
 from tui.widgets.text import money, plural, short
 from tui.workers import EventBatcher, run_in_thread_loop
 

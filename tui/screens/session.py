@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from core.edits import EditSet, ParamEdit, SystemEdit
@@ -29,6 +29,7 @@ from core.throughput import first_error, replay_speed
 from tui import heap
 from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.edits_panel import EditsPanel
+from tui.widgets.footer import Footer
 from tui.widgets.replay_status import ReplayProgress, ReplayStatus
 from tui.widgets.request_detail import RequestDetail
 from tui.widgets.request_tree import RequestTree

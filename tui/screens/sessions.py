@@ -17,10 +17,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from core.remote_sessions import RemoteListing
+from tui.widgets.footer import Footer
 from tui.widgets.session_list import SessionList
 from tui.widgets.text import plural
 
