@@ -158,3 +158,23 @@ def test_an_edit_for_a_prompt_id_the_session_lacks_is_refused(tmp_path: Path) ->
         assert result.exit_code == 1
         assert "prompt ids: trip-judge, trip-planner" in result.stderr
         assert not server.received
+
+
+def test_matrix_and_score_refuse_prompt_ids_the_session_lacks(tmp_path: Path) -> None:
+    """A typo in `--variant`/`--score` would plan paid calls for identical cells or score
+    nothing: refused, naming the prompt ids there are."""
+    from core.demo import demo_store_copy
+
+    db = demo_store_copy(tmp_path)
+
+    def run(*args: str):  # noqa: ANN202
+        return CliRunner().invoke(cli, ["--db", str(db), *args])
+
+    typo = run("matrix", "24b0dd9f", "--variant", "trip-planer=+ Be brief.", "--dry-run")
+    assert typo.exit_code == 1 and "--variant trip-planer" in typo.stderr
+    assert "prompt ids: trip-judge, trip-planner" in typo.stderr
+    scored = run("matrix", "24b0dd9f", "--variant", "trip-planner=+ Be brief.",
+                 "--score", "trip-jugde=(\\d+)", "--dry-run")
+    assert scored.exit_code == 1 and "--score trip-jugde" in scored.stderr
+    fine = run("matrix", "24b0dd9f", "--variant", "trip-planner=+ Be brief.", "--dry-run")
+    assert fine.exit_code == 0 and "2 cells" in fine.stdout

@@ -74,6 +74,18 @@ def resolve_request(store: Store, value: str) -> str:
                           " lists a session's requests")
 
 
+def check_prompt_ids(store: Store, session_ids: list[str], wanted: list[str], option: str) -> None:
+    """Fail when `option` names a prompt id no request of the sessions has (a typo would
+    replay or score nothing, or replay the sessions unchanged), listing those there are."""
+    known: set[str] = set()
+    for session_id in session_ids:
+        known |= {r.prompt_id for r in store.session_requests(session_id) if r.prompt_id}
+    for prompt_id in wanted:
+        if prompt_id != "*" and prompt_id not in known:
+            fail(f"{option} {prompt_id}: no request has that prompt id"
+                 f" (prompt ids: {', '.join(sorted(known)) or 'none'})")
+
+
 def _unique_prefix(kind: str, value: str, matches: list[str], missing: str) -> str:
     if len(matches) == 1:
         return matches[0]

@@ -14,6 +14,7 @@ import click
 from core.keys import redact
 from core.text import literal
 from tui.commands.common import (
+    check_prompt_ids,
     check_spec_target,
     fail,
     named_target,
@@ -193,6 +194,10 @@ def score(
     replay_id = resolve_replay(store, replay_id)
     scorers = _scorers(scores, judges, judge_model, judge_via, judge_key_env)
     if scorers:
+        replay = store.get_replay(replay_id)
+        if replay is not None:
+            check_prompt_ids(store, [replay.session_id], [s.prompt_id for s in scorers],
+                             "--score/--judge")
         attach_scorers(store, replay_id, scorers)
     result = asyncio.run(score_replay(store, replay_id, scorers or None,
                                       judge_keys=_judge_keys(judge_via, judge_key_env),
@@ -419,6 +424,8 @@ def matrix(
                 spec = spec.add_variant(variant_from_file(prompt_id, Path(path).expanduser()))
         except ValueError as exc:
             fail(str(exc))
+        check_prompt_ids(store, spec.session_ids, list(spec.variants), "--variant")
+        check_prompt_ids(store, spec.session_ids, [s.prompt_id for s in spec.scorers], "--score")
         target = spec.target()
     if target.api_key_env and not os.environ.get(target.api_key_env):
         fail(f"--api-key-env {target.api_key_env}: that variable is not set in the environment")
