@@ -69,6 +69,8 @@ def test_short_ids_printed_by_the_cli_and_app_are_accepted(tmp_path: Path) -> No
     assert code == 0 and json.loads(out) == []
     code, _, err = run(db, "show", "a")
     assert code == 1 and "ambiguous" in err and err.count("\n") == 1
+    code, _, err = run(db, "show", "24b0dd9f")  # a session id where a request id goes
+    assert code == 1 and "'24b0dd9f' is a session: `reprise tree 24b0dd9f`" in err
 
 
 def test_sessions_table_reads_like_the_app(tmp_path: Path) -> None:

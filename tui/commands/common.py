@@ -69,9 +69,11 @@ def resolve_request(store: Store, value: str) -> str:
     """A request id from the full id or a unique prefix (`reprise tree` prints 8 characters)."""
     if store.get_request(value) is not None:
         return value
+    sessions = store.session_ids_starting(value, limit=2) if value else []
+    hint = (f"{value!r} is a session: `reprise tree {value}` lists its requests"
+            if len(sessions) == 1 else "`reprise tree SESSION` lists a session's requests")
     return _unique_prefix("request", value, store.request_ids_starting(value) if value else [],
-                          f"no request {value!r} in {store.path}; `reprise tree SESSION`"
-                          " lists a session's requests")
+                          f"no request {value!r} in {store.path}; {hint}")
 
 
 def check_prompt_ids(store: Store, session_ids: list[str], wanted: list[str], option: str) -> None:
