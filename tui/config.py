@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
     from core.replay.models import ReplayTarget
 
 
 class ReplayDefaults(BaseModel):
-    target: str = "auto"  # auto | local | ollama | base_url | original
+    # A misspelt setting is named, not silently ignored (`concurency = 3`).
+    model_config = ConfigDict(extra="forbid")
+
+    target: Literal["auto", "local", "ollama", "base_url", "original", "helicone"] = "auto"
     base_url: str | None = None  # an OpenAI-compatible endpoint
     api_key_env: str | None = None  # name of the env var holding its key
     model: str | None = None
@@ -30,12 +33,16 @@ class ReplayDefaults(BaseModel):
 class HeliconeDefaults(BaseModel):
     """The Helicone source of the sessions screen; the key is read from HELICONE_API_KEY."""
 
+    model_config = ConfigDict(extra="forbid")
+
     base_url: str | None = None  # a self-hosted Helicone API (overrides the region)
     region: str | None = None  # us | eu (default: from the key)
     since: str = "7d"  # how far back the session list goes
 
 
 class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     theme: str | None = None
     keymap: dict[str, str] = Field(default_factory=dict)  # binding id -> "key1,key2"
     replay: ReplayDefaults = Field(default_factory=ReplayDefaults)
