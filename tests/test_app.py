@@ -299,6 +299,24 @@ async def test_store_opens_after_first_paint(app_store: Store, tmp_path: Path,
         assert table.total == 1
 
 
+async def test_a_session_keeps_its_objects_out_of_full_collections_while_open(
+        app_store: Store) -> None:
+    import gc
+
+    app = RepriseApp(app_store)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"deb", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, SessionScreen)
+        assert gc.get_freeze_count() > 0  # the opened session is skipped by full collections
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, SessionsScreen)
+        assert gc.get_freeze_count() == 0  # closed: its cycles can be collected again
+
+
 async def test_pending_edits_survive_leaving_the_session(app_store: Store) -> None:
     app = RepriseApp(app_store)
     async with app.run_test(size=SIZE) as pilot:
