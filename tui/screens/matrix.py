@@ -362,7 +362,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             hint.update(HINT)
             return
         patterns = [getattr(s, "pattern", None) for s in self.spec.scorers]
-        what = (f"the score regex {next(p for p in patterns if p)!r} never matched a response"
+        what = (f"the score regex “{next(p for p in patterns if p)}” never matched a response"
                 if any(patterns) else "no scorer returned a number")
         hint.update(f"no scores: {what}; check it against a response (Enter opens the diff)"
                     " and start a new matrix with M")
