@@ -81,3 +81,29 @@ async def test_stop_rule_asks_for_the_result_and_continues(store: Store) -> None
             diff = app.screen
             assert diff.comparison.order == ["r1", "r2", "r3", "r3+1", "r3+2", "judge"]
             assert {"r3+1", "r3+2"} <= diff.comparison.changed
+
+
+@pytest.mark.parametrize("saves", [True, False], ids=["own-store", "demo"])
+async def test_tool_rules_are_saved_except_on_the_demo(
+    store: Store, tmp_path: Path, saves: bool
+) -> None:
+    """Rules typed in the form are saved to config.toml, but never from `reprise demo`:
+    an `exec:` rule chosen on demo data must not apply to the person's own sessions."""
+    config_file = tmp_path / "config.toml"
+    with FakeProvider(reply=agent_reply) as server:
+        app = RepriseApp(store, config_for(server), start_session="s-agent",
+                         config_path=config_file, save_settings=saves)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            await pilot.press("r")
+            await wait_for(pilot, lambda: isinstance(app.screen, ReplayForm))
+            app.screen.query_one("#tool-rules").text = "lookup = stub:none"
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(screen, SessionScreen)
+                           and screen.replay is not None
+                           and screen.replay.status == "done"
+                           and not screen.replay_worker.is_running)
+            assert app.config.replay.tools.get("lookup") == "stub:none"  # used in this run
+    saved = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
+    assert ('"lookup" = "stub:none"' in saved) is saves, saved

@@ -86,6 +86,7 @@ class RepriseApp(App[None]):
         *,
         config_path: Path | None = None,
         start_session: str | None = None,
+        save_settings: bool = True,
     ) -> None:
         """`store` is a Store, a path, or None for the default store.
 
@@ -102,6 +103,9 @@ class RepriseApp(App[None]):
         self.peek: Peek | None = None
         self.config: Any = config
         self._config_path = config_path
+        # The demo reads the person's config but never writes to it: choices made on demo
+        # data (an `exec:` tool rule, say) must not follow them to their own sessions.
+        self.save_settings = save_settings
         self._start_session = start_session
 
     def on_mount(self) -> None:

@@ -33,7 +33,7 @@ def check_store_path(db: Path) -> None:
         sys.exit(1)
 
 
-def _run(db: Path | None, session: str | None = None) -> None:
+def _run(db: Path | None, session: str | None = None, *, save_settings: bool = True) -> None:
     from platformdirs import user_config_path
 
     from tui.app import RepriseApp
@@ -41,7 +41,7 @@ def _run(db: Path | None, session: str | None = None) -> None:
     if db is not None:
         check_store_path(db)
     config = user_config_path("reprise", appauthor=False) / "config.toml"
-    app = RepriseApp(db, config_path=config, start_session=session)
+    app = RepriseApp(db, config_path=config, start_session=session, save_settings=save_settings)
     app.run()
     if app.return_code:
         sys.exit(app.return_code)
@@ -72,7 +72,7 @@ def demo() -> None:
             path = demo_store_copy(Path(directory))
         except FileNotFoundError as exc:
             raise click.ClickException(str(exc)) from None
-        _run(path)
+        _run(path, save_settings=False)
 
 
 def remove_on_hangup(directory: Path) -> None:

@@ -286,8 +286,11 @@ class ReplayForm(Modal[ReplaySettings | None]):
                 return
             tools, rules = checked
             choice = choice.model_copy(update={"tools": tools})
-            # Saved where the app's config lives (nowhere when it runs without one).
+            # Saved where the app's config lives (nowhere when it runs without one, or on the
+            # demo's data).
             path = getattr(self.app, "_config_path", None)
+            if not getattr(self.app, "save_settings", True):
+                path = None
             if path is not None and rules != self.config.replay.tools and (
                 rules != {"default": "error"} or self.config.replay.tools
             ):
