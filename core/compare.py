@@ -18,6 +18,7 @@ from core.formats import ToolCall, recorded_output, request_format
 from core.json_diff import json_changes, parse_json_answer, structural_result
 from core.labels import request_labels
 from core.replay.models import FAILED, SUCCEEDED, ReplayResult
+from core.replay.plan import compared_answer
 from core.store import Store
 from core.text import dumps_json
 
@@ -103,7 +104,9 @@ def replay_pair_similarities(
             _pair_cache.move_to_end(key)
             return _pair_cache[key]
     sims = {
-        request_id: similarity(base[request_id].output_text, result.output_text)
+        request_id: similarity(compared_answer(base[request_id].output_text,
+                                               base[request_id].tool_calls),
+                               compared_answer(result.output_text, result.tool_calls))
         for request_id, result in results.items()
         if request_id in base
     }

@@ -27,3 +27,18 @@ def test_reader_reuses_the_shared_beginning_and_reads_like_the_format():
     again = _MessageReader()
     first = again.read(chat, bodies[1])
     assert again.read(chat, {"messages": [*bodies[1]["messages"], system]})[2] is first[2]
+
+
+def test_a_turn_calling_other_tools_is_not_similar_to_the_recording() -> None:
+    """Similarity compares what a turn answered, tool calls included (ids aside, arguments
+    canonical): the same empty text calling another tool is a change."""
+    from core.diff import similarity
+    from core.formats import ToolCall
+    from core.replay.plan import compared_answer
+
+    recorded = [ToolCall(id="a", name="search", arguments='{"q": "alpha", "n": 1}')]
+    same = [ToolCall(id="b", name="search", arguments='{"n":1,"q":"alpha"}')]
+    other = [ToolCall(id="c", name="lookup", arguments='{"q": "moon"}')]
+    assert compared_answer("hello", []) == "hello"
+    assert similarity(compared_answer("", recorded), compared_answer("", same)) == 1.0
+    assert similarity(compared_answer("", recorded), compared_answer("", other)) < 1.0

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from core.formats import format_named
+from core.formats import ToolCall, format_named
 from core.formats.convert import normalize_for_compatible
 from core.keys import KeyInvalid, Redactor, env_secrets
 from core.labels import request_labels
@@ -37,7 +37,13 @@ from core.replay.models import (
     ReplaySpec,
     ReplayTarget,
 )
-from core.replay.plan import PlannedRequest, ReplayPlan, plan_replay, same_tool_calls
+from core.replay.plan import (
+    PlannedRequest,
+    ReplayPlan,
+    compared_answer,
+    plan_replay,
+    same_tool_calls,
+)
 from core.replay.sending import (
     MAX_RAW_BODY,
     Attempt,
@@ -740,7 +746,7 @@ class _Runner:
                 "helicone_id": helicone_id,
                 "similarity": None
                 if output.error or not compare
-                else _similarity_to_recorded(recorded_fmt, request, output.text),
+                else _similarity_to_recorded(recorded_fmt, request, output.text, calls),
             }
         )
 
@@ -803,12 +809,15 @@ def simulation_body(format_name: str, model: str, system: str, user: str) -> dic
                                          {"role": "user", "content": user}]}
 
 
-def _similarity_to_recorded(fmt: Any, request: LoggedRequest, text: str) -> float | None:
+def _similarity_to_recorded(
+    fmt: Any, request: LoggedRequest, text: str, calls: list[ToolCall]
+) -> float | None:
     try:
-        recorded = fmt.output(request.response_body).text
+        recorded = fmt.output(request.response_body)
     except (ValueError, TypeError, AttributeError, KeyError):
         return None  # a recorded response of an odd shape: no similarity, still a result
-    return similarity(recorded, text)
+    return similarity(compared_answer(recorded.text, recorded.tool_calls),
+                      compared_answer(text, calls))
 
 
 def _raw_text(value: Any) -> str:

@@ -270,6 +270,15 @@ def canonical_arguments(arguments: str) -> str:
         return arguments
 
 
+def compared_answer(text: str, calls: list[ToolCall]) -> str:
+    """What a turn answered, as similarity compares it: its text, then each tool call by
+    name and canonical arguments (ids aside), so a turn that called other tools with the
+    same text is not reported as unchanged."""
+    if not calls:
+        return text
+    return "\n".join([text, *(f"→ {c.name}({canonical_arguments(c.arguments)})" for c in calls)])
+
+
 def same_tool_calls(a: list[ToolCall], b: list[ToolCall]) -> bool:
     """Whether two turns asked for the same tools with the same arguments (ids aside)."""
     def shape(calls: list[ToolCall]) -> list[tuple[str, str]]:
