@@ -6,9 +6,10 @@ Compares the recorded responses with a replay, or two replays of the same sessio
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -26,6 +27,9 @@ from tui.widgets.badges import BADGE_CLASSES, DIFF_CLASSES, diff_style, state_ba
 from tui.widgets.diff_view import DiffView
 from tui.widgets.footer import Footer
 from tui.workers import WorkerRoutes
+
+if TYPE_CHECKING:
+    from tui.app import RepriseApp
 
 
 class ComparisonReady(Message):
@@ -51,6 +55,9 @@ class ExportDone(Message):
 
 
 class DiffScreen(WorkerRoutes, Screen[None]):
+    if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
+        app = getters.app(RepriseApp)
+
     COMPONENT_CLASSES = BADGE_CLASSES | DIFF_CLASSES  # coloured by the theme (app.tcss)
     copy_what = "the replayed response"
     AUTO_FOCUS = "#diff-summary"  # ↓/j/k move the request list; Tab reaches the text

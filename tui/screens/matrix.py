@@ -13,7 +13,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -45,6 +45,7 @@ from tui.workers import EventBatcher, run_in_thread_loop
 if TYPE_CHECKING:
     from core.matrix import Matrix, MatrixEvent, MatrixPlan, MatrixRow, MatrixTable
     from core.replay.models import ReplayTarget
+    from tui.app import RepriseApp
 
 COLUMNS = [
     ("status", "status"),
@@ -82,6 +83,9 @@ def _num(value: float | None, fmt: str = "{:.2f}") -> str:
 
 
 class MatrixScreen(Screen[None]):
+    if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
+        app = getters.app(RepriseApp)
+
     COMPONENT_CLASSES = BADGE_CLASSES  # cell statuses coloured by the theme (app.tcss)
     copy_what = "the matrix results as JSON"
     AUTO_FOCUS = "#matrix-table"
@@ -604,6 +608,9 @@ responses, requests, failures, tokens, estimated cost and mean latency.
 
 class MatricesScreen(Modal[str | None]):
     """Every matrix in the store, newest first; Enter reopens one."""
+
+    if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
+        app = getters.app(RepriseApp)
 
     HELP = """\
 ## Matrices

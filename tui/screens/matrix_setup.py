@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 from rich.text import Text
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -47,6 +47,9 @@ from tui.screens.replay_form import (
     default_concurrency,
 )
 from tui.widgets.text import plural
+
+if TYPE_CHECKING:
+    from tui.app import RepriseApp
 
 DEFAULT_SCORE = r"Score:\s*(\d+(?:\.\d+)?)"
 JUDGE_PLACEHOLDER = "or a prompt with {output}"
@@ -115,6 +118,9 @@ class DefaultScorers(Message):
 
 
 class MatrixSetup(Modal[MatrixChoice | None]):
+    if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
+        app = getters.app(RepriseApp)
+
     HELP = f"""\
 ## Prompt-version matrix
 Every combination of the variants below is replayed (one replay per cell) and scored.

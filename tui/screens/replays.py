@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict
 from rich.text import Text
+from textual import getters
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -14,6 +17,9 @@ from core.text import literal
 from tui.navigation import Modal
 from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.text import plural, short
+
+if TYPE_CHECKING:
+    from tui.app import RepriseApp
 
 RESUMABLE = {"cancelled", "interrupted", "failed"}
 
@@ -32,6 +38,9 @@ HINT = "Enter: open · c: compare two · r: resume · Esc: close"
 
 
 class ReplaysScreen(Modal[ReplayChoice | None]):
+    if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
+        app = getters.app(RepriseApp)
+
     COMPONENT_CLASSES = BADGE_CLASSES  # replay statuses coloured by the theme (app.tcss)
     HELP = """\
 ## Replays

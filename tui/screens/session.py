@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.text import Text
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from core.replay.models import Replay, ReplayEvent, ReplayResult, ReplaySpec, ReplayTarget
     from core.session_view import LoadedReplay, SessionView
     from core.targets import ReplaySettings
+    from tui.app import RepriseApp
 
 
 SHOWN_RESULTS = {"done", "diverged"}  # results whose replayed response is shown
@@ -56,6 +57,9 @@ READ_ERRORS = {
 
 
 class SessionScreen(Screen[None]):
+    if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
+        app = getters.app(RepriseApp)
+
     COMPONENT_CLASSES = BADGE_CLASSES  # the replay note's states in the theme's colours
     copy_what = "the selected request's response"
     # Pending edits: assigning a new EditSet updates the tree marks, the edits panel, the

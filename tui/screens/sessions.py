@@ -11,7 +11,7 @@ import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -27,6 +27,7 @@ from tui.widgets.text import plural
 
 if TYPE_CHECKING:
     from core.models import SessionSummary
+    from tui.app import RepriseApp
 
 class RemotePage(Message):
     """A page of Helicone sessions (or the end of the listing), posted by the list worker."""
@@ -54,6 +55,9 @@ Or try the built-in demo sessions:
 
 class SessionsScreen(Screen[None]):
     """All sessions in the store, newest first."""
+
+    if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
+        app = getters.app(RepriseApp)
 
     AUTO_FOCUS = "SessionList"
 
