@@ -113,9 +113,13 @@ def test_keys_reach_only_their_own_hosts(tmp_path: Path, env: dict[str, str]) ->
         out = run("replay", "s1", "--via", own.base_url, "--api-key-env", "CRLF_KEY", code=1)
         assert "$CRLF_KEY ends with a line break" in out
         assert len(own.received) == before
-        out = run("replay", "s1", "--json", code=1)  # recorded URLs: api.openai.com
-        assert all("$OPENAI_API_KEY ends with a line break" in r["error"]
-                   for r in json.loads(out[out.index("{"):])["requests"])
+        # Recorded URLs (api.openai.com): refused up front, naming the variable, not the key.
+        out = run("replay", "s1", "--json", code=1)
+        assert "$OPENAI_API_KEY ends with a line break" in out and "nothing was sent" in out
+        assert "--via local" in out and OPENAI_CR.strip() not in out
+        # An unset provider key is named with the host that needs it.
+        out = run("replay", "s1", code=1, extra={"OPENAI_API_KEY": ""})
+        assert "$OPENAI_API_KEY is not set (needed by api.openai.com)" in out
         # A named key never travels in clear text to another machine.
         out = run("replay", "s1", "--via", "http://attacker.example", "--api-key-env",
                   "OWN_KEY", code=1)

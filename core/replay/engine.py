@@ -55,6 +55,7 @@ from core.replay.sending import (
 )
 from core.replay.transport import (
     TargetRefused,
+    check_keys,
     check_target,
     request_headers,
     resume_target,
@@ -145,10 +146,12 @@ async def run_replay(
         check_target(spec.target(), env)
         replay = existing_replay
         previous = store.replay_results(resume_id)
+        _check_keys(store, spec, env, previous)
         if not store.claim_replay(resume_id, owner):
             raise ValueError(f"replay {resume_id} was resumed by another process just now")
     else:
         check_target(spec.target(), env)
+        _check_keys(store, spec, env, {})
         replay = store.create_replay(spec)
         previous = {}
     requests = store.session_requests(spec.session_id, bodies=True)
@@ -196,6 +199,38 @@ async def run_replay(
     final = store.get_replay(replay.id)
     assert final is not None
     return final
+
+
+def _check_keys(
+    store: Store, spec: ReplaySpec, env: Mapping[str, str], previous: dict[str, ReplayResult]
+) -> None:
+    """Refuse (TargetRefused) before anything is sent or stored when a request that will be
+    sent goes to a provider whose key is missing or unusable; skipped requests and those a
+    resumed run keeps do not count. Problems the plan or the sending reports anyway (no
+    requests, a refused URL) are left to them."""
+    if spec.via == "local":
+        return  # the bundled model needs no key
+    requests = store.session_requests(spec.session_id, bodies=True)
+    try:
+        if spec.format:
+            from core.sources.calls import decide_formats
+
+            requests = decide_formats(requests, spec.format)
+        plan = plan_replay(requests, spec)
+    except ValueError:
+        return
+    urls = []
+    for item in plan.items:
+        kept = previous.get(item.id)
+        if item.skip_reason is not None or item.fmt is None or (
+            kept is not None and kept.status in KEPT_ON_RESUME
+        ):
+            continue
+        try:
+            urls.append(shape(item.request, item.fmt, item.request.request_body, spec, env).url)
+        except Exception:  # noqa: BLE001 - the send reports its own problems, request by request
+            continue
+    check_keys(urls, env, spec.allow_hosts)
 
 
 LOCAL_SERVES_AT_ONCE = 1  # core.servers.local generates under one lock

@@ -19,7 +19,7 @@ import ipaddress
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from core.keys import read_key, redact
+from core.keys import KeyInvalid, read_key, redact
 from core.models import LoggedRequest
 from core.replay.models import ReplaySpec, ReplayTarget
 
@@ -179,6 +179,67 @@ def check_target(target: ReplayTarget, env: Mapping[str, str]) -> None:
     if target.api_key_env:
         credentials_for(join_base(target.via, "openai"), env, custom_base=target.via,
                         custom_key_env=target.api_key_env)
+
+
+def key_variables_for(url: str, env: Mapping[str, str], allow_hosts: list[str]) -> list[str]:
+    """The key variables `url` needs (any one of them will do): none for hosts without a
+    known key (loopback, plain HTTP, or a host reached through `--allow-host`)."""
+    scheme, host, _ = origin(url)
+    if scheme != "https":
+        return []
+    if host in OPENAI_HOSTS:
+        names = ["OPENAI_API_KEY"]
+    elif host in ANTHROPIC_HOSTS:
+        names = ["ANTHROPIC_API_KEY"]
+    elif is_google_host(host):
+        return ["GEMINI_API_KEY", "GOOGLE_API_KEY"]
+    elif azure_named(url, env, allow_hosts):
+        return ["AZURE_OPENAI_API_KEY"]
+    else:
+        names = []
+    if is_helicone_host(host):
+        names.append("HELICONE_API_KEY")
+    return names
+
+
+def check_keys(urls: list[str], env: Mapping[str, str], allow_hosts: list[str]) -> None:
+    """Refuse, before anything is sent, a replay whose requests go to providers without their
+    key: each missing or unusable variable is named with the hosts that need it.
+
+    Only the value's problem is named, never the value (core.keys.read_key).
+    """
+    missing: dict[str, list[str]] = {}
+    invalid: dict[str, str] = {}
+    for url in urls:
+        host = hostname(url)
+        for group in _key_groups(key_variables_for(url, env, allow_hosts)):
+            usable = False
+            for name in group:
+                try:
+                    usable = usable or bool(read_key(env, name))
+                except KeyInvalid as exc:
+                    invalid[name] = str(exc)
+            if not usable and not any(name in invalid for name in group):
+                hosts = missing.setdefault(" or ".join(f"${n}" for n in group), [])
+                if host not in hosts:
+                    hosts.append(host)
+    if not missing and not invalid:
+        return
+    parts = [f"{names} is not set (needed by {', '.join(hosts)})"
+             for names, hosts in missing.items()]
+    parts += [message.removesuffix("; fix the variable and try again")
+              for message in invalid.values()]
+    raise TargetRefused(
+        "nothing was sent: " + "; ".join(parts) + ". Set the variable, or replay elsewhere"
+        " with --via local or --via <base URL>"
+    )
+
+
+def _key_groups(names: list[str]) -> list[tuple[str, ...]]:
+    """Alternatives stay together (either Google variable will do); others are each needed."""
+    if names == ["GEMINI_API_KEY", "GOOGLE_API_KEY"]:
+        return [tuple(names)]
+    return [(name,) for name in names]
 
 
 def describe_target(target: ReplayTarget) -> str:
