@@ -27,3 +27,20 @@ def test_the_documented_settings_load(tmp_path: Path) -> None:
         '[helicone]\nbase_url = ""\nregion = ""\nsince = "7d"\n')
     config, problem = load_config(path)
     assert problem is None and config.replay.target == "base_url"
+
+
+def test_a_bad_field_is_dropped_alone_and_the_rest_kept(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'theme = "nord"\nbogus = 1\n[keymap]\n"session.replay" = "r"\n'
+        '[replay]\nconcurrency = "many"\nmodel = "m1"\n[replay.tools]\ndefault = 3\n'
+        'shell = "error"\n[helicone]\nsince = "3d"\nregion = ["eu"]\n')
+    config, problem = load_config(path)
+    assert config.theme == "nord" and config.keymap == {"session.replay": "r"}
+    assert config.replay.model == "m1" and config.replay.concurrency == 8
+    assert config.replay.tools == {"shell": "error"} and config.helicone.since == "3d"
+    assert problem is not None and problem.startswith(str(path))
+    assert problem.count("\n") == 0 and "default settings" not in problem
+    for named in ("bogus = 1: unknown setting", "[replay] concurrency = 'many'",
+                  "[replay.tools] default = 3", "[helicone] region"):
+        assert named in problem, problem

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -74,7 +74,8 @@ def config_path() -> Path:
 
 
 def load_config(path: Path | None = None) -> tuple[Config, str | None]:
-    """The config and, when the file is broken, one message naming what to fix (defaults used)."""
+    """The config and, when the file is broken, one message naming what to fix (what is
+    unreadable falls back to defaults, invalid fields alone are dropped)."""
     path = path or config_path()
     try:
         raw = path.read_text(encoding="utf-8")
@@ -90,16 +91,54 @@ def load_config(path: Path | None = None) -> tuple[Config, str | None]:
         data = tomllib.loads(raw)
     except tomllib.TOMLDecodeError as exc:
         return Config(), f"{path}: {exc}; fix the TOML syntax. Using the default settings."
-    try:
-        return Config.model_validate(data), None
-    except ValidationError as exc:
-        return Config(), f"{path}: {describe_errors(exc)}. Using the default settings."
+    config, problems = validate_keeping_valid(data)
+    if not problems:
+        return config, None
+    return config, (f"{path}: {'; '.join(problems)}. Ignored these settings; the rest of the"
+                    " file is used.")
 
 
-def describe_errors(exc: ValidationError) -> str:
+MAX_ROUNDS = 20  # each round drops at least one field, so a file ends valid well before this
+
+
+def validate_keeping_valid(data: dict[str, Any]) -> tuple[Config, list[str]]:
+    """The config with every invalid or unknown field dropped, and one note per dropped field:
+    one misspelt key must not cost the person their theme and keymap."""
+    problems: list[str] = []
+    for _ in range(MAX_ROUNDS):
+        try:
+            return Config.model_validate(data), problems
+        except ValidationError as exc:
+            problems += describe_errors(exc, limit=None).split("; ")
+            if not any(_drop(data, error.get("loc", ())) for error in exc.errors()):
+                break
+    return Config(), [*problems, "could not keep any setting"]
+
+
+def _drop(data: dict[str, Any], loc: tuple[int | str, ...]) -> bool:
+    """Remove the field at `loc` (or the nearest table holding it); False when none is there."""
+    node: Any = data
+    for part in loc[:-1]:
+        child = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(child, dict):
+            break
+        node = child
+    else:
+        if loc and isinstance(node, dict) and loc[-1] in node:
+            del node[loc[-1]]
+            return True
+        return False
+    # A table that is not a table (`replay = 3`): drop it whole.
+    if isinstance(node, dict) and part in node:
+        del node[part]
+        return True
+    return False
+
+
+def describe_errors(exc: ValidationError, limit: int | None = 3) -> str:
     """`[replay] concurrency = "many": must be a whole number` for each invalid field."""
     parts = []
-    for error in exc.errors()[:3]:
+    for error in exc.errors()[:limit]:
         loc = [str(part) for part in error.get("loc", ())]
         table = f"[{'.'.join(loc[:-1])}] " if len(loc) > 1 else ""
         field = loc[-1] if loc else "?"
@@ -109,7 +148,7 @@ def describe_errors(exc: ValidationError) -> str:
         value = error.get("input")
         shown = f" = {value!r}" if isinstance(value, str | int | float | bool) else ""
         parts.append(f"{table}{field}{shown}: {message}")
-    more = len(exc.errors()) - 3
+    more = len(exc.errors()) - limit if limit is not None else 0
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
