@@ -335,7 +335,7 @@ class SessionSummary(BaseModel):
     started_at: datetime
     ended_at: datetime
     requests: int
-    cost: float = 0.0
+    cost: float | None = None  # None: no request has a cost (not $0)
     total_tokens: int = 0
     replays: int = 0
     models: list[str] = Field(default_factory=list)

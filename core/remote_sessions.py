@@ -52,4 +52,6 @@ class RemoteListing:
         if offset + limit > len(self.sessions) and not self.done:
             self.wants_more = True
         key = SORT_VALUES.get(sort, SORT_VALUES["started_at"])
-        return sorted(self.sessions, key=key, reverse=descending)[offset:offset + limit]
+        known = [s for s in self.sessions if key(s) is not None]
+        unknown = [s for s in self.sessions if key(s) is None]  # last in either direction
+        return (sorted(known, key=key, reverse=descending) + unknown)[offset:offset + limit]

@@ -412,3 +412,30 @@ async def test_a_large_session_opens_in_a_worker_and_fills_in(tmp_path: Path) ->
             assert len(tree._leaves) == batch.requests
             assert tree.current_request is not None
             assert tree.current_request.id == screen.requests[0].id
+
+
+async def test_sessions_without_cost_show_unknown_not_zero(tmp_path: Path) -> None:
+    """A recorded session without costs reads `–` in the list and the session's border,
+    sorts after known costs, and a session with some costs shows their sum."""
+    store = Store(tmp_path / "nocost.db")
+    store.upsert_requests([r.model_copy(update={"cost": None})
+                           for r in debate_requests("s-recorded", "Recorded")])
+    mixed = debate_requests("s-mixed", "Mixed")[:2]
+    store.upsert_requests([mixed[0], mixed[1].model_copy(update={"cost": None})])
+    app = RepriseApp(store)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settled(pilot)
+            table = app.screen.query_one(SessionList)
+            table.set_sort("cost", descending=False)
+            await settled(pilot)
+            lines = [table.render_line(y).text for y in (1, 2)]
+            assert "Mixed" in lines[0] and "$0.0001" in lines[0] and "$0 " not in lines[0]
+            assert "Recorded" in lines[1] and lines[1].count("–") == 2 and "$0" not in lines[1]
+            table.move_to(1)
+            await pilot.press("enter")
+            await settled(pilot)
+            assert isinstance(app.screen, SessionScreen)
+            assert app.screen.query_one(RequestTree).border_subtitle.endswith(" · –")
+    finally:
+        store.close()

@@ -203,3 +203,34 @@ def test_json_output_never_carries_raw_terminal_controls(tmp_path: Path) -> None
     data = json.loads(result.stdout)
     assert "".join(op[1] for op in data["ops"]) == a.read_text(encoding="utf-8")
     assert "".join(op[2] for op in data["ops"]) == b.read_text(encoding="utf-8")
+
+
+def test_sessions_without_cost_read_unknown_not_zero(tmp_path: Path) -> None:
+    """A recording or a trace imported without costs has no cost: `–` and null, not $0;
+    a session where some requests have a cost shows their sum."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.models import LoggedRequest
+    from core.store import Store
+
+    start = datetime(2025, 3, 14, 17, 0, tzinfo=UTC)
+
+    def request(rid: str, session: str | None, cost: float | None, index: int) -> LoggedRequest:
+        return LoggedRequest(id=rid, session_id=session, session_name=f"name-{session}",
+                             created_at=start + timedelta(minutes=index), cost=cost)
+
+    db = tmp_path / "nocost.db"
+    with Store(db) as store:
+        store.upsert_requests([
+            request("a1", "recorded", None, 0), request("a2", "recorded", None, 1),
+            request("b1", "mixed", 0.25, 2), request("b2", "mixed", None, 3),
+            request("lone", None, None, 4),
+        ])
+    code, out, _ = run(db, "sessions", "--json")
+    costs = {s["id"]: s["cost"] for s in json.loads(out)}
+    assert code == 0 and costs == {"recorded": None, "mixed": 0.25, "lone": None}
+    code, out, _ = run(db, "sessions")
+    line = {key: next(row for row in out.splitlines() if key in row)
+            for key in ("name-recorded", "name-mixed", "lone")}
+    assert code == 0 and "$0 " not in out and "$0.25" in line["name-mixed"]
+    assert line["name-recorded"].split()[-2] == line["lone"].split()[-2] == "–"

@@ -131,6 +131,11 @@ def test_remote_listing_loads_only_as_far_as_it_is_read() -> None:
     assert listing.wants_more  # past the loaded rows: the next page is wanted
     listing.add_page(page(90, 20), done=True)  # an overlapping page keeps each session once
     assert len(listing.sessions) == 110 and listing.count() == 110 and listing.done
+    listing.sessions[5] = listing.sessions[5].model_copy(update={"cost": 0.5})
+    listing.sessions[7] = listing.sessions[7].model_copy(update={"cost": 0.25})
+    # Sessions of unknown cost come after known costs, whichever the direction.
+    assert [s.id for s in listing.rows(0, 3, "cost")] == ["s005", "s007", "s000"]
+    assert [s.id for s in listing.rows(0, 3, "cost", descending=False)][:2] == ["s007", "s005"]
 
 
 def test_first_frame_needs_no_pydantic() -> None:

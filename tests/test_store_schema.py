@@ -51,3 +51,51 @@ def test_no_module_but_the_store_speaks_sql() -> None:
         if ".execute(" in text or "CREATE TABLE" in text:
             offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def _request(rid: str, session: str | None, cost: float | None, minute: int) -> tuple:
+    return (rid, session, f"2025-03-14T17:{minute:02d}:00Z", cost)
+
+
+def test_v4_store_keeps_its_sessions_and_recomputes_unknown_costs(tmp_path: Path) -> None:
+    """Before v5 a session with no cost read $0; after, its cost is unknown (NULL), and a
+    session where only some requests have a cost keeps the known sum."""
+    path = tmp_path / "v4.db"
+    db = sqlite3.connect(path)
+    for version in (1, 2, 3, 4):
+        for statement in MIGRATIONS[version].split(";"):
+            if statement.strip():
+                db.execute(statement)
+    rows = [
+        _request("a1", "s-paid", 0.25, 1), _request("a2", "s-paid", 0.5, 2),
+        _request("b1", "s-some", 0.125, 3), _request("b2", "s-some", None, 4),
+        _request("c1", "s-none", None, 5), _request("c2", "s-none", None, 6),
+        _request("lone", None, None, 7),
+    ]
+    db.executemany("INSERT INTO requests (id, session_id, created_at, cost) VALUES (?,?,?,?)",
+                   rows)
+    for sid, count, cost, minute in (("s-paid", 2, 0.75, 1), ("s-some", 2, 0.125, 3),
+                                     ("s-none", 2, 0.0, 5), ("lone", 1, 0.0, 7)):
+        db.execute(
+            "INSERT INTO sessions (id, name, started_at, ended_at, requests, cost, source)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'langfuse')",
+            (sid, f"name {sid}", f"2025-03-14T17:{minute:02d}:00Z",
+             f"2025-03-14T17:{minute + 1:02d}:00Z", count, cost),
+        )
+    db.execute("PRAGMA user_version = 4")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        sessions = {s.id: s for s in store.list_sessions()}
+        assert {s: sessions[s].cost for s in sessions} == {
+            "s-paid": 0.75, "s-some": 0.125, "s-none": None, "lone": None}
+        assert sessions["s-none"].name == "name s-none" and sessions["s-none"].requests == 2
+        assert {s.source for s in sessions.values()} == {"langfuse"}
+        assert sessions["lone"].sessionless
+        # Unknown costs sort last whichever the direction.
+        down = [s.id for s in store.list_sessions(sort="cost")]
+        up = [s.id for s in store.list_sessions(sort="cost", descending=False)]
+        assert down[:2] == ["s-paid", "s-some"] and up[:2] == ["s-some", "s-paid"]
+        assert set(down[2:]) == set(up[2:]) == {"s-none", "lone"}
+        assert store.tables() >= EVERY_TABLE

@@ -29,7 +29,7 @@ class SessionRow:
     started_at: datetime
     ended_at: datetime
     requests: int
-    cost: float = 0.0
+    cost: float | None = None  # None: no request of the session has a cost
     total_tokens: int = 0
     replays: int = 0
     models: list[str] = field(default_factory=list)

@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # `PRAGMA application_id` of reprise stores ("RPRS"); stores made before it was set have 0.
 APPLICATION_ID = 0x52505253
 # How long a write waits for another process's write to finish before giving up.
@@ -124,8 +124,38 @@ CREATE TABLE IF NOT EXISTS matrix_cells (
 # request they follow (NULL for recorded requests), so counts of a replay leave them out.
 _SCHEMA_V4 = "ALTER TABLE replay_results ADD COLUMN after TEXT"
 
+# v5: a session's cost is NULL when none of its requests has one (a recording, a trace
+# imported without costs), not a false $0. SQLite cannot drop NOT NULL in place, so the
+# table is rebuilt and every cost recomputed from its requests.
+_SCHEMA_V5 = """
+CREATE TABLE sessions_v5 (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    cost REAL,
+    total_tokens INTEGER NOT NULL DEFAULT 0,
+    models TEXT NOT NULL DEFAULT '',
+    search TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT 'local'
+);
+INSERT INTO sessions_v5 (id, name, started_at, ended_at, requests, cost, total_tokens,
+    models, search, source)
+SELECT id, name, started_at, ended_at, requests, cost, total_tokens, models, search, source
+FROM sessions;
+DROP TABLE sessions;
+ALTER TABLE sessions_v5 RENAME TO sessions;
+CREATE INDEX sessions_by_start ON sessions (started_at DESC);
+UPDATE sessions SET cost = COALESCE(
+    (SELECT CASE WHEN COUNT(q.cost) THEN TOTAL(q.cost) END FROM requests q
+     WHERE q.session_id = sessions.id),
+    (SELECT q.cost FROM requests q WHERE q.id = sessions.id AND q.session_id IS NULL)
+)
+"""
+
 MIGRATIONS: dict[int, str] = {
-    1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4,
+    1: _SCHEMA_V1, 2: _SCHEMA_V2, 3: _SCHEMA_V3, 4: _SCHEMA_V4, 5: _SCHEMA_V5,
 }
 
 

@@ -24,6 +24,9 @@ SORT_COLUMNS = {
     "replays": "(SELECT COUNT(*) FROM replays r WHERE r.session_id = sessions.id)",
 }
 
+# Sort columns that may be NULL (unknown): those rows come last whichever the direction.
+NULLS_LAST = {"cost"}
+
 # A session row standing for one request logged without a session id (a primary-key lookup).
 SESSIONLESS = (
     "EXISTS (SELECT 1 FROM requests q WHERE q.id = sessions.id AND q.session_id IS NULL)"
@@ -84,8 +87,9 @@ def refresh_sessions(
     for session_id in session_ids:
         agg = db.execute(
             "SELECT MIN(created_at), MAX(COALESCE(response_at, created_at)), COUNT(*),"
-            # TOTAL, not SUM: a sum past 64 bits must not abort the import.
-            " TOTAL(cost), CAST(MIN(TOTAL(total_tokens), 9.2e18) AS INTEGER),"
+            # TOTAL, not SUM: a sum past 64 bits must not abort the import; NULL (unknown,
+            # not $0) when no request has a cost.
+            " CASE WHEN COUNT(cost) THEN TOTAL(cost) END, CAST(MIN(TOTAL(total_tokens), 9.2e18) AS INTEGER),"
             " GROUP_CONCAT(DISTINCT model), GROUP_CONCAT(DISTINCT session_path),"
             " (SELECT session_name FROM requests WHERE session_id = ?1 AND session_name != ''"
             "  ORDER BY created_at LIMIT 1)"
@@ -137,7 +141,7 @@ def refresh_lone(
 
     for request_id, request in requests.items():
         row = db.execute(
-            "SELECT created_at, COALESCE(response_at, created_at), COALESCE(cost, 0),"
+            "SELECT created_at, COALESCE(response_at, created_at), cost,"
             " COALESCE(total_tokens, 0), model, session_name, session_path, meta"
             " FROM requests WHERE id = ? AND session_id IS NULL",
             (request_id,),
@@ -170,8 +174,9 @@ def sessions_query(
     where, params = search_clause(search)
     order = SORT_COLUMNS.get(sort, "started_at")
     direction = "DESC" if descending else "ASC"
+    nulls = " NULLS LAST" if sort in NULLS_LAST else ""  # unknown: last in either direction
     sql = (f"SELECT {SESSION_COLUMNS} FROM sessions {where}"
-           f" ORDER BY {order} {direction}, id {direction}")
+           f" ORDER BY {order} {direction}{nulls}, id {direction}")
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         params = [*params, limit, offset]
