@@ -23,6 +23,7 @@ from tui.navigation import NAV_BINDINGS, copy_of
 
 if TYPE_CHECKING:
     from textual.content import Content
+    from textual.dom import DOMNode
     from textual.notifications import SeverityLevel
 
     from core.models import LoggedRequest
@@ -98,7 +99,7 @@ class RepriseApp(App[None]):
         self.pending_edits: dict[str, Any] = {}
         self._quit_armed = False
         self.store: Any = store if hasattr(store, "list_sessions") else None
-        self._store_path = None if self.store is not None else store
+        self._store_path = store if isinstance(store, str | Path) else None
         # Until the store is open, the sessions list reads its first rows through this.
         self.peek: Peek | None = None
         self.config: Any = config
@@ -287,7 +288,7 @@ class RepriseApp(App[None]):
 
     async def action_nav(self, key: str) -> None:
         """j/k/g/G: run the focused widget's own ↓/↑/Home/End binding (docs/tui.md)."""
-        node = self.focused
+        node: DOMNode | None = self.focused
         while node is not None and node is not self.screen:
             for binding in node._bindings.key_to_bindings.get(key, ()):
                 await self.run_action(binding.action, node)

@@ -51,7 +51,7 @@ class EventBatcher(Generic[T]):
     """Collects events from an engine running in a worker thread and hands them to the UI
     in batches (one message per `interval`), so a fast replay never floods the event loop."""
 
-    def __init__(self, post: Callable[[list[T]], None], interval: float = 0.05) -> None:
+    def __init__(self, post: Callable[[list[T]], object], interval: float = 0.05) -> None:
         self._post = post
         self._interval = interval
         self._pending: list[T] = []

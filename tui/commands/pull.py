@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -82,7 +82,7 @@ def pull(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     try:
-        settings = {"timeout_s": timeout} if timeout else {}
+        settings: dict[str, Any] = {"timeout_s": timeout} if timeout else {}
         config = helicone.HeliconeConfig.from_env(
             region=region, base_url=helicone_url, **settings
         )

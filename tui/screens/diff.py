@@ -385,7 +385,7 @@ def empty_answer_reason(result: ReplayResult, via: str) -> str:
     if result.status not in ("done", "diverged") or result.output_text.strip() or result.tool_calls:
         return ""
     body = result.sent_body if isinstance(result.sent_body, dict) else {}
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    messages = found if isinstance(found := body.get("messages"), list) else []
     uses_tools = bool(body.get("tools")) or any(
         isinstance(m, dict) and (m.get("role") == "tool" or m.get("tool_calls")) for m in messages
     )

@@ -21,9 +21,9 @@ GENERAL = """\
 
 class HelpScreen(Modal[None]):
     BINDINGS = [
-        Binding("escape", "dismiss", "Close", id="help.close", tooltip="Close the help"),
+        Binding("escape", "close", "Close", id="help.close", tooltip="Close the help"),
         # F1 toggles help; the footer names Escape once.
-        Binding("f1,q", "dismiss", "Close", show=False, id="help.close_keys",
+        Binding("f1,q", "close", "Close", show=False, id="help.close_keys",
                 tooltip="Close the help"),
     ]
 
@@ -65,5 +65,6 @@ class HelpScreen(Modal[None]):
     def copy_text(self) -> str:
         return self.text
 
-    def action_dismiss(self) -> None:
+    def action_close(self) -> None:
+        """Close at once (Screen's own `dismiss` action waits for pending callbacks)."""
         self.dismiss()

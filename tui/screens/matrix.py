@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import getters, work
@@ -468,7 +468,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         if event.worker is not self.run_worker_:
             return
         if event.state == WorkerState.SUCCESS:
-            matrix = event.worker.result
+            matrix = cast("Matrix", event.worker.result)  # run_worker_ returns the Matrix
             self._load_runs(matrix)
             self.notify(f"matrix finished: {matrix.finished}/{plural(len(matrix.runs), 'cell')}",
                         title="matrix")

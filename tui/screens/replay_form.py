@@ -65,8 +65,9 @@ def default_concurrency(target: TargetOption, config: Config) -> int:
 class ModeButton(RadioButton):
     """A radio button whose dot is drawn only when chosen: on and off never look alike."""
 
+    # Textual declares BUTTON_INNER a plain str but reads it at each render: a property works.
     @property
-    def BUTTON_INNER(self) -> str:  # noqa: N802 (Textual's attribute name)
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 (Textual's name)
         return "●" if self.value else " "
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from core.edits import EditSet, ParamEdit, SystemEdit
+from core.edits import EditSet, ParamEdit, Scope, SystemEdit
 from core.models import LoggedRequest
 from core.text import literal, literal_text
 from core.throughput import first_error, replay_speed
@@ -31,7 +31,7 @@ from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.edits_panel import EditsPanel
 from tui.widgets.footer import Footer
 from tui.widgets.replay_status import ReplayProgress, ReplayStatus
-from tui.widgets.request_detail import RequestDetail
+from tui.widgets.request_detail import MessageBlock, RequestDetail
 from tui.widgets.request_tree import RequestTree
 from tui.widgets.system_editor import SystemEditor
 from tui.widgets.text import duration, money, plural
@@ -334,7 +334,7 @@ class SessionScreen(Screen[None]):
         if override is not None:
             text = override
         elif blocks:
-            text = blocks.first().text
+            text = blocks.first(MessageBlock).text
         else:
             text = ""
         count = sum(1 for r in self.requests if request.prompt_id and r.prompt_id == request.prompt_id)
@@ -382,7 +382,8 @@ class SessionScreen(Screen[None]):
             self.notify("move to a request (not a folder) to override its model or temperature",
                         severity="warning")
             return
-        scope, target = ("prompt", request.prompt_id) if request.prompt_id else ("request", request.id)
+        scope: Scope = "prompt" if request.prompt_id else "request"
+        target = request.prompt_id or request.id
         current = self.edits.params_for(scope, target)
 
         def done(result: ParamEdit | None) -> None:
@@ -554,7 +555,7 @@ class SessionScreen(Screen[None]):
         self.refresh_bindings()  # Esc: Cancel replay while it runs, Back otherwise
         status = self.query_one(ReplayStatus)
         if event.state == WorkerState.SUCCESS:
-            loaded: LoadedReplay = event.worker.result
+            loaded = cast("LoadedReplay", event.worker.result)  # replay_worker's result
             self._apply_replay(loaded, quiet=True)
             replay = loaded.replay
             speed = replay_speed(replay, self.results.values(), self.run_started)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import getters, work
 from textual.app import ComposeResult, SystemCommand
@@ -282,7 +282,7 @@ class SessionsScreen(Screen[None]):
             if event.state == WorkerState.ERROR:
                 self.app.report_error("pull failed", event.worker.error or RuntimeError())
             elif event.state == WorkerState.SUCCESS:
-                session_id, report = event.worker.result
+                session_id, report = cast("tuple[str, Any]", event.worker.result)  # pull_session
                 if report.errors:
                     self.notify(f"{len(report.errors)} problem(s): {report.errors[0]}",
                                 title="Helicone", severity="warning", timeout=10)
