@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -101,9 +102,19 @@ _TERMINAL_UNSAFE = {
 }
 
 
+def _json_default(value: Any) -> Any:
+    """Timestamps in the one form reprise writes (core.parsing.format_time: UTC, `Z`), so
+    every `--json` output agrees; anything else as its text."""
+    if isinstance(value, datetime):
+        from core.parsing import format_time
+
+        return format_time(value)
+    return str(value)
+
+
 def dumps_json(value: Any, *, indent: int | None = 2) -> str:
     """JSON that is safe to print: same document once parsed, no raw terminal controls."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+    text = json.dumps(value, indent=indent, ensure_ascii=False, default=_json_default)
     text = text.translate(_TERMINAL_UNSAFE)
     if text.isascii():
         return text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
 from core.parsing import format_time
@@ -131,6 +133,9 @@ def show(ctx: click.Context, request_id: str, as_json: bool) -> None:
     if as_json:
         # Bodies go through json, not the model: any depth the store holds can be printed.
         data = request.model_dump(mode="json", exclude={"request_body", "response_body"})
+        # Timestamps as every --json output writes them (core.text.dumps_json).
+        data.update({name: value for name, value in request.model_dump(
+                         exclude={"request_body", "response_body"}).items() if isinstance(value, datetime)})
         print_json({**data, "request_body": request.request_body,
                     "response_body": request.response_body})
         return

@@ -361,8 +361,7 @@ def replays(ctx: click.Context, session_id: str | None, as_json: bool) -> None:
     if as_json:
         print_json([
             {"replay_id": r.id, "session_id": r.session_id, "status": r.status, "mode": r.mode,
-             "created_at": r.created_at.isoformat(),
-             "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+             "created_at": r.created_at, "finished_at": r.finished_at,
              "via": r.spec.via, "requests": r.total, "done": r.done, "failed": r.failed,
              "edits": r.spec.edits.model_dump()}
             for r in items
