@@ -178,3 +178,24 @@ async def test_detail_shows_the_replayed_response(store: Store) -> None:
             assert block.text == result.output_text
             assert block.text.startswith("reply(")
             assert "similarity" in str(block.border_title)
+
+
+async def test_a_replay_without_the_provider_key_is_refused_by_name(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = Config(replay=ReplayDefaults(target="original"))
+    app = RepriseApp(store, config, start_session="s-debate")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.replay_worker is not None
+                       and screen.replay_worker.is_finished)
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any("$OPENAI_API_KEY is not set (needed by api.openai.com)" in m
+                   for m in messages), messages
+        assert store.list_replays() == []
