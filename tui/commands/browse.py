@@ -82,7 +82,7 @@ def sessions(ctx: click.Context, search: str | None, limit: int | None, as_json:
 @click.pass_context
 def tree(ctx: click.Context, session_id: str, as_json: bool) -> None:
     """Show a session's requests as a tree of session paths."""
-    from core.tree import build_tree
+    from core.tree import TreeFolder, build_tree
 
     with open_store(ctx) as store:
         requests = store.session_requests(resolve_session(store, session_id))
@@ -94,14 +94,14 @@ def tree(ctx: click.Context, session_id: str, as_json: bool) -> None:
     from rich.text import Text
     from rich.tree import Tree
 
-    def label_folder(folder) -> Text:  # type: ignore[no-untyped-def]
+    def label_folder(folder: TreeFolder) -> Text:
         return Text.assemble(
             (literal(folder.name) or "/", "bold"), (f"  {folder.count} req · {folder.latency_s:.2f}s", "dim")
         )
 
-    def add(node: Tree, folder) -> None:  # type: ignore[no-untyped-def]
+    def add(node: Tree, folder: TreeFolder) -> None:
         for entry in folder.entries:
-            if hasattr(entry, "entries"):
+            if isinstance(entry, TreeFolder):
                 add(node.add(label_folder(entry)), entry)
             else:
                 node.add(

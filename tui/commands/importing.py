@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from tui.commands.common import open_store, print_json, say
+
+if TYPE_CHECKING:
+    from core.sources.importers import FileFormat
 
 _FORMATS = ("helicone", "otel", "openinference", "langfuse")
 
@@ -24,7 +28,7 @@ _FORMATS = ("helicone", "otel", "openinference", "langfuse")
               help="Print {imported, updated, unchanged, skipped, errors}.")
 @click.pass_context
 def import_files(
-    ctx: click.Context, files: tuple[Path, ...], fmt: str | None, as_json: bool
+    ctx: click.Context, files: tuple[Path, ...], fmt: FileFormat | None, as_json: bool
 ) -> None:
     """Import Helicone exports (JSON arrays, JSONL, API pages, signed bodies), OpenTelemetry
     GenAI / OpenInference traces (OTLP JSON, JSONL, Phoenix span downloads) and Langfuse
@@ -32,7 +36,7 @@ def import_files(
     from core.sources.importers import import_paths
 
     with open_store(ctx) as store:
-        counts = import_paths(store, list(files), fmt)  # type: ignore[arg-type]
+        counts = import_paths(store, list(files), fmt)  # click.Choice(_FORMATS) limits fmt
     if as_json:
         print_json(counts.model_dump())
     else:

@@ -46,9 +46,9 @@ class ReplayStatus(Horizontal):
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
 
-    def feed(self, event: object) -> None:
+    def feed(self, event: ReplayEvent) -> None:
         """An engine event: keeps the "waiting for … · N s" line current."""
-        self.waits.feed(event)  # type: ignore[arg-type]
+        self.waits.feed(event)
         self._tick()
 
     def feed_many(self, events: list[ReplayEvent]) -> None:
