@@ -56,3 +56,16 @@ async def test_missing_and_invalid_keys_are_refused_before_sending(tmp_path: Pat
                                     env={"OPENAI_API_KEY": "sk-x"})
             assert done.status != "running" and len(openai.received) == 1
             assert anthropic.received == []
+
+
+async def test_a_base_url_with_its_own_named_key_needs_no_provider_key(tmp_path: Path) -> None:
+    with Store(tmp_path / "r.db") as store, FakeProvider() as openai:
+        seed(store)
+        spec = ReplaySpec(session_id="s2", via="https://api.openai.com/v1", api_key_env="MINE")
+        ports = {"api.openai.com": openai.port}
+        async with httpx.AsyncClient(transport=redirect_transport(ports)) as client:
+            await run_replay(store, spec, client=client, env={"MINE": "sk-mine"}, retry=FAST)
+            with pytest.raises(TargetRefused, match=r"\$OPENAI_API_KEY is not set"):
+                await run_replay(store, spec.model_copy(update={"api_key_env": None}),
+                                 client=client, env={"MINE": "sk-mine"}, retry=FAST)
+        assert [r.headers["authorization"] for r in openai.received] == ["Bearer sk-mine"]

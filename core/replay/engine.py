@@ -54,9 +54,11 @@ from core.replay.sending import (
     waiting_for,
 )
 from core.replay.transport import (
+    BUILTIN_VIAS,
     TargetRefused,
     check_keys,
     check_target,
+    origin,
     request_headers,
     resume_target,
     secrets_in,
@@ -219,6 +221,7 @@ def _check_keys(
         plan = plan_replay(requests, spec)
     except ValueError:
         return
+    named_key = spec.api_key_env is not None and spec.via not in BUILTIN_VIAS
     urls = []
     for item in plan.items:
         kept = previous.get(item.id)
@@ -227,9 +230,11 @@ def _check_keys(
         ):
             continue
         try:
-            urls.append(shape(item.request, item.fmt, item.request.request_body, spec, env).url)
+            url = shape(item.request, item.fmt, item.request.request_body, spec, env).url
         except Exception:  # noqa: BLE001 - the send reports its own problems, request by request
             continue
+        if not (named_key and origin(url) == origin(spec.via)):  # its own key: check_target
+            urls.append(url)
     check_keys(urls, env, spec.allow_hosts)
 
 
