@@ -143,7 +143,8 @@ class SessionsScreen(Screen[None]):
     def store_changed(self) -> None:
         """New sessions or requests arrived from another process (`reprise record`)."""
         if self.source != "helicone" and self.app.store is not None:
-            self.query_one(SessionList).reload()
+            for listing in self.query(SessionList):  # none yet while the screen composes
+                listing.reload()
 
     def on_screen_resume(self) -> None:
         # Replays may have been added while the session was open.
