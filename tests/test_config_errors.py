@@ -44,3 +44,23 @@ def test_a_bad_field_is_dropped_alone_and_the_rest_kept(tmp_path: Path) -> None:
     for named in ("bogus = 1: unknown setting", "[replay] concurrency = 'many'",
                   "[replay.tools] default = 3", "[helicone] region"):
         assert named in problem, problem
+
+
+async def test_the_app_keeps_the_valid_settings_and_names_every_problem_once(
+    tmp_path: Path,
+) -> None:
+    from tui.app import RepriseApp
+
+    path = tmp_path / "config.toml"
+    path.write_text('theme = "nord"\n[keymap]\n"session.replay" = "r"\n"nope.nothing" = "x"\n'
+                    '[replay]\nconcurency = 3\n')
+    app = RepriseApp(str(tmp_path / "r.db"), config_path=path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.theme == "nord" and app.config is not None
+        assert app.config.keymap["session.replay"] == "r"
+        settings = [n.message for n in app._notifications if n.title == "settings"]
+        assert len(settings) == 1, settings
+        assert "[replay] concurency = 3: unknown setting" in settings[0]
+        assert "nope.nothing" in settings[0]

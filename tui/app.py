@@ -146,10 +146,12 @@ class RepriseApp(App[None]):
         config, error = (self.config, None) if self.config is not None else (
             load_config(self._config_path) if self._config_path else (Config(), None)
         )
-        if error is None and config is not None and config.keymap:
+        if config is not None and config.keymap:
             from tui.navigation import keymap_problem
 
-            error = keymap_problem(config.keymap)  # a misspelt id is named, not ignored
+            # A misspelt id is named, not ignored, in the same message as the config's others.
+            if problem := keymap_problem(config.keymap):
+                error = f"{error} {problem}" if error else problem
         store = self.store
         try:
             if store is None:
