@@ -565,6 +565,10 @@ async def run_matrix(
                                           timeouts=timeouts)
             except (ValueError, OSError, httpx.HTTPError) as exc:
                 message = redact(str(exc), env=env)
+                # A replay refused before it started (a missing key, say) is not left running.
+                stale = store.get_replay(run.replay_id) if run.replay_id else None
+                if stale is not None and stale.status == "running":
+                    store.finish_replay(stale.id, "failed")
                 set_cell_run(store, matrix.id, run, status="failed", error=message)
                 emit(MatrixEvent(kind="cell_failed", matrix_id=matrix.id, cell_key=run.cell_key,
                                  session_id=run.session_id, replay_id=run.replay_id,

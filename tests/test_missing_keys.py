@@ -69,3 +69,19 @@ async def test_a_base_url_with_its_own_named_key_needs_no_provider_key(tmp_path:
                 await run_replay(store, spec.model_copy(update={"api_key_env": None}),
                                  client=client, env={"MINE": "sk-mine"}, retry=FAST)
         assert [r.headers["authorization"] for r in openai.received] == ["Bearer sk-mine"]
+
+
+async def test_a_matrix_without_keys_fails_its_cells_and_leaves_no_replay_running(
+    tmp_path: Path,
+) -> None:
+    """Each cell of a matrix sent to the recorded providers without their keys fails with
+    the refusal, and no cell's replay is left marked running."""
+    from core.matrix import MatrixSpec, run_matrix
+
+    with Store(tmp_path / "m.db") as store:
+        seed(store)
+        spec = MatrixSpec(session_ids=["s1"], via="original", allow_hosts=["llm.example"])
+        matrix = await run_matrix(store, spec, env={})
+        assert matrix.runs and all(run.status == "failed" for run in matrix.runs)
+        assert all("OPENAI_API_KEY" in (run.error or "") for run in matrix.runs)
+        assert [r.status for r in store.list_replays()] == ["failed"] * len(matrix.runs)
