@@ -211,7 +211,7 @@ def test_identical_reimport_is_unchanged_and_numbers_are_checked(tmp_path: Path)
         assert micro is not None and micro.cost is None and micro.raw_cost == 1400
         negative = store.get_request(LONE + "3")
         assert negative is not None and negative.cost is None and negative.raw_cost == -0.5
-        assert sum(s.cost for s in store.list_sessions()) < 0.001
+        assert sum(s.cost or 0.0 for s in store.list_sessions()) < 0.001  # None: unknown
     out = show(tmp_path / "again.db", LONE + "2")
     assert "logged cost 1400 is not a dollar amount" in out
 
