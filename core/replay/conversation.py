@@ -84,14 +84,18 @@ class ConversationCodec(Protocol):
         ...
 
 
-class OpenAIChatCodec:
-    """`tool_calls` on the assistant message, one `tool` message per result."""
+class _MessagesList:
+    """Bodies whose conversation is a top-level `messages` list (chat and Anthropic)."""
 
     def raw_messages(self, body: dict[str, Any]) -> list[Any]:
         return list(body.get("messages") or [])
 
     def with_messages(self, body: dict[str, Any], messages: list[Any]) -> dict[str, Any]:
         return {**body, "messages": messages}
+
+
+class OpenAIChatCodec(_MessagesList):
+    """`tool_calls` on the assistant message, one `tool` message per result."""
 
     def calls_in(self, message: Any) -> list[ToolCall]:
         if not isinstance(message, dict) or message.get("role") != "assistant":
@@ -139,14 +143,8 @@ class OpenAIChatCodec:
         return [assistant, *results, *tail]
 
 
-class AnthropicCodec:
+class AnthropicCodec(_MessagesList):
     """`tool_use` blocks in the assistant turn, `tool_result` blocks in the next user turn."""
-
-    def raw_messages(self, body: dict[str, Any]) -> list[Any]:
-        return list(body.get("messages") or [])
-
-    def with_messages(self, body: dict[str, Any], messages: list[Any]) -> dict[str, Any]:
-        return {**body, "messages": messages}
 
     def calls_in(self, message: Any) -> list[ToolCall]:
         if not isinstance(message, dict) or message.get("role") != "assistant":
