@@ -49,6 +49,10 @@ class StoreChanged(Message):
 STORE_POLL_SECONDS = 1.0
 
 
+class NotLoadedError(RuntimeError):
+    """The store or config was read before the background load finished (a bug, not input)."""
+
+
 def peek_config(path: Path | None) -> dict[str, Any]:
     """The raw config table, read without validation (theme and keys before first paint)."""
     if path is None:
@@ -98,16 +102,30 @@ class RepriseApp(App[None]):
         # Pending edits per session, kept while the app runs so leaving a session loses none.
         self.pending_edits: dict[str, Any] = {}
         self._quit_armed = False
-        self.store: Any = store if hasattr(store, "list_sessions") else None
+        self.store: Store | None = store if not isinstance(store, str | Path) else None
         self._store_path = store if isinstance(store, str | Path) else None
         # Until the store is open, the sessions list reads its first rows through this.
         self.peek: Peek | None = None
-        self.config: Any = config
+        self.config: Config | None = config
         self._config_path = config_path
         # The demo reads the person's config but never writes to it: choices made on demo
         # data (an `exec:` tool rule, say) must not follow them to their own sessions.
         self.save_settings = save_settings
         self._start_session = start_session
+
+    @property
+    def loaded_store(self) -> Store:
+        """The open store, for screens that only open once it has loaded (all but sessions)."""
+        if self.store is None:
+            raise NotLoadedError("the store was read before it finished opening")
+        return self.store
+
+    @property
+    def loaded_config(self) -> Config:
+        """The validated config, for screens that only open once the store has loaded."""
+        if self.config is None:
+            raise NotLoadedError("the settings were read before they finished loading")
+        return self.config
 
     def on_mount(self) -> None:
         raw = {} if self.config is not None else peek_config(self._config_path)
@@ -378,7 +396,7 @@ class RepriseApp(App[None]):
 
     def request_or_none(self, request_id: str) -> LoggedRequest | None:
         try:
-            return self.store.get_request(request_id)
+            return self.loaded_store.get_request(request_id)
         except Exception as exc:  # a corrupt row must not crash the UI
             self.report_error("cannot read request", exc)
             return None

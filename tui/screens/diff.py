@@ -148,7 +148,7 @@ words struck through in red, inserted words in green; tool calls are compared as
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._recolour())
-        replay = self.app.store.get_replay(self.replay_id)  # one row
+        replay = self.app.loaded_store.get_replay(self.replay_id)  # one row
         self.replay_via = replay.spec.via if replay is not None else ""
         # The header says which side is which: base → new.
         self.sub_title = f"{self.base_name} → {self.new_name}"
@@ -165,7 +165,7 @@ words struck through in red, inserted words in green; tool calls are compared as
         from core.compare import load_comparison
 
         self.post_message(ComparisonReady(load_comparison(
-            self.app.store, self.session_id, self.replay_id, self.order, self.base_id)))
+            self.app.loaded_store, self.session_id, self.replay_id, self.order, self.base_id)))
 
     def on_comparison_ready(self, message: ComparisonReady) -> None:
         comparison = self.comparison = message.comparison
@@ -240,7 +240,7 @@ words struck through in red, inserted words in green; tool calls are compared as
         from core.compare import request_diff
 
         self.post_message(RequestDiffReady(
-            request_diff(self.app.store, comparison, request_id, self.base_id, structural)))
+            request_diff(self.app.loaded_store, comparison, request_id, self.base_id, structural)))
 
     def on_request_diff_ready(self, message: RequestDiffReady) -> None:
         diff = message.diff
@@ -341,7 +341,7 @@ words struck through in red, inserted words in green; tool calls are compared as
         from core.evals import score_replay
         from core.report import export_replay
 
-        store = self.app.store
+        store = self.app.loaded_store
         scores = asyncio.run(score_replay(store, self.replay_id))
         text = export_replay(store, self.replay_id, fmt, scores)
         partial = path.with_name(f".{path.name}.partial")

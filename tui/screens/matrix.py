@@ -148,7 +148,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         yield Footer()
 
     def on_mount(self) -> None:
-        store = self.app.store
+        store = self.app.loaded_store
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_rows())
         self.set_interval(1.0, self._tick_waits)
         if self.app.config is not None:
@@ -187,7 +187,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         assert self.spec is not None
         names = []
         for sid in self.spec.session_ids:
-            summary = self.app.store.get_session(sid)
+            summary = self.app.loaded_store.get_session(sid)
             names.append(literal(summary.name) if summary and summary.name else sid[:8])
         ident = f"matrix {self.matrix_id[:8]} · " if self.matrix_id else "matrix · "
         via = self.label or self.spec.via
@@ -345,7 +345,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
     def _original_prompt(self, prompt_id: str) -> str | None:
         from core.formats import request_format
 
-        store = self.app.store
+        store = self.app.loaded_store
         for session_id in self.spec.session_ids if self.spec else []:
             for request_id in store.requests_with_prompt(session_id, prompt_id)[:1]:
                 request = self.app.request_or_none(request_id)
@@ -386,7 +386,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         from core.evals import judge_keys_of
         from core.matrix import create_matrix, run_matrix
 
-        store = self.app.store
+        store = self.app.loaded_store
         if not resume:
             assert self.spec is not None
             spec = self.spec
@@ -454,7 +454,8 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         matrix_id, keys = self.matrix_id, dict(self.judge_keys)
         # Judges aimed at the local model start it on demand (core.evals).
         return run_in_thread_loop(
-            lambda: matrix_table(self.app.store, matrix_id, judge_keys=keys), threading.Event())
+            lambda: matrix_table(self.app.loaded_store, matrix_id, judge_keys=keys),
+            threading.Event())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "matrix-table":
@@ -502,8 +503,8 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         replay = None
         if row is not None:
             replay = next((r for rid in row.replay_ids
-                           if (r := self.app.store.get_replay(rid)) is not None), None)
-        if replay is None or not self.app.store.replay_results(replay.id):
+                           if (r := self.app.loaded_store.get_replay(rid)) is not None), None)
+        if replay is None or not self.app.loaded_store.replay_results(replay.id):
             self.notify("this cell has no replayed requests yet", severity="warning")
             return
         self.app.push_screen(DiffScreen(replay.session_id, replay.id, [], None))
@@ -547,7 +548,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             return
         if self.matrix_id is None:
             return
-        matrix = get_matrix(self.app.store, self.matrix_id)
+        matrix = get_matrix(self.app.loaded_store, self.matrix_id)
         if matrix is None or all(r.status in CELL_FINAL for r in matrix.runs):
             self.notify("nothing left to run in this matrix")
             return
@@ -555,7 +556,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
 
         stored = matrix.spec.target()
         try:
-            target = self.app.config.resume_target(stored, f"matrix {self.matrix_id}")
+            target = self.app.loaded_config.resume_target(stored, f"matrix {self.matrix_id}")
         except TargetRefused:
             from tui.screens.confirm import ConfirmScreen
 
@@ -628,9 +629,9 @@ class MatricesScreen(Modal[str | None]):
             yield OptionList(id="matrices-list")
 
     def on_mount(self) -> None:
-        store = self.app.store
+        store = self.app.loaded_store
         listing = self.query_one(OptionList)
-        matrices = list_matrices(store) if store is not None else []
+        matrices = list_matrices(store)
         if not matrices:
             listing.add_option(Option("no matrices yet: press M on a session", disabled=True))
             return

@@ -217,7 +217,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
 
     @work(thread=True, group="matrix-scorers", exit_on_error=False)
     def suggest_scorers(self) -> None:
-        with_bodies = self.app.store.session_requests(self.session_id, bodies=True)
+        with_bodies = self.app.loaded_store.session_requests(self.session_id, bodies=True)
         self.post_message(DefaultScorers(
             {pid: default_scorer(with_bodies, pid) for pid in self.prompt_ids}))
 
@@ -341,7 +341,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
     @work(thread=True, exclusive=True, group="matrix-plan", exit_on_error=False)
     def plan_in_background(self, spec: MatrixSpec, start: bool) -> None:
         try:
-            plan = plan_matrix(self.app.store, spec)
+            plan = plan_matrix(self.app.loaded_store, spec)
         except ValueError as exc:
             self.post_message(PlanReady(spec, None, str(exc), start))
         else:

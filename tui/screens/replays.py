@@ -78,8 +78,8 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
     def on_mount(self) -> None:
         from core.matrix import matrix_cell_replays
 
-        replays = self.app.store.list_replays(self.session_id)
-        cells = matrix_cell_replays(self.app.store) if replays else {}
+        replays = self.app.loaded_store.list_replays(self.session_id)
+        cells = matrix_cell_replays(self.app.loaded_store) if replays else {}
         self.statuses = {replay.id: replay.status for replay in replays}
         listing = self.query_one(OptionList)
         if not replays:

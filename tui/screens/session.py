@@ -139,11 +139,11 @@ class SessionScreen(Screen[None]):
         kept = getattr(self.app, "pending_edits", {}).get(self.session_id, self.edits)
         self.set_reactive(SessionScreen.edits, kept)  # shown below, once the tree is loaded
         self.query_one(ReplayStatus).display = False
-        summary = self.app.store.get_session(self.session_id)
+        summary = self.app.loaded_store.get_session(self.session_id)
         if summary is not None and summary.requests <= INLINE_REQUESTS:
             from core.session_view import load_session_view
 
-            self._show_view(load_session_view(self.app.store, self.session_id))
+            self._show_view(load_session_view(self.app.loaded_store, self.session_id))
             return
         self.query_one(RequestTree).border_title = "loading…"
         self._status("opening the session…")
@@ -161,7 +161,7 @@ class SessionScreen(Screen[None]):
     def open_view(self) -> None:
         from core.session_view import load_session_view
 
-        self.post_message(self.Opened(load_session_view(self.app.store, self.session_id)))
+        self.post_message(self.Opened(load_session_view(self.app.loaded_store, self.session_id)))
 
     def on_session_screen_opened(self, message: Opened) -> None:
         self._show_view(message.view)
@@ -210,7 +210,7 @@ class SessionScreen(Screen[None]):
     def reload_requests(self) -> None:
         from core.session_view import load_session_view
 
-        view = load_session_view(self.app.store, self.session_id, with_replay=False)
+        view = load_session_view(self.app.loaded_store, self.session_id, with_replay=False)
         if [r.id for r in view.requests] != [r.id for r in self.requests]:
             self.post_message(self.RequestsArrived(view))
 
@@ -436,8 +436,8 @@ class SessionScreen(Screen[None]):
         # The session's tools are read off the UI thread after mount; a form opened before
         # they are known gets their rules as soon as they are (`ToolsFound`).
         edits = self.query_one(EditsPanel).summary_lines()
-        self.app.push_screen(ReplayForm(self.app.config, len(self.requests), edits, self.tools),
-                             self._start_replay)
+        self.app.push_screen(ReplayForm(self.app.loaded_config, len(self.requests), edits,
+                                        self.tools), self._start_replay)
 
     class ToolsFound(Message):
         """The tools the session offered (read with the bodies, off the UI thread)."""
@@ -450,7 +450,7 @@ class SessionScreen(Screen[None]):
     def _find_tools(self) -> None:
         from core.replay.agent import session_tools
 
-        requests = self.app.store.session_requests(self.session_id, bodies=True)
+        requests = self.app.loaded_store.session_requests(self.session_id, bodies=True)
         self.post_message(self.ToolsFound(sorted(session_tools(requests))))
         warm_next_screens()
 
@@ -503,10 +503,10 @@ class SessionScreen(Screen[None]):
         batcher: EventBatcher[ReplayEvent] = EventBatcher(
             lambda events: self.post_message(ReplayProgress(events)))
         replay = run_in_thread_loop(
-            lambda: run_replay(self.app.store, spec, on_event=batcher.add, resume_id=resume_id,
-                               target=target, tool_results=tool_results),
+            lambda: run_replay(self.app.loaded_store, spec, on_event=batcher.add,
+                               resume_id=resume_id, target=target, tool_results=tool_results),
             self._stop_replay, batcher)
-        return load_replay(self.app.store, replay.id) or LoadedReplay(replay=replay)
+        return load_replay(self.app.loaded_store, replay.id) or LoadedReplay(replay=replay)
 
     def on_replay_progress(self, message: ReplayProgress) -> None:
         tree = self.query_one(RequestTree)
@@ -517,7 +517,7 @@ class SessionScreen(Screen[None]):
         refresh_current = False
         for event in message.events:
             if self.replay is None or self.replay.id != event.replay_id:
-                self.replay = self.app.store.get_replay(event.replay_id)
+                self.replay = self.app.loaded_store.get_replay(event.replay_id)
                 self._status()  # the status line names the running replay, not the last one
             if event.request_id is None:
                 continue
@@ -618,8 +618,8 @@ class SessionScreen(Screen[None]):
     def read_replay(self, replay_id: str, quiet: bool) -> None:
         from core.session_view import load_replay
 
-        self.post_message(self.ReplayLoaded(replay_id, load_replay(self.app.store, replay_id),
-                                            quiet))
+        self.post_message(self.ReplayLoaded(replay_id,
+                                            load_replay(self.app.loaded_store, replay_id), quiet))
 
     def on_session_screen_replay_loaded(self, message: ReplayLoaded) -> None:
         resume, self._resume_after_load = self._resume_after_load, None
@@ -719,11 +719,12 @@ class SessionScreen(Screen[None]):
         if self.replay_worker is not None and self.replay_worker.is_running:
             self.notify("a replay is already running (Escape cancels it)", severity="warning")
             return
-        stored = self.app.store.get_replay(replay_id)
+        stored = self.app.loaded_store.get_replay(replay_id)
         if stored is None:
             return
         try:
-            target = self.app.config.resume_target(stored.spec.target(), f"replay {replay_id}")
+            target = self.app.loaded_config.resume_target(stored.spec.target(),
+                                                          f"replay {replay_id}")
         except TargetRefused:
             from tui.screens.confirm import ConfirmScreen
 
@@ -776,7 +777,7 @@ class SessionScreen(Screen[None]):
             )
 
         self.app.push_screen(
-            MatrixSetup(self.app.config, self.session_id, self.requests, self.edits), done
+            MatrixSetup(self.app.loaded_config, self.session_id, self.requests, self.edits), done
         )
 
     # -- palette ---------------------------------------------------------------------------

@@ -27,6 +27,8 @@ from tui.widgets.text import plural
 
 if TYPE_CHECKING:
     from core.models import SessionSummary
+    from core.store import Store
+    from core.store.peek import Peek
     from tui.app import RepriseApp
 
 class RemotePage(Message):
@@ -111,7 +113,7 @@ class SessionsScreen(Screen[None]):
         if self._local() is not None:
             self.store_ready()
 
-    def _local(self) -> Any:
+    def _local(self) -> Store | Peek | None:
         """The store, or until it is open the app's read-only peek at its first rows."""
         return self.app.store if self.app.store is not None else self.app.peek
 
@@ -267,7 +269,7 @@ class SessionsScreen(Screen[None]):
         from core.sources.helicone import HeliconeClient, pull
 
         async with HeliconeClient(self.helicone_config) as client:
-            report = await pull(self.app.store, client, session_ids=[summary.id],
+            report = await pull(self.app.loaded_store, client, session_ids=[summary.id],
                                 since=summary.started_at - timedelta(hours=1))
         return summary.id, report
 
@@ -287,7 +289,7 @@ class SessionsScreen(Screen[None]):
                 if report.errors:
                     self.notify(f"{len(report.errors)} problem(s): {report.errors[0]}",
                                 title="Helicone", severity="warning", timeout=10)
-                if self.app.store.get_session(session_id) is None:
+                if self.app.loaded_store.get_session(session_id) is None:
                     return
                 self.notify(f"pulled {plural(report.requests, 'request')} into the local store",
                             title="Helicone")
