@@ -7,6 +7,13 @@ as long as its screen (modules after startup, an opened session, a finished repl
 is moved out of the collector's reach once built (`gc.freeze`); freed objects are still
 reclaimed by reference counting, only cycles among them wait. When a session screen closes,
 everything is handed back (`gc.unfreeze`) so those cycles are collected too.
+
+While a replay or a matrix runs, each progress batch settles the heap again (`gc.freeze` only
+moves the collector's lists, whatever their length): the engine's plan, its HTTP client and
+the results are otherwise walked by every full pass, 40–60 ms each, several per replay, in
+whichever thread triggers it, and the UI thread waits for either. Replays make little cyclic
+garbage (about 2,400 objects for two replays of the 520-request demo session), and what they
+make is collected when the session closes.
 """
 
 from __future__ import annotations

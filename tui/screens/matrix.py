@@ -36,6 +36,7 @@ from core.matrix import (
 )
 from core.replay.waits import Waits
 from core.text import literal
+from tui import heap
 from tui.navigation import Modal
 from tui.widgets.badges import BADGE_CLASSES, state_badge, state_style
 from tui.widgets.footer import Footer
@@ -417,6 +418,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self._title()
 
     def on_matrix_progress(self, message: MatrixProgress) -> None:
+        heap.settle()  # what the running matrix built stays out of full collections
         changed: set[str] = set()
         finished = False
         for event in message.events:

@@ -509,6 +509,7 @@ class SessionScreen(Screen[None]):
         return load_replay(self.app.loaded_store, replay.id) or LoadedReplay(replay=replay)
 
     def on_replay_progress(self, message: ReplayProgress) -> None:
+        heap.settle()  # what the running replay built stays out of full collections
         tree = self.query_one(RequestTree)
         status = self.query_one(ReplayStatus)
         states: dict[str, str] = {}

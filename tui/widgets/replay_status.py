@@ -37,6 +37,7 @@ class ReplayStatus(Horizontal):
         self.label = ""
         self.waits = Waits()  # what the run waits for, shown under the counts
         self._waiting = ""
+        self._rows = 1  # lines reserved for this run: grows, never shrinks, until the next
 
     def compose(self) -> ComposeResult:
         yield Static("", id="replay-label", markup=False)
@@ -74,6 +75,8 @@ class ReplayStatus(Horizontal):
         self.states = {}
         self.total = total
         self.label = label
+        self._rows = 1
+        self.styles.height = 1
         self.display = True
         self.query_one(ProgressBar).update(total=max(1, total), progress=0)
         self._render_counts()
@@ -113,10 +116,18 @@ class ReplayStatus(Horizontal):
         if self._waiting:
             line.append(f"\n{self._waiting}")
         label = self.query_one("#replay-label", Static)
-        _update(label, Text(at_separators(self.label, label.content_region.width)))
-        _update(self.query_one("#replay-counts", Static), line)
+        counts = self.query_one("#replay-counts", Static)
+        label_text = Text(at_separators(self.label, label.content_region.width))
+        widths = label.content_region.width, counts.content_region.width
+        rows = max(_lines(label_text.plain, widths[0]), _lines(line.plain, widths[1]))
+        if min(widths) > 0 and rows > self._rows:  # (not laid out yet: `on_resize` comes)  # the one layout change: the screen's tree keeps its size
+            self._rows = min(rows, MAX_ROWS)
+            self.styles.height = self._rows
+        _update(label, label_text)
+        _update(counts, line)
 
 
+MAX_ROWS = 4
 def at_separators(text: str, width: int, separator: str = " · ") -> str:
     """A long line broken only between its ` · ` parts, so `6 tok/s` never splits."""
     if width <= 0 or len(text) <= width:
@@ -135,18 +146,19 @@ def at_separators(text: str, width: int, separator: str = " · ") -> str:
 
 
 def _update(static: Static, text: Text) -> None:
-    """Change a line's text; the screen is laid out again only when its height may change.
+    """Change a line's text and repaint it, never the screen's layout.
 
-    A replay updates the counts many times a second; a layout pass each time would cost the
-    whole screen's arrangement per batch of events.
+    A replay updates the counts many times a second. A layout pass each time would arrange
+    the whole screen per batch of events, and a status line changing height resizes the
+    request tree beside it, which then rebuilds all of its lines (tens of ms on a large
+    session). The status keeps the height its run needed most (`ReplayStatus._rows`).
     """
     before = static.content
     if isinstance(before, Text) and text == before:
         return
-    width = max(1, static.content_region.width)
-    old = before.plain if isinstance(before, Text) else str(before)
-    static.update(text, layout=_lines(text.plain, width) != _lines(old, width))
+    static.update(text, layout=False)
 
 
 def _lines(text: str, width: int) -> int:
+    width = max(1, width)
     return sum(max(1, -(-len(line) // width)) for line in text.split("\n"))
