@@ -13,8 +13,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.screens.steady import SteadyLayout
 
-class ConfirmScreen(ModalScreen[bool]):
+
+class ConfirmScreen(SteadyLayout, ModalScreen[bool]):
     HELP = """\
 ## Confirm
 - **y** / **Enter** on *Send there*: go ahead

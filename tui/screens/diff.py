@@ -23,6 +23,7 @@ from core.diff import DiffResult
 from core.labels import fit
 from core.replay.models import ReplayResult
 from core.text import literal
+from tui.screens.steady import SteadyLayout
 from tui.widgets.badges import BADGE_CLASSES, DIFF_CLASSES, diff_style, state_badge, state_style
 from tui.widgets.diff_view import DiffView
 from tui.widgets.footer import Footer
@@ -54,7 +55,7 @@ class ExportDone(Message):
         super().__init__()
 
 
-class DiffScreen(WorkerRoutes, Screen[None]):
+class DiffScreen(SteadyLayout, WorkerRoutes, Screen[None]):
     if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
         app = getters.app(RepriseApp)
 

@@ -38,6 +38,7 @@ from core.replay.waits import Waits
 from core.text import literal
 from tui import heap
 from tui.navigation import Modal
+from tui.screens.steady import SteadyLayout
 from tui.widgets.badges import BADGE_CLASSES, state_badge, state_style
 from tui.widgets.footer import Footer
 from tui.widgets.text import money, plural, short
@@ -83,7 +84,7 @@ def _num(value: float | None, fmt: str = "{:.2f}") -> str:
     return "–" if value is None else fmt.format(value)
 
 
-class MatrixScreen(Screen[None]):
+class MatrixScreen(SteadyLayout, Screen[None]):
     if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
         app = getters.app(RepriseApp)
 

@@ -27,6 +27,7 @@ from core.models import LoggedRequest
 from core.text import literal, literal_text
 from core.throughput import first_error, replay_speed
 from tui import heap
+from tui.screens.steady import SteadyLayout
 from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.edits_panel import EditsPanel
 from tui.widgets.footer import Footer
@@ -56,7 +57,7 @@ READ_ERRORS = {
 }
 
 
-class SessionScreen(Screen[None]):
+class SessionScreen(SteadyLayout, Screen[None]):
     if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
         app = getters.app(RepriseApp)
 

@@ -21,6 +21,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from core.remote_sessions import RemoteListing
+from tui.screens.steady import SteadyLayout
 from tui.widgets.footer import Footer
 from tui.widgets.session_list import SessionList
 from tui.widgets.text import plural
@@ -55,7 +56,7 @@ Or try the built-in demo sessions:
 """
 
 
-class SessionsScreen(Screen[None]):
+class SessionsScreen(SteadyLayout, Screen[None]):
     """All sessions in the store, newest first."""
 
     if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp

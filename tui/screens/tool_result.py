@@ -12,9 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static, TextArea
 
 from core.replay.conversation import ToolResult
+from tui.screens.steady import SteadyLayout
 
 
-class ToolResultScreen(ModalScreen[dict[str, str] | None]):
+class ToolResultScreen(SteadyLayout, ModalScreen[dict[str, str] | None]):
     """One text area per waiting call; dismissed with {call id: result} or None."""
 
     BINDINGS = [
