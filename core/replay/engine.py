@@ -132,6 +132,7 @@ async def run_replay(
     running in another live process is refused too.
     """
     env = os.environ if env is None else env
+    resumed: Replay | None = None
     if resume_id is not None:
         existing_replay = store.get_replay(resume_id)
         if existing_replay is None:
@@ -146,34 +147,48 @@ async def run_replay(
             target = resume_target(existing_replay.spec.target(), what=f"replay {resume_id}")
         spec = existing_replay.spec.with_target(target)
         check_target(spec.target(), env)
-        replay = existing_replay
         previous = store.replay_results(resume_id)
-        _check_keys(store, spec, env, previous)
-        if not store.claim_replay(resume_id, owner):
-            raise ValueError(f"replay {resume_id} was resumed by another process just now")
+        resumed = existing_replay
     else:
         check_target(spec.target(), env)
-        _check_keys(store, spec, env, {})
-        replay = store.create_replay(spec)
         previous = {}
+    # The session is read and planned once: the key check below and the run share the plan.
     requests = store.session_requests(spec.session_id, bodies=True)
-    if not requests:
-        store.finish_replay(replay.id, "failed")
-        raise ValueError(f"session {spec.session_id!r} has no stored requests")
-    if spec.format:
+    format_error: ValueError | None = None
+    if spec.format and requests:
         from core.sources.calls import decide_formats
 
         try:
             requests = decide_formats(requests, spec.format)
+        except ValueError as exc:
+            format_error = exc
+    checked_plan = None
+    if requests and format_error is None and spec.via != "local":
+        try:
+            checked_plan = plan_replay(requests, spec)
         except ValueError:
-            store.finish_replay(replay.id, "failed")
-            raise
+            checked_plan = None  # planning again below reports it
+        if checked_plan is not None:
+            _check_keys(checked_plan, spec, env, previous)
+    if resumed is not None:
+        replay = resumed
+        if not store.claim_replay(resumed.id, resumed.owner_pid):
+            raise ValueError(f"replay {resumed.id} was resumed by another process just now")
+    else:
+        replay = store.create_replay(spec)
+    if not requests:
+        store.finish_replay(replay.id, "failed")
+        raise ValueError(f"session {spec.session_id!r} has no stored requests")
+    if format_error is not None:
+        store.finish_replay(replay.id, "failed")
+        raise format_error
     try:
         run_spec = await _resolve_local_target(spec)
     except ValueError:
         store.finish_replay(replay.id, "failed")
         raise
-    plan = plan_replay(requests, run_spec)
+    plan = checked_plan if checked_plan is not None and run_spec is spec else (
+        plan_replay(requests, run_spec))
     own_client = client is None
     timeouts = timeouts or Timeouts()
     if client is None:
@@ -204,23 +219,13 @@ async def run_replay(
 
 
 def _check_keys(
-    store: Store, spec: ReplaySpec, env: Mapping[str, str], previous: dict[str, ReplayResult]
+    plan: ReplayPlan, spec: ReplaySpec, env: Mapping[str, str],
+    previous: dict[str, ReplayResult],
 ) -> None:
     """Refuse (TargetRefused) before anything is sent or stored when a request that will be
     sent goes to a provider whose key is missing or unusable; skipped requests and those a
     resumed run keeps do not count. Problems the plan or the sending reports anyway (no
     requests, a refused URL) are left to them."""
-    if spec.via == "local":
-        return  # the bundled model needs no key
-    requests = store.session_requests(spec.session_id, bodies=True)
-    try:
-        if spec.format:
-            from core.sources.calls import decide_formats
-
-            requests = decide_formats(requests, spec.format)
-        plan = plan_replay(requests, spec)
-    except ValueError:
-        return
     named_key = spec.api_key_env is not None and spec.via not in BUILTIN_VIAS
     urls = []
     for item in plan.items:
