@@ -408,9 +408,11 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self._stop.clear()
         batcher: EventBatcher[MatrixEvent] = EventBatcher(
             lambda events: self.post_message(MatrixProgress(events)))
-        return run_in_thread_loop(
-            lambda: run_matrix(store, resume_id=matrix_id, on_event=batcher.add, target=target),
-            self._stop, batcher)
+        with heap.paused():
+            return run_in_thread_loop(
+                lambda: run_matrix(store, resume_id=matrix_id, on_event=batcher.add,
+                                   target=target),
+                self._stop, batcher)
 
     def on_matrix_created(self, message: MatrixCreated) -> None:
         self.matrix_id = message.matrix_id
@@ -419,7 +421,6 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self._title()
 
     def on_matrix_progress(self, message: MatrixProgress) -> None:
-        heap.settle()  # what the running matrix built stays out of full collections
         changed: set[str] = set()
         finished = False
         for event in message.events:

@@ -503,14 +503,15 @@ class SessionScreen(SteadyLayout, Screen[None]):
         self._stop_replay.clear()
         batcher: EventBatcher[ReplayEvent] = EventBatcher(
             lambda events: self.post_message(ReplayProgress(events)))
-        replay = run_in_thread_loop(
-            lambda: run_replay(self.app.loaded_store, spec, on_event=batcher.add,
-                               resume_id=resume_id, target=target, tool_results=tool_results),
-            self._stop_replay, batcher)
+        with heap.paused():
+            replay = run_in_thread_loop(
+                lambda: run_replay(self.app.loaded_store, spec, on_event=batcher.add,
+                                   resume_id=resume_id, target=target,
+                                   tool_results=tool_results),
+                self._stop_replay, batcher)
         return load_replay(self.app.loaded_store, replay.id) or LoadedReplay(replay=replay)
 
     def on_replay_progress(self, message: ReplayProgress) -> None:
-        heap.settle()  # what the running replay built stays out of full collections
         tree = self.query_one(RequestTree)
         status = self.query_one(ReplayStatus)
         states: dict[str, str] = {}
