@@ -7,6 +7,7 @@ The first screen (sessions) imports only what it needs; the session, replay and 
 from __future__ import annotations
 
 import sys
+import time
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,6 +48,9 @@ class StoreChanged(Message):
 
 
 STORE_POLL_SECONDS = 1.0
+
+
+FIRST_FRAME_WRITE_S = 0.15  # time the first frame's output is given before the store loads
 
 
 class NotLoadedError(RuntimeError):
@@ -159,6 +163,11 @@ class RepriseApp(App[None]):
 
     @work(thread=True, exclusive=True, group="startup", exit_on_error=False)
     def load_store(self) -> None:
+        if self.store is None and self.peek is not None:
+            # The first frame (rows read by `peek`) must reach the terminal before this
+            # thread's imports and the store's open compete with the thread that writes it:
+            # started at once, they delayed the rows on screen by ~100 ms in a real terminal.
+            time.sleep(FIRST_FRAME_WRITE_S)
         from tui.config import Config, load_config
 
         config, error = (self.config, None) if self.config is not None else (
