@@ -234,3 +234,28 @@ def test_sessions_without_cost_read_unknown_not_zero(tmp_path: Path) -> None:
             for key in ("name-recorded", "name-mixed", "lone")}
     assert code == 0 and "$0 " not in out and "$0.25" in line["name-mixed"]
     assert line["name-recorded"].split()[-2] == line["lone"].split()[-2] == "–"
+
+
+def test_only_opening_the_app_skips_click(monkeypatch) -> None:
+    from tui.cli import app_only
+
+    monkeypatch.delenv("REPRISE_DB", raising=False)
+    assert app_only([]) == (True, None)
+    assert app_only(["--db", "s.db"]) == (True, "s.db")
+    assert app_only(["--db=s.db"]) == (True, "s.db")
+    monkeypatch.setenv("REPRISE_DB", "env.db")
+    assert app_only([]) == (True, "env.db")
+    for args in (["--db"], ["--db", "s.db", "sessions"], ["--help"], ["--version"],
+                 ["demo"], ["--db", "--help"], ["--db="]):
+        assert app_only(args) == (False, None), args
+    done = subprocess.run([sys.executable, "-c", "import sys, tui.cli;"
+                           " assert 'click' not in sys.modules"], capture_output=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_opening_the_app_on_a_directory_fails_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "tui.cli", "--db", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"reprise: --db {tmp_path} is a directory; pass the store's file name"]

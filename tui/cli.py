@@ -1,94 +1,65 @@
-"""`reprise` command line. Commands live in `tui.commands.*` and load lazily so that
-`reprise diff` or `reprise replay --json` never pays for importing Textual."""
+"""`reprise` command line.
+
+Opening the app (`reprise`, `reprise --db PATH`) skips click: importing and running it costs
+~10 ms beyond what Textual loads anyway, on the path the first frame waits for (a bare
+Textual app shows its first frame in ~270 ms here). Every other command line goes to the
+click group in `tui.commands.root`, whose commands load lazily.
+"""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import os
 import sys
-
-import click
-
-# command name -> "module:attribute"; each module owns one command.
-COMMANDS: dict[str, str] = {
-    "sessions": "tui.commands.browse:sessions",
-    "tree": "tui.commands.browse:tree",
-    "show": "tui.commands.browse:show",
-    "import": "tui.commands.importing:import_files",
-    "demo": "tui.commands.app:demo",
-    "demo-tool": "tui.commands.app:demo_tool",
-    "open": "tui.commands.app:open_app",
-    "diff": "tui.commands.diff:diff",
-    "replay": "tui.commands.replay:replay",
-    "replays": "tui.commands.replay:replays",
-    "pull": "tui.commands.pull:pull",
-    "serve-local": "tui.commands.local:serve_local",
-    "record": "tui.commands.record:record",
-    "score": "tui.commands.evals:score",
-    "matrix": "tui.commands.evals:matrix",
-    "export": "tui.commands.evals:export",
-}
+from pathlib import Path
+from typing import Any
 
 
-class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._available(name))
-
-    @staticmethod
-    def _available(name: str) -> bool:
-        module = COMMANDS[name].split(":")[0]
-        return importlib.util.find_spec(module) is not None
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None or not self._available(cmd_name):
-            return None
-        module_name, attr = target.split(":")
-        return getattr(importlib.import_module(module_name), attr)
-
-    def invoke(self, ctx: click.Context) -> object:
-        """Store faults (locked, disk full, deleted, damaged) end a command in one line."""
-        try:
-            return super().invoke(ctx)
-        except Exception as exc:
-            store = sys.modules.get("core.store")  # no store fault without the store loaded
-            if store is None or not isinstance(exc, store.StoreError | store.sqlite3.Error):
-                raise
-            from tui.commands.common import fail
-
-            path = (ctx.obj or {}).get("db") or store.default_db_path()
-            fail(store.describe_store_error(exc, path))
-
-
-@click.group(cls=LazyGroup, invoke_without_command=True)
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    envvar="REPRISE_DB",
-    help="SQLite store to use (default: the platform data dir; env REPRISE_DB).",
-)
-@click.version_option(package_name="reprise-tui")
-@click.pass_context
-def cli(ctx: click.Context, db: str | None) -> None:
-    """reprise: replay recorded LLM sessions with modified prompts and diff the results."""
-    ctx.ensure_object(dict)
-    ctx.obj["db"] = db
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(_open_app_command())
-
-
-def _open_app_command() -> click.Command:
-    module_name, attr = COMMANDS["open"].split(":")
-    return getattr(importlib.import_module(module_name), attr)
+def app_only(args: list[str]) -> tuple[bool, str | None]:
+    """(True, the --db value) when the command line only opens the app; else (False, None)."""
+    if not args:
+        return True, os.environ.get("REPRISE_DB") or None
+    if len(args) == 2 and args[0] == "--db" and args[1] and not args[1].startswith("-"):
+        return True, args[1]
+    if len(args) == 1 and args[0].startswith("--db=") and len(args[0]) > len("--db="):
+        return True, args[0][len("--db="):]
+    return False, None
 
 
 def main() -> None:
     try:
-        cli(obj={})
+        opens, db = app_only(sys.argv[1:])
+        if opens:
+            _open(db)
+        else:
+            from tui.commands.root import cli
+
+            cli(obj={})
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def _open(db: str | None) -> None:
+    """The app, as `reprise open` runs it; store faults end in one line, as in every command."""
+    from tui.launch import run_app
+
+    try:
+        run_app(Path(db) if db else None)
+    except Exception as exc:
+        store = sys.modules.get("core.store")  # no store fault without the store loaded
+        if store is None or not isinstance(exc, store.StoreError | store.sqlite3.Error):
+            raise
+        from tui.commands.common import fail
+
+        fail(store.describe_store_error(exc, db or store.default_db_path()))
+
+
+def __getattr__(name: str) -> Any:
+    """`tui.cli.cli` and the command table, as before they moved to `tui.commands.root`."""
+    if name in ("cli", "COMMANDS", "LazyGroup"):
+        from tui.commands import root
+
+        return getattr(root, name)
+    raise AttributeError(name)
 
 
 if __name__ == "__main__":

@@ -3,48 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def check_store_path(db: Path) -> None:
-    """Fail at once (one line, exit 1) when --db names something that is not a store."""
-    problem = None
-    if db.is_dir():
-        problem = f"--db {db} is a directory; pass the store's file name"
-    else:
-        try:
-            with db.open("rb") as handle:
-                head = handle.read(len(SQLITE_HEADER))
-        except FileNotFoundError:
-            return  # a new store is created there
-        except OSError as exc:
-            problem = f"cannot read --db {db}: {exc.strerror or exc}"
-        else:
-            if head and head != SQLITE_HEADER:
-                problem = (f"--db {db} is not a reprise store (not an SQLite database); pass a"
-                           " store file, or a new file name to start an empty one")
-    if problem:
-        click.echo(f"reprise: {problem}", err=True)
-        sys.exit(1)
-
-
-def _run(db: Path | None, session: str | None = None, *, save_settings: bool = True) -> None:
-    from platformdirs import user_config_path
-
-    from tui.app import RepriseApp
-
-    if db is not None:
-        check_store_path(db)
-    config = user_config_path("reprise", appauthor=False) / "config.toml"
-    app = RepriseApp(db, config_path=config, start_session=session, save_settings=save_settings)
-    app.run()
-    if app.return_code:
-        sys.exit(app.return_code)
+from tui.launch import run_app
 
 
 @click.command("open")
@@ -53,7 +16,7 @@ def _run(db: Path | None, session: str | None = None, *, save_settings: bool = T
 def open_app(ctx: click.Context, session: str | None) -> None:
     """Open the terminal app (optionally straight on SESSION)."""
     db = (ctx.obj or {}).get("db")
-    _run(Path(db) if db else None, session)  # None: the default store, opened after paint
+    run_app(Path(db) if db else None, session)  # None: the default store, opened after paint
 
 
 @click.command("demo")
@@ -72,7 +35,7 @@ def demo() -> None:
             path = demo_store_copy(Path(directory))
         except FileNotFoundError as exc:
             raise click.ClickException(str(exc)) from None
-        _run(path, save_settings=False)
+        run_app(path, save_settings=False)
 
 
 def remove_on_hangup(directory: Path) -> None:

@@ -116,15 +116,15 @@ class ReplayStatus(Horizontal):
         if self._waiting:
             line.append(f"\n{self._waiting}")
         label = self.query_one("#replay-label", Static)
-        counts = self.query_one("#replay-counts", Static)
+        counts_line = self.query_one("#replay-counts", Static)
         label_text = Text(at_separators(self.label, label.content_region.width))
-        widths = label.content_region.width, counts.content_region.width
+        widths = label.content_region.width, counts_line.content_region.width
         rows = max(_lines(label_text.plain, widths[0]), _lines(line.plain, widths[1]))
         if min(widths) > 0 and rows > self._rows:  # (not laid out yet: `on_resize` comes)  # the one layout change: the screen's tree keeps its size
             self._rows = min(rows, MAX_ROWS)
             self.styles.height = self._rows
         _update(label, label_text)
-        _update(counts, line)
+        _update(counts_line, line)
 
 
 MAX_ROWS = 4
