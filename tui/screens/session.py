@@ -177,7 +177,6 @@ class SessionScreen(SteadyLayout, Screen[None]):
             self._apply_replay(view.current, quiet=True)
         if self.requests:
             self.call_after_refresh(tree.select_request, self.requests[0].id)
-        self._find_tools()
         self._status()
         self.call_after_refresh(heap.settle)  # the session's requests and tree live long
 
@@ -446,6 +445,11 @@ class SessionScreen(SteadyLayout, Screen[None]):
         def __init__(self, tools: list[str]) -> None:
             self.tools = tools
             super().__init__()
+
+    def on_request_tree_loaded(self, _message: RequestTree.Loaded) -> None:
+        # Read once the tree has filled in: this worker parses every request's body and
+        # preloads modules, and run alongside the tree's first frames it held them up.
+        self._find_tools()
 
     @work(thread=True, exclusive=True, group="tools", exit_on_error=False)
     def _find_tools(self) -> None:

@@ -84,6 +84,9 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
             self.request = request
             super().__init__()
 
+    class Loaded(Message):
+        """Every leaf of the session is in the tree (a large one fills in over frames)."""
+
     class AddedRoundHighlighted(Message):
         """A round an agent replay added beyond the recording (its data is the result)."""
 
@@ -171,6 +174,7 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         if self._added_after is not None:
             results, self._added_after = self._added_after, None
             self.set_added(results)
+        self.post_message(self.Loaded())
 
     def _folder_label(self, folder: TreeFolder) -> Text:
         label = Text(literal(folder.name), style="bold")
