@@ -8,6 +8,8 @@ The symbols are the same everywhere: tree leaves, the diff list, the matrix and 
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
@@ -55,6 +57,13 @@ FALLBACK = {
 }
 
 
+# Resolving a component class walks the stylesheet; a tree of 520 rows asks for the same
+# few styles thousands of times per refresh, so each widget keeps what it resolved for the
+# current theme (a theme switch changes the key, so nothing stale is ever shown).
+_StyleKey = tuple[str, bool, str]
+_resolved: WeakKeyDictionary[Widget, dict[_StyleKey, Style]] = WeakKeyDictionary()
+
+
 def component_style(widget: Widget, name: str, *, partial: bool = True) -> Style:
     """The theme's style for `state--NAME` or `diff--NAME` on this widget.
 
@@ -64,7 +73,12 @@ def component_style(widget: Widget, name: str, *, partial: bool = True) -> Style
     role = name.split("--", 1)[-1]
     fallback = Style.parse(FALLBACK.get(role, ""))
     try:
-        return widget.get_component_rich_style(name, partial=partial, default=fallback)
+        key = (name, partial, widget.app.theme)
+        cache = _resolved.setdefault(widget, {})
+        if (style := cache.get(key)) is None:
+            style = widget.get_component_rich_style(name, partial=partial, default=fallback)
+            cache[key] = style
+        return style
     except Exception:  # not mounted yet: no stylesheet to ask
         return fallback
 
