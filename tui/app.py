@@ -161,7 +161,8 @@ class RepriseApp(App[None]):
         path = self._store_path
         return Peek.open(Path(path) if path else default_db_path())
 
-    @work(thread=True, exclusive=True, group="startup", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="startup",
+          description="opening the store", exit_on_error=False)
     def load_store(self) -> None:
         if self.store is None and self.peek is not None:
             # The first frame (rows read by `peek`) must reach the terminal before this
@@ -241,7 +242,8 @@ class RepriseApp(App[None]):
         if self._start_session:
             self.open_session(self._start_session)
 
-    @work(thread=True, exclusive=True, group="store-watch", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="store-watch",
+          description="watching the store for changes", exit_on_error=False)
     def watch_store(self) -> None:
         """Sessions recorded or imported by another process show up without a restart."""
         store = self.store

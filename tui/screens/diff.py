@@ -13,6 +13,7 @@ from textual import getters, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Header, OptionList, Static
@@ -36,8 +37,9 @@ if TYPE_CHECKING:
 class ComparisonReady(Message):
     """Every request of the session compared (read and diffed in a worker)."""
 
-    def __init__(self, comparison: Comparison) -> None:
+    def __init__(self, comparison: Comparison, options: list[Option]) -> None:
         self.comparison = comparison
+        self.options = options  # the request list's rows, built in the worker too
         super().__init__()
 
 
@@ -160,20 +162,23 @@ words struck through in red, inserted words in green; tool calls are compared as
         self._show_tools(None)
         self.load_comparison()
 
-    @work(thread=True, exclusive=True, group="diff-load", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="diff-load",
+          description="comparing responses", exit_on_error=False)
     def load_comparison(self) -> None:
         """Read both sides and every similarity off the UI loop (cached per replay pair)."""
         from core.compare import load_comparison
 
-        self.post_message(ComparisonReady(load_comparison(
-            self.app.loaded_store, self.session_id, self.replay_id, self.order, self.base_id)))
+        comparison = load_comparison(
+            self.app.loaded_store, self.session_id, self.replay_id, self.order, self.base_id)
+        self.post_message(ComparisonReady(
+            comparison, [self._option(comparison, rid) for rid in comparison.order]))
 
     def on_comparison_ready(self, message: ComparisonReady) -> None:
         comparison = self.comparison = message.comparison
         self.order = comparison.order
         summary = self.query_one("#diff-summary", OptionList)
         summary.clear_options()
-        summary.add_options([self._option(rid) for rid in self.order])
+        summary.add_options(message.options)
         mean = comparison.mean_similarity
         summary.border_title = (
             f"{comparison.replayed}/{len(self.order)} replayed"
@@ -196,25 +201,27 @@ words struck through in red, inserted words in green; tool calls are compared as
         summary = self.query_one("#diff-summary", OptionList)
         highlighted = summary.highlighted
         summary.clear_options()
-        summary.add_options([self._option(rid) for rid in self.order])
+        summary.add_options([self._option(self.comparison, rid) for rid in self.order])
         summary.highlighted = highlighted  # shows the request (and its statistics) again
 
-    def _option(self, request_id: str) -> Option:
-        result = self.results.get(request_id)
+    def _option(self, comparison: Comparison, request_id: str) -> Option:
+        """One row of the request list, as `Content` so the list need not convert it."""
+        result = comparison.results.get(request_id)
         label = Text()
         if result is None:
             label.append("  ")
         else:
             label.append_text(state_badge(self, result.status))
-        sim = self._similarity(request_id)
+        sim = comparison.similarities.get(request_id)
         label.append(f"{sim:>4.0%} " if sim is not None else "  –  ",
                      style=diff_style(self, "same", foreground=True) if sim == 1
                      else diff_style(self, "changed", foreground=True) if sim is not None
                      else state_style(self, "note"))
         # The list is 44 cells or 45% of the screen (app.tcss), less border, badge, similarity.
         room = min(44, int(self.app.size.width * 0.45)) - 13
-        label.append(fit(literal(self.labels.get(request_id, request_id[:8])), max(8, room)))
-        return Option(label, id=request_id)
+        label.append(fit(literal(comparison.labels.get(request_id, request_id[:8])),
+                         max(8, room)))
+        return Option(Content.from_rich_text(label), id=request_id)
 
     def _similarity(self, request_id: str) -> float | None:
         """The one similarity shown for a request, in the list and in the header alike."""
@@ -236,7 +243,8 @@ words struck through in red, inserted words in green; tool calls are compared as
         if self.comparison is not None:
             self.compute_diff(self.comparison, request_id, self.structural)
 
-    @work(thread=True, exclusive=True, group="diff-show", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="diff-show",
+          description="diffing one request", exit_on_error=False)
     def compute_diff(self, comparison: Comparison, request_id: str, structural: bool) -> None:
         from core.compare import request_diff
 
@@ -334,7 +342,8 @@ words struck through in red, inserted words in green; tool calls are compared as
     def action_export(self, fmt: str = "html") -> None:
         self.export_report(fmt, self.export_path(fmt))
 
-    @work(thread=True, group="export", exit_on_error=False)
+    @work(thread=True, group="export",
+          description="exporting the report", exit_on_error=False)
     def export_report(self, fmt: str, path: Path) -> None:
         """Score (judges may call the network), build and write the report off the UI loop."""
         import asyncio

@@ -381,7 +381,8 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self.run_worker_ = self.run_matrix(resume, target)
         self._progress()
 
-    @work(thread=True, exclusive=True, group="matrix", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="matrix",
+          description="running the matrix", exit_on_error=False)
     def run_matrix(self, resume: bool, target: ReplayTarget | None = None) -> Matrix:
         """The matrix runs on its own loop in this thread; its events reach the UI in
         batches (one message per frame at most), so the UI loop only draws."""
@@ -449,7 +450,8 @@ responses, requests, failures, tokens, estimated cost and mean latency.
             self.refresh_table()
         self._progress()
 
-    @work(thread=True, exclusive=True, group="matrix-table", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="matrix-table",
+          description="reading matrix results", exit_on_error=False)
     def refresh_table(self) -> MatrixTable:
         """Scores, similarity and costs of every cell, read and computed in this thread."""
         from core.matrix import matrix_table

@@ -215,7 +215,8 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         if areas:
             areas.first().focus()
 
-    @work(thread=True, group="matrix-scorers", exit_on_error=False)
+    @work(thread=True, group="matrix-scorers",
+          description="loading scorers", exit_on_error=False)
     def suggest_scorers(self) -> None:
         with_bodies = self.app.loaded_store.session_requests(self.session_id, bodies=True)
         self.post_message(DefaultScorers(
@@ -338,7 +339,8 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             return
         self.plan_in_background(spec, start)
 
-    @work(thread=True, exclusive=True, group="matrix-plan", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="matrix-plan",
+          description="planning the matrix", exit_on_error=False)
     def plan_in_background(self, spec: MatrixSpec, start: bool) -> None:
         try:
             plan = plan_matrix(self.app.loaded_store, spec)

@@ -225,7 +225,8 @@ class ReplayForm(Modal[ReplaySettings | None]):
         if not any(t.key in ("local", "base_url") for t in self.targets):
             self.probe_ollama()
 
-    @work(exclusive=True, group="probe", exit_on_error=False)
+    @work(exclusive=True, group="probe",
+          description="checking the replay target", exit_on_error=False)
     async def probe_ollama(self) -> None:
         from core.local_model import aprobe_ollama
 

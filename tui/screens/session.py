@@ -158,7 +158,8 @@ class SessionScreen(SteadyLayout, Screen[None]):
             self.view = view
             super().__init__()
 
-    @work(thread=True, exclusive=True, group="session-open", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="session-open",
+          description="opening the session", exit_on_error=False)
     def open_view(self) -> None:
         from core.session_view import load_session_view
 
@@ -206,7 +207,8 @@ class SessionScreen(SteadyLayout, Screen[None]):
         if self.replay_worker is None or self.replay_worker.is_finished:
             self.reload_requests()
 
-    @work(thread=True, exclusive=True, group="session-reload", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="session-reload",
+          description="reloading the session", exit_on_error=False)
     def reload_requests(self) -> None:
         from core.session_view import load_session_view
 
@@ -451,7 +453,8 @@ class SessionScreen(SteadyLayout, Screen[None]):
         # preloads modules, and run alongside the tree's first frames it held them up.
         self._find_tools()
 
-    @work(thread=True, exclusive=True, group="tools", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="tools",
+          description="reading the tools offered", exit_on_error=False)
     def _find_tools(self) -> None:
         from core.replay.agent import session_tools
 
@@ -492,7 +495,8 @@ class SessionScreen(SteadyLayout, Screen[None]):
         self.run_started = datetime.now(UTC)
         self.replay_worker = self.run_replay(spec, target.local)
 
-    @work(thread=True, exclusive=True, group="replay", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="replay",
+          description="replaying the session", exit_on_error=False)
     def run_replay(self, spec: ReplaySpec, local: bool, resume_id: str | None = None,
                    target: ReplayTarget | None = None,
                    tool_results: dict[str, str] | None = None) -> LoadedReplay:
@@ -621,7 +625,8 @@ class SessionScreen(SteadyLayout, Screen[None]):
         """Show a stored replay's states and results (read in a worker)."""
         self.read_replay(replay_id, quiet)
 
-    @work(thread=True, group="replay-load", exit_on_error=False)
+    @work(thread=True, group="replay-load",
+          description="loading a replay", exit_on_error=False)
     def read_replay(self, replay_id: str, quiet: bool) -> None:
         from core.session_view import load_replay
 

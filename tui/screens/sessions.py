@@ -240,7 +240,8 @@ class SessionsScreen(SteadyLayout, Screen[None]):
         self.query_one("#sessions-status", Static).update("Helicone · loading sessions…")
         self.list_worker = self.list_remote(search, self._more)
 
-    @work(exclusive=True, group="helicone-list", exit_on_error=False)
+    @work(exclusive=True, group="helicone-list",
+          description="listing Helicone sessions", exit_on_error=False)
     async def list_remote(self, search: str, more: asyncio.Event) -> None:
         from core.sources.helicone import HeliconeClient, parse_since
 
@@ -265,7 +266,8 @@ class SessionsScreen(SteadyLayout, Screen[None]):
                     title="Helicone")
         self.pull_session(summary)
 
-    @work(group="helicone-pull", exit_on_error=False)
+    @work(group="helicone-pull",
+          description="pulling a Helicone session", exit_on_error=False)
     async def pull_session(self, summary: SessionSummary) -> tuple[str, Any]:
         from core.sources.helicone import HeliconeClient, pull
 
