@@ -9,6 +9,7 @@ import pytest
 
 from core.sources.files import import_files
 from core.store import Store
+from tests.pilot import replay_form_open
 from tests.servers import FakeProvider
 from tests.test_app import SIZE
 from tests.test_app_replay import config_for, wait_for
@@ -41,8 +42,7 @@ async def test_a_request_without_a_session_edits_replays_and_diffs(store: Store)
             assert "positive" in detail.response_text
             await pilot.press("e", *" Answer in one word.", "ctrl+s")
             await pilot.pause()
-            await pilot.press("r")
-            await pilot.pause()
+            await replay_form_open(pilot)
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: screen.replay_worker is not None
                            and screen.replay_worker.is_finished)
@@ -66,8 +66,7 @@ async def test_responses_session_edits_its_instructions_and_replays_translated(
             assert isinstance(screen, SessionScreen)
             await pilot.press("e", *" Reply in Portuguese.", "ctrl+s")
             await pilot.pause()
-            await pilot.press("r")
-            await pilot.pause()
+            await replay_form_open(pilot)
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: screen.replay_worker is not None
                            and screen.replay_worker.is_finished)

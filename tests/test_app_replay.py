@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.store import Store
+from tests.pilot import replay_form_open, replays_listed
 from tests.servers import FakeProvider
 from tests.test_app import SIZE, debate_requests
 from tui.app import RepriseApp
@@ -103,8 +104,7 @@ async def test_cancel_replay_with_escape(store: Store) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             screen = app.screen
-            await pilot.press("r")
-            await pilot.pause()
+            await replay_form_open(pilot)
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: "running" in screen.query_one(RequestTree).states.values())
             assert screen.query_one(ReplayStatus).display
@@ -136,8 +136,7 @@ async def test_replays_list_reopens_and_compares(store: Store) -> None:
             await pilot.pause()
             screen = app.screen
             for _ in range(2):
-                await pilot.press("r")
-                await pilot.pause()
+                await replay_form_open(pilot)
                 await pilot.press("ctrl+s")
                 await pilot.pause()
                 await wait_for(pilot, lambda: screen.replay_worker.is_finished)
@@ -145,7 +144,7 @@ async def test_replays_list_reopens_and_compares(store: Store) -> None:
             replays = store.list_replays("s-debate")
             assert len(replays) == 2
             await pilot.press("R")
-            await pilot.pause()
+            await replays_listed(pilot)
             await pilot.press("c", "down", "enter")
             await settle(pilot)
             diff = app.screen
@@ -161,8 +160,7 @@ async def test_detail_shows_the_replayed_response(store: Store) -> None:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             screen = app.screen
-            await pilot.press("r")
-            await pilot.pause()
+            await replay_form_open(pilot)
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: screen.replay_worker is not None
                            and screen.replay_worker.is_finished)
@@ -189,8 +187,7 @@ async def test_a_replay_without_the_provider_key_is_refused_by_name(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = app.screen
-        await pilot.press("r")
-        await pilot.pause()
+        await replay_form_open(pilot)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.replay_worker is not None
                        and screen.replay_worker.is_finished)

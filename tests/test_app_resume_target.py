@@ -8,6 +8,7 @@ import pytest
 
 from core.replay.models import ReplaySpec
 from core.store import Store
+from tests.pilot import replays_listed
 from tests.servers import FakeProvider
 from tests.test_app import SIZE, debate_requests
 from tests.test_app_replay import wait_for
@@ -37,7 +38,7 @@ async def test_resume_to_a_stored_target_asks_first(store: Store, monkeypatch) -
             await pilot.pause()
             screen = app.screen
             await pilot.press("R")
-            await pilot.pause()
+            await replays_listed(pilot)
             await pilot.press("r")
             await pilot.pause()
             assert isinstance(app.screen, ConfirmScreen)
@@ -49,7 +50,7 @@ async def test_resume_to_a_stored_target_asks_first(store: Store, monkeypatch) -
             assert store.get_replay(replay.id).status == "cancelled"
 
             await pilot.press("R")
-            await pilot.pause()
+            await replays_listed(pilot)
             await pilot.press("r")
             await pilot.pause()
             await pilot.press("y")  # confirmed: the person named it

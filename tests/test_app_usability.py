@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.store import Store
+from tests.pilot import replay_form_open, replays_listed
 from tests.servers import FakeProvider
 from tests.test_app import SIZE, debate_requests
 from tests.test_app_replay import config_for, wait_for
@@ -26,8 +27,7 @@ def store(tmp_path: Path) -> Store:
 
 
 async def replay_once(pilot, screen) -> None:
-    await pilot.press("r")
-    await pilot.pause()
+    await replay_form_open(pilot)
     await pilot.press("ctrl+s")
     await wait_for(pilot, lambda: screen.replay_worker is not None
                    and screen.replay_worker.is_finished)
@@ -183,8 +183,7 @@ async def test_cancelled_replay_resumes_from_the_replays_list(store: Store) -> N
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             screen = app.screen
-            await pilot.press("r")
-            await pilot.pause()
+            await replay_form_open(pilot)
             await pilot.press("ctrl+s")
             tree = screen.query_one(RequestTree)
             await wait_for(pilot, lambda: "done" in tree.states.values())
@@ -199,7 +198,7 @@ async def test_cancelled_replay_resumes_from_the_replays_list(store: Store) -> N
             sent_before = len(server.received)
 
             await pilot.press("R")
-            await pilot.pause()
+            await replays_listed(pilot)
             await pilot.press("r")
             await pilot.pause()
             assert app.screen is screen
@@ -213,7 +212,7 @@ async def test_cancelled_replay_resumes_from_the_replays_list(store: Store) -> N
             assert "5/5" in str(screen.query_one("#replay-counts").render())
 
             await pilot.press("R")
-            await pilot.pause()
+            await replays_listed(pilot)
             await pilot.press("r")  # a finished replay has nothing to resume
             await pilot.pause()
             assert app.screen is not screen
@@ -228,8 +227,7 @@ async def test_status_line_names_the_running_replay(store: Store) -> None:
             screen = app.screen
             await replay_once(pilot, screen)
             first = store.list_replays("s-debate")[0].id
-            await pilot.press("r")
-            await pilot.pause()
+            await replay_form_open(pilot)
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: len(store.list_replays("s-debate")) == 2
                            and screen.replay is not None and screen.replay.id != first)

@@ -11,6 +11,7 @@ from core.demo_replay import DEBATE_SESSION, seed_demo_replay
 from core.labels import describe_change, fit, request_labels
 from core.replay.models import ReplayResult, ReplaySpec
 from core.store import Store
+from tests.pilot import replay_form_open, until_screen
 
 
 def req(rid: str, path: str, prompt: str | None) -> SimpleNamespace:
@@ -113,6 +114,7 @@ async def test_the_local_model_defaults_to_what_it_serves(tmp_path: Path, monkey
     """One request at a time: more would only queue, and queueing would count as latency."""
     from tui.app import RepriseApp
     from tui.config import Config, ReplayDefaults
+    from tui.screens.matrix_setup import MatrixSetup
 
     monkeypatch.setattr("core.local_model.local_runtime_available", lambda: True)
     config = Config(replay=ReplayDefaults(base_url="http://127.0.0.1:9/v1", concurrency=8))
@@ -120,15 +122,14 @@ async def test_the_local_model_defaults_to_what_it_serves(tmp_path: Path, monkey
         app = RepriseApp(store, config, start_session=DEBATE_SESSION)
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.pause()
-            await pilot.press("r")
-            await pilot.pause()
+            await replay_form_open(pilot)
             form = app.screen
             assert form.query_one("#concurrency").value == "1"
             form.query_one("#target").value = "base_url"
             await pilot.pause()
             assert form.query_one("#concurrency").value == "8"
             await pilot.press("escape", "M")
-            await pilot.pause()
+            await until_screen(pilot, MatrixSetup)
             setup = app.screen
             assert setup.query_one("#matrix-concurrency").value == "1"
             assert setup.query_one("#matrix-parallel").value == "1"

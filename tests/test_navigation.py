@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, OptionList, RadioButton, RadioSet
 from core.demo import demo_store_copy
 from core.demo_replay import seed_demo_replay
 from core.store import Store
+from tests.pilot import replays_listed
 from tests.test_app_matrix import seed_matrix
 from tui.app import RepriseApp
 from tui.config import Config, ReplayDefaults
@@ -140,7 +141,7 @@ async def test_every_screen_and_modal_answers_the_same_keys(demo: Store) -> None
 
         # The replays list compares two: c marks the base, j moves, Enter diffs base → new.
         await pilot.press("R")
-        await pilot.pause()
+        await replays_listed(pilot)
         replays = app.screen
         listing = replays.query_one(OptionList)
         first = listing.get_option_at_index(0).id

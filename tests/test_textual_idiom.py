@@ -159,7 +159,7 @@ async def test_badges_and_diff_colours_follow_the_theme(demo: Store) -> None:
         assert view._theme.style("inserted").color.get_truecolor().hex.lower() == success()
         summary = app.screen.query_one("#diff-summary")
         first = summary.get_option_at_index(0).prompt
-        assert first.get_style_at_offset(app.console, 0).color.get_truecolor().hex.lower() \
+        assert first.get_style_at_offset(0).foreground.hex.lower() \
             == success()  # the ✓ of a done request, in the new theme
 
 

@@ -510,7 +510,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         if row is not None:
             replay = next((r for rid in row.replay_ids
                            if (r := self.app.loaded_store.get_replay(rid)) is not None), None)
-        if replay is None or not self.app.loaded_store.replay_results(replay.id):
+        if replay is None or not replay.total:  # counted in the replay's own row
             self.notify("this cell has no replayed requests yet", severity="warning")
             return
         self.app.push_screen(DiffScreen(replay.session_id, replay.id, [], None))

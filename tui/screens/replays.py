@@ -6,17 +6,20 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 from rich.text import Text
-from textual import getters
+from textual import getters, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from core.replay.models import Replay
 from core.text import literal
 from tui.navigation import Modal
 from tui.widgets.badges import BADGE_CLASSES, state_style
 from tui.widgets.text import plural, short
+from tui.workers import WorkerRoutes
 
 if TYPE_CHECKING:
     from tui.app import RepriseApp
@@ -34,10 +37,20 @@ class ReplayChoice(BaseModel):
     resume: bool = False
 
 
+class ReplaysListed(Message):
+    """A session's replays, newest first, and the matrix cell each one ran for (read in a
+    worker: every matrix of the store is read to name the cells)."""
+
+    def __init__(self, replays: list[Replay], cells: dict[str, str]) -> None:
+        self.replays = replays
+        self.cells = cells
+        super().__init__()
+
+
 HINT = "Enter: open · c: compare two · r: resume · Esc: close"
 
 
-class ReplaysScreen(Modal[ReplayChoice | None]):
+class ReplaysScreen(WorkerRoutes, Modal[ReplayChoice | None]):
     if TYPE_CHECKING:  # Textual types `app` as App[Any]; this screen runs in RepriseApp
         app = getters.app(RepriseApp)
 
@@ -53,6 +66,7 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
 """
 
     copy_what = "the replay id"
+    WORKER_ERRORS = {"replays-list": "cannot read the replays"}
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="replays.close", tooltip="Back to the session"),
@@ -68,6 +82,7 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
         self.marked: str | None = None
         self.statuses: dict[str, str] = {}
         self.labels: dict[str, Text] = {}
+        self.listed = False  # the replays have been read and shown
 
     def compose(self) -> ComposeResult:
         with Vertical(id="replays-box", classes="form"):
@@ -76,12 +91,24 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
             yield Static(HINT, id="replays-hint", markup=False)
 
     def on_mount(self) -> None:
+        self.query_one(OptionList).add_option(Option("reading replays…", disabled=True))
+        self.list_replays()
+
+    @work(thread=True, exclusive=True, group="replays-list",
+          description="reading the session's replays", exit_on_error=False)
+    def list_replays(self) -> None:
         from core.matrix import matrix_cell_replays
 
         replays = self.app.loaded_store.list_replays(self.session_id)
         cells = matrix_cell_replays(self.app.loaded_store) if replays else {}
+        self.post_message(ReplaysListed(replays, cells))
+
+    def on_replays_listed(self, message: ReplaysListed) -> None:
+        replays, cells = message.replays, message.cells
+        self.listed = True
         self.statuses = {replay.id: replay.status for replay in replays}
         listing = self.query_one(OptionList)
+        listing.clear_options()
         if not replays:
             listing.add_option(Option("no replays yet: press r on the session", disabled=True))
             return
