@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -198,18 +200,32 @@ def in_tmux(command: list[str], marker: str, timeout: float = 30.0) -> float:
     env.pop("REPRISE_DB", None)
     shell = " ".join(_quote(part) for part in command)
     start = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "36",
+    subprocess.run([*TMUX, "new-session", "-d", "-s", name, "-x", "120", "-y", "36",
                     f"cd {_quote(str(ROOT))} && exec {shell}"], check=True, env=env)
     try:
         while time.perf_counter() - start < timeout:
-            pane = subprocess.run(["tmux", "capture-pane", "-p", "-t", name],
+            pane = subprocess.run([*TMUX, "capture-pane", "-p", "-t", name],
                                   capture_output=True, text=True).stdout
             if marker in pane:
                 return time.perf_counter() - start
             time.sleep(0.005)
         raise SystemExit(f"{marker!r} never appeared: {pane[-500:]}")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", name], capture_output=True)
+
+
+# A private tmux server kept up by an idle session for the whole measurement: otherwise
+# every run pays for starting a server, and a run can race the previous server's exit.
+TMUX = ["tmux", "-L", f"reprise-bench-{os.getpid()}"]
+
+
+@contextlib.contextmanager
+def tmux_server() -> Iterator[None]:
+    subprocess.run([*TMUX, "new-session", "-d", "-s", "idle", "sleep 3600"], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run([*TMUX, "kill-server"], capture_output=True)
 
 
 def _quote(text: str) -> str:
@@ -227,12 +243,13 @@ def terminal_startup(db: Path, runs: int) -> None:
         return
     reprise = [sys.executable, "-c", "from tui.cli import main; main()", "--db", str(db)]
     bare_cmd = [sys.executable, "-c", BARE_TERMINAL]
-    in_tmux(bare_cmd, "Hello, world")  # warm the file cache
-    in_tmux(reprise, "sess-")
     bare, rows = [], []
-    for _ in range(runs):
-        bare.append(in_tmux(bare_cmd, "Hello, world"))
-        rows.append(in_tmux(reprise, "sess-"))  # a session id in the table: rows are listed
+    with tmux_server():
+        in_tmux(bare_cmd, "Hello, world")  # warm the file cache
+        in_tmux(reprise, "sess-")
+        for _ in range(runs):
+            bare.append(in_tmux(bare_cmd, "Hello, world"))
+            rows.append(in_tmux(reprise, "sess-"))  # a session id in the table: rows listed
     mb, mr = statistics.median(bare), statistics.median(rows)
     print(f"real terminal (tmux 120×36), spawn → on screen, median of {runs} runs:")
     print(f"  bare Textual hello-world        {mb * 1000:6.0f} ms   {_fmt(bare)}")
