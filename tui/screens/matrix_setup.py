@@ -377,9 +377,9 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             note.append("plan: " + plan.describe(), style="bold")
         # Only a change in the note's height needs a layout: re-laying out the form repaints
         # the session behind it too, ~40 ms per plan on the 520-request session.
-        plan = self.query_one("#matrix-plan", Static)
-        lines = len(note.wrap(self.app.console, max(plan.content_size.width, 1)))
-        plan.update(note, layout=lines != self._plan_lines)
+        box = self.query_one("#matrix-plan", Static)
+        lines = len(note.wrap(self.app.console, max(box.content_size.width, 1)))
+        box.update(note, layout=lines != self._plan_lines)
         self._plan_lines = lines
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
