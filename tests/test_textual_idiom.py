@@ -67,6 +67,21 @@ def test_binding_ids_name_one_thing_each() -> None:
     assert not shared, shared
 
 
+async def test_the_command_palette_key_has_an_id(demo: Store) -> None:
+    """Textual adds its palette key without an id; ours carries one, so `[keymap]` moves it."""
+    from textual.command import CommandPalette
+
+    from tests.pilot import until_screen
+
+    app = RepriseApp(demo, Config(keymap={"app.command_palette": "ctrl+k"}))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        palette = [b for _, b in app._bindings if b.action == "command_palette"]
+        assert [b.id for b in palette] == ["app.command_palette"]
+        await pilot.press("ctrl+k")
+        await until_screen(pilot, CommandPalette)
+
+
 @pytest.fixture
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     monkeypatch.setattr("core.local_model.local_runtime_available", lambda: False)

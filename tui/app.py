@@ -85,6 +85,9 @@ class RepriseApp(App[None]):
                 tooltip="Quit (with pending edits or a replay running, press twice)"),
         Binding("y", "copy", "Copy", show=False, id="app.copy",
                 tooltip="Copy what has focus; the notification says what was copied"),
+        # Textual's own palette binding has no id, so a keymap could not move it.
+        Binding("ctrl+p", "command_palette", "palette", show=False, priority=True,
+                id="app.command_palette", tooltip="Open the command palette"),
         *NAV_BINDINGS,
     ]
 
