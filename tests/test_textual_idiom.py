@@ -178,6 +178,37 @@ async def test_badges_and_diff_colours_follow_the_theme(demo: Store) -> None:
             == success()  # the ✓ of a done request, in the new theme
 
 
+async def test_the_replays_list_recolours_on_a_theme_change(demo: Store) -> None:
+    """The replays list is built once it is read; a theme change recolours it in place."""
+    from textual.color import Color
+    from textual.widgets import OptionList
+
+    from tests.pilot import replays_listed
+
+    seed_demo_replay(demo)
+    app = RepriseApp(demo, Config(), start_session=DEBATE_SESSION)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(pilot)
+        await pilot.press("R")
+        await replays_listed(pilot)
+        listing = app.screen.query_one(OptionList)
+
+        def status_colour() -> str:
+            prompt = listing.get_option_at_index(0).prompt
+            assert "done" in prompt.plain
+            style = prompt.get_style_at_offset(app.console, prompt.plain.index("done"))
+            return style.color.get_truecolor().hex.lower()
+
+        def success() -> str:
+            return Color.parse(app.theme_variables["text-success"]).hex.lower()
+
+        assert status_colour() == success()
+        before = status_colour()
+        app.theme = "nord"
+        await settled(pilot)
+        assert status_colour() == success() != before
+
+
 async def test_palette_lists_only_what_can_run(demo: Store) -> None:
     app = RepriseApp(demo, Config(), start_session=DEBATE_SESSION)
     async with app.run_test(size=(120, 36)) as pilot:

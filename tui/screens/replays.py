@@ -83,6 +83,7 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
         self.statuses: dict[str, str] = {}
         self.labels: dict[str, Text] = {}
         self.listed = False  # the replays have been read and shown
+        self._listing: ReplaysListed | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="replays-box", classes="form"):
@@ -93,6 +94,8 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
     def on_mount(self) -> None:
         self.query_one(OptionList).add_option(Option("reading replays…", disabled=True))
         self.list_replays()
+        # Statuses are coloured by the theme: a theme change recolours the list in place.
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._relabel())
 
     @work(thread=True, exclusive=True, group="replays-list",
           description="reading the session's replays", exit_on_error=False)
@@ -103,9 +106,22 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
         cells = matrix_cell_replays(self.app.loaded_store) if replays else {}
         self.post_message(ReplaysListed(replays, cells))
 
+    def _relabel(self) -> None:
+        if self._listing is None:
+            return
+        listing = self.query_one(OptionList)
+        highlighted = listing.highlighted
+        self.on_replays_listed(self._listing)
+        if highlighted is not None and highlighted < listing.option_count:
+            listing.highlighted = highlighted
+        if self.marked is not None and self.marked in self.labels:
+            self._label(self.marked, Text("◆ base ", style="bold reverse")
+                        .append_text(self.labels[self.marked]))
+
     def on_replays_listed(self, message: ReplaysListed) -> None:
         replays, cells = message.replays, message.cells
         self.listed = True
+        self._listing = message
         self.statuses = {replay.id: replay.status for replay in replays}
         listing = self.query_one(OptionList)
         listing.clear_options()
