@@ -103,6 +103,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # a burst of new connections must not overflow the backlog
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a cancelled replay) is expected; anything else is printed."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class FakeProvider:
     """A threaded HTTP server posing as OpenAI and Anthropic. Use as a context manager."""
