@@ -30,6 +30,7 @@ from core.keys import redact
 from core.models import LoggedRequest
 from core.replay.models import FAILED, ReplayEvent, ReplayMode, ReplaySpec, ReplayTarget
 from core.replay.sending import Timeouts
+from core.replay.transport import TargetRefused
 from core.store import Store
 
 ORIGINAL = "original"
@@ -317,6 +318,9 @@ class MatrixPlan(BaseModel):
     estimated_cost: float
     unpriced_calls: int = 0  # calls with neither a known price nor a recorded cost
     cell_keys: list[str] = Field(default_factory=list)
+    # Why no cell could start (a missing key, a refused target): refused once, up front,
+    # instead of every cell failing the same way.
+    refused: str | None = None
 
     def describe(self) -> str:
         text = (f"{self.cells} cell{'s' * (self.cells != 1)} × {self.sessions}"
@@ -337,10 +341,13 @@ def replayable_requests(store: Store, session_id: str) -> list[LoggedRequest]:
     return [item.request for item in plan.items if item.skip_reason is None]
 
 
-def plan_matrix(store: Store, spec: MatrixSpec) -> MatrixPlan:
-    """Count cells and calls and estimate their cost from the recorded token counts."""
+def plan_matrix(store: Store, spec: MatrixSpec,
+                env: Mapping[str, str] | None = None) -> MatrixPlan:
+    """Count cells and calls and estimate their cost from the recorded token counts; with
+    `env`, also say whether the target would refuse the matrix (`refused`)."""
     cells = spec.cells()
     sessions = {sid: replayable_requests(store, sid) for sid in spec.session_ids}
+    refused = None if env is None else matrix_refusal(spec, sessions, env)
     per_cell = sum(len(r) for r in sessions.values())
     cost = 0.0
     unpriced = 0
@@ -357,7 +364,24 @@ def plan_matrix(store: Store, spec: MatrixSpec) -> MatrixPlan:
                     cost += value
     return MatrixPlan(cells=len(cells), sessions=len(sessions), calls_per_cell=per_cell,
                       calls=per_cell * len(cells), estimated_cost=cost, unpriced_calls=unpriced,
-                      cell_keys=[c.key for c in cells])
+                      cell_keys=[c.key for c in cells], refused=refused)
+
+
+def matrix_refusal(spec: MatrixSpec, sessions: dict[str, list[LoggedRequest]],
+                   env: Mapping[str, str]) -> str | None:
+    """What every cell's replay would refuse before sending, checked once per session: the
+    cells differ only in prompts and parameters, never in where a request goes."""
+    from core.keys import KeyInvalid
+    from core.replay.engine import check_ready
+
+    first = spec.cells()[0]
+    for session_id, requests in sessions.items():
+        try:
+            check_ready(requests, spec.replay_spec(first, session_id), env)
+        except (TargetRefused, KeyInvalid) as exc:
+            # Said before the matrix starts, "nothing was sent" goes without saying.
+            return redact(str(exc).removeprefix("nothing was sent: "), env=env)
+    return None
 
 
 def _cell_model(spec: MatrixSpec, cell: Cell, request: LoggedRequest) -> str:
@@ -487,6 +511,17 @@ class MatrixEvent(BaseModel):
 MatrixCallback = Callable[[MatrixEvent], None]
 
 
+def _refuse(store: Store, spec: MatrixSpec, session_ids: list[str],
+            env: Mapping[str, str] | None) -> None:
+    """Raise TargetRefused before any cell starts when every cell would be refused alike."""
+    import os
+
+    env = os.environ if env is None else env
+    sessions = {sid: store.session_requests(sid, bodies=True) for sid in session_ids}
+    if (reason := matrix_refusal(spec, sessions, env)) is not None:
+        raise TargetRefused(reason)
+
+
 async def run_matrix(
     store: Store,
     spec: MatrixSpec | None = None,
@@ -525,11 +560,15 @@ async def run_matrix(
                     " wait for it to finish or stop that process before resuming"
                 )
     elif spec is not None:
-        matrix = create_matrix(store, spec)
         target = target or spec.target()
+        _refuse(store, spec.model_copy(update=target.model_dump()), spec.session_ids, env)
+        matrix = create_matrix(store, spec)
     else:
         raise ValueError("run_matrix needs a spec or a resume_id")
     spec = matrix.spec.model_copy(update=target.model_dump())
+    if resume_id is not None:
+        _refuse(store, spec, list(dict.fromkeys(
+            r.session_id for r in matrix.runs if r.status not in CELL_FINAL)), env)
     cells = {c.key: c for c in spec.cells()}
 
     def emit(event: MatrixEvent) -> None:

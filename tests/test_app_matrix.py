@@ -211,6 +211,23 @@ async def test_matrix_setup_reports_invalid_input(demo: Store) -> None:
         assert not isinstance(app.screen, MatrixSetup)
 
 
+async def test_matrix_setup_refuses_a_target_without_its_key(
+        demo: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without OPENAI_API_KEY every cell would fail alike: the plan says why and Start
+    refuses, leaving the form open and no matrix stored."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    app = RepriseApp(demo, Config(replay=ReplayDefaults(target="original")),
+                     start_session=DEBATE_SESSION)
+    async with app.run_test(size=SIZE) as pilot:
+        setup = await open_setup(pilot, app)
+        note = str(setup.query_one("#matrix-plan").render())
+        assert "cannot start" in note and "OPENAI_API_KEY is not set" in note
+        await pilot.press("ctrl+s")
+        await planned(pilot)
+        assert app.screen is setup
+        assert list_matrices(demo) == []
+
+
 async def test_seeded_matrix_reopens_with_scores(demo: Store) -> None:
     matrix_id = seed_matrix(demo)
     app = RepriseApp(demo, Config())

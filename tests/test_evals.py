@@ -283,6 +283,23 @@ def test_cli_matrix_score_and_export(tmp_path: Path) -> None:
     assert json.loads(as_json.stdout)["scores"]["summary"]["mean_replay"] == 9
 
 
+def test_cli_matrix_without_its_key_refuses_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """To the original providers without OPENAI_API_KEY: one refusal, no matrix stored."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    db = demo_store_copy(tmp_path)
+    args = ["matrix", DEBATE, "--variant", "argument-evaluation=+ Keep it short.",
+            "--via", "original"]
+    dry = run_cli(db, *args, "--dry-run")
+    assert dry.exit_code == 0 and "cannot start: $OPENAI_API_KEY is not set" in dry.output
+    refused = run_cli(db, *args)
+    assert refused.exit_code == 1 and "OPENAI_API_KEY is not set" in refused.output
+    with Store(db) as store:
+        from core.matrix import list_matrices
+
+        assert list_matrices(store) == []
+
+
 async def test_judge_on_the_local_model_starts_it_on_demand(
     demo: Store, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -245,3 +245,16 @@ async def test_interrupted_matrix_resumes(demo: Store) -> None:
     assert get_matrix(demo, matrix.id).spec == spec
     with pytest.raises(ValueError):
         await run_matrix(demo, resume_id="missing")
+
+
+def test_a_missing_key_refuses_the_matrix_once(demo: Store) -> None:
+    """Every cell would be refused alike: the plan says so and the run refuses before any
+    matrix is stored, instead of failing each cell."""
+    spec = MatrixSpec(session_ids=[DEBATE], via="original", scorers=[SCORE])
+    plan = plan_matrix(demo, spec, env={})
+    assert plan.refused is not None and "OPENAI_API_KEY" in plan.refused
+    assert plan_matrix(demo, spec).refused is None  # no environment given: not checked
+    assert plan_matrix(demo, spec, env={"OPENAI_API_KEY": "sk-test-0000"}).refused is None
+    with pytest.raises(TargetRefused, match="OPENAI_API_KEY"):
+        asyncio.run(run_matrix(demo, spec, env={}))
+    assert list_matrices(demo) == []

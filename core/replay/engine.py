@@ -218,6 +218,21 @@ async def run_replay(
     return final
 
 
+def check_ready(requests: list[LoggedRequest], spec: ReplaySpec,
+                env: Mapping[str, str]) -> None:
+    """What `run_replay` refuses before it sends anything (TargetRefused: the target, a key
+    its requests need), for callers that start many replays at once and should refuse once
+    (a matrix) rather than fail every one of them."""
+    check_target(spec.target(), env)
+    if not requests or spec.via == "local":
+        return
+    try:
+        plan = plan_replay(requests, spec)
+    except ValueError:
+        return  # the run reports planning problems itself
+    _check_keys(plan, spec, env, {})
+
+
 def _check_keys(
     plan: ReplayPlan, spec: ReplaySpec, env: Mapping[str, str],
     previous: dict[str, ReplayResult],

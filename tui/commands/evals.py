@@ -432,7 +432,7 @@ def matrix(
     check_spec_target(target)
     judge_keys = _judge_keys(judge_via, judge_key_env)
     try:
-        plan = plan_matrix(store, spec)
+        plan = plan_matrix(store, spec, env=os.environ)
     except (MatrixTooLarge, ValueError) as exc:
         fail(str(exc))
     if dry_run:
@@ -442,8 +442,12 @@ def matrix(
             say(plan.describe())
             for key in plan.cell_keys:
                 say(f"  {key}")
+            if plan.refused:
+                say(f"cannot start: {plan.refused}")
         return
     say(plan.describe(), err=True)
+    if plan.refused:
+        fail(f"cannot start: {plan.refused}")
 
     def progress(event: Any) -> None:
         inner = event.event

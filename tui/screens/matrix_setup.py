@@ -11,6 +11,7 @@ matrix's own target (the local model, a base URL, …) unless another model name
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -336,7 +337,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
         if self.planned is not None and self.planned[0] == spec:
             self._show_plan(spec, self.planned[1], None)
             if start:
-                self._start(spec, self.planned[1])
+                self._start(spec, self.planned[1], None)
             return
         self.plan_in_background(spec, start)
 
@@ -344,7 +345,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
           description="planning the matrix", exit_on_error=False)
     def plan_in_background(self, spec: MatrixSpec, start: bool) -> None:
         try:
-            plan = plan_matrix(self.app.loaded_store, spec)
+            plan = plan_matrix(self.app.loaded_store, spec, env=os.environ)
         except ValueError as exc:
             self.post_message(PlanReady(spec, None, str(exc), start))
         else:
@@ -355,11 +356,7 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             self.planned = (message.spec, message.plan)
         self._show_plan(message.spec, message.plan, message.error)
         if message.start:
-            if message.plan is None:
-                self.notify(message.error or "cannot plan this matrix", title="matrix",
-                            severity="error")
-            else:
-                self._start(message.spec, message.plan)
+            self._start(message.spec, message.plan, message.error)
 
     def _show_plan(self, spec: MatrixSpec | None, plan: MatrixPlan | None,
                    error: str | None) -> None:
@@ -375,6 +372,8 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             if judges:
                 note.append(f"judge: {literal(', '.join(judges))} (cached)\n")
             note.append("plan: " + plan.describe(), style="bold")
+            if plan.refused:
+                note.append("\ncannot start: " + literal(plan.refused), style="bold red")
         # Only a change in the note's height needs a layout: re-laying out the form repaints
         # the session behind it too, ~40 ms per plan on the 520-request session.
         box = self.query_one("#matrix-plan", Static)
@@ -393,7 +392,12 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             self._plan_timer.stop()
         self._update_plan(start=True)
 
-    def _start(self, spec: MatrixSpec, plan: MatrixPlan) -> None:
+    def _start(self, spec: MatrixSpec, plan: MatrixPlan | None, error: str | None) -> None:
+        """Start only a plan that can run; otherwise say why (the plan note says it too)."""
+        if plan is None or plan.refused:
+            reason = plan.refused if plan is not None else error
+            self.notify(reason or "cannot plan this matrix", title="matrix", severity="error")
+            return
         target = self._target()
         self.dismiss(MatrixChoice(spec=spec, local=target.local,
                                   label=target.label, plan=plan))
