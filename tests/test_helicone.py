@@ -467,3 +467,14 @@ def test_bad_helicone_url_is_a_clear_error():
         HeliconeError, match=r"^invalid Helicone settings: base_url: the Helicone URL must start"
     ):
         HeliconeConfig.from_env("sk-helicone-x", base_url="ftp://helicone.local")
+
+
+def test_a_session_row_without_a_cost_lists_it_as_unknown():
+    """A cost Helicone did not report is unknown, shown as such, never $0."""
+    from core.sources.helicone import _SessionRow
+
+    row = {"session_id": "s-1", "created_at": "2025-01-01 10:00:00.000",
+           "total_requests": "2"}
+    assert _SessionRow.parse(row).summary().cost is None
+    assert _SessionRow.parse({**row, "total_cost": "0"}).summary().cost == 0.0
+    assert _SessionRow.parse({**row, "total_cost": 0.25}).summary().cost == 0.25

@@ -192,7 +192,7 @@ class _SessionRow(BaseModel):
     created_at: datetime
     latest_request_created_at: datetime
     total_requests: int = 0
-    total_cost: float = 0.0
+    total_cost: float | None = None  # not reported: unknown, not $0
     total_tokens: int = 0
 
     @classmethod
@@ -213,7 +213,7 @@ class _SessionRow(BaseModel):
                 created_at=created,
                 latest_request_created_at=latest or created,
                 total_requests=parse_int(raw.get("total_requests")) or 0,
-                total_cost=parse_float(raw.get("total_cost")) or 0.0,
+                total_cost=parse_float(raw.get("total_cost")),
                 total_tokens=parse_int(raw.get("total_tokens")) or 0,
             )
         except ValueError as exc:
