@@ -378,9 +378,10 @@ def matrix_refusal(spec: MatrixSpec, sessions: dict[str, list[LoggedRequest]],
     for session_id, requests in sessions.items():
         try:
             check_ready(requests, spec.replay_spec(first, session_id), env)
-        except (TargetRefused, KeyInvalid) as exc:
-            # Said before the matrix starts, "nothing was sent" goes without saying.
-            return redact(str(exc).removeprefix("nothing was sent: "), env=env)
+        except TargetRefused as exc:
+            return redact(exc.problem, env=env)
+        except KeyInvalid as exc:
+            return redact(str(exc), env=env)
     return None
 
 

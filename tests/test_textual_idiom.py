@@ -135,11 +135,20 @@ def titles(app: RepriseApp) -> set[str]:
     return {command.title for command in app.get_system_commands(app.screen)}
 
 
+def text_colour(text, offset: int, app: RepriseApp) -> str:
+    """The hex colour of `text` (a Rich Text) at `offset`."""
+    return text.get_style_at_offset(app.console, offset).color.get_truecolor().hex.lower()
+
+
+def success_colour(app: RepriseApp) -> str:
+    from textual.color import Color
+
+    return Color.parse(app.theme_variables["text-success"]).hex.lower()
+
+
 async def test_badges_and_diff_colours_follow_the_theme(demo: Store) -> None:
     """A state badge and the diff's inserted words take the theme's colours, also after a
     theme change."""
-    from textual.color import Color
-
     from tui.widgets.diff_view import DiffView
     from tui.widgets.request_tree import RequestTree
 
@@ -152,11 +161,10 @@ async def test_badges_and_diff_colours_follow_the_theme(demo: Store) -> None:
         def badge_colour() -> str:
             leaf = next(iter(tree._leaves.values()))
             assert leaf.label.plain.startswith("✓ ")
-            style = leaf.label.get_style_at_offset(app.console, 0)
-            return style.color.get_truecolor().hex.lower()
+            return text_colour(leaf.label, 0, app)
 
         def success() -> str:
-            return Color.parse(app.theme_variables["text-success"]).hex.lower()
+            return success_colour(app)
 
         assert badge_colour() == success()
         before = badge_colour()
@@ -180,7 +188,6 @@ async def test_badges_and_diff_colours_follow_the_theme(demo: Store) -> None:
 
 async def test_the_replays_list_recolours_on_a_theme_change(demo: Store) -> None:
     """The replays list is built once it is read; a theme change recolours it in place."""
-    from textual.color import Color
     from textual.widgets import OptionList
 
     from tests.pilot import replays_listed
@@ -196,17 +203,13 @@ async def test_the_replays_list_recolours_on_a_theme_change(demo: Store) -> None
         def status_colour() -> str:
             prompt = listing.get_option_at_index(0).prompt
             assert "done" in prompt.plain
-            style = prompt.get_style_at_offset(app.console, prompt.plain.index("done"))
-            return style.color.get_truecolor().hex.lower()
+            return text_colour(prompt, prompt.plain.index("done"), app)
 
-        def success() -> str:
-            return Color.parse(app.theme_variables["text-success"]).hex.lower()
-
-        assert status_colour() == success()
+        assert status_colour() == success_colour(app)
         before = status_colour()
         app.theme = "nord"
         await settled(pilot)
-        assert status_colour() == success() != before
+        assert status_colour() == success_colour(app) != before
 
 
 async def test_palette_lists_only_what_can_run(demo: Store) -> None:

@@ -53,7 +53,12 @@ __all__ = ["redact"]  # the one redaction, re-exported for the engine's callers
 
 
 class TargetRefused(ValueError):
-    """The request cannot be sent where it would go; the message says why."""
+    """The request cannot be sent where it would go; the message says why, and `problem`
+    says only what is wrong, for a place that gives its own advice (the matrix plan)."""
+
+    def __init__(self, message: str, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem or message
 
 
 def hostname(url: str) -> str:
@@ -231,7 +236,8 @@ def check_keys(urls: list[str], env: Mapping[str, str], allow_hosts: list[str]) 
               for message in invalid.values()]
     raise TargetRefused(
         "nothing was sent: " + "; ".join(parts) + ". Set the variable, or replay elsewhere"
-        " with --via local or --via <base URL>"
+        " with --via local or --via <base URL>",
+        problem="; ".join(parts),
     )
 
 

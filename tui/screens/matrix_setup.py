@@ -362,7 +362,11 @@ Every combination of the variants below is replayed (one replay per cell) and sc
                    error: str | None) -> None:
         target = self._target()
         note = Text(f"→ requests go to: {target.label}\n", style="")
-        if not any(t.key in ("local", "base_url") for t in self.targets):
+        if plan is not None and plan.refused:
+            # Where the general advice goes: this says what stops this target, in the lines
+            # the form keeps for it (it fits 80×24).
+            note.append("cannot start: " + literal(plan.refused) + "\n", style="bold red")
+        elif not any(t.key in ("local", "base_url") for t in self.targets):
             note.append(NOTHING_FREE + "\n", style="yellow")
         if error is not None or spec is None or plan is None:
             note.append(literal(error or ""), style="bold red")
@@ -372,8 +376,6 @@ Every combination of the variants below is replayed (one replay per cell) and sc
             if judges:
                 note.append(f"judge: {literal(', '.join(judges))} (cached)\n")
             note.append("plan: " + plan.describe(), style="bold")
-            if plan.refused:
-                note.append("\ncannot start: " + literal(plan.refused), style="bold red")
         # Only a change in the note's height needs a layout: re-laying out the form repaints
         # the session behind it too, ~40 ms per plan on the 520-request session.
         box = self.query_one("#matrix-plan", Static)
