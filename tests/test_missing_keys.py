@@ -71,17 +71,19 @@ async def test_a_base_url_with_its_own_named_key_needs_no_provider_key(tmp_path:
         assert [r.headers["authorization"] for r in openai.received] == ["Bearer sk-mine"]
 
 
-async def test_a_matrix_without_keys_fails_its_cells_and_leaves_no_replay_running(
+async def test_a_matrix_without_keys_is_refused_once_and_stores_nothing(
     tmp_path: Path,
 ) -> None:
-    """Each cell of a matrix sent to the recorded providers without their keys fails with
-    the refusal, and no cell's replay is left marked running."""
-    from core.matrix import MatrixSpec, run_matrix
+    """A matrix sent to the recorded providers without their keys is refused before any
+    cell starts, naming every missing key: no matrix, no replay left behind."""
+    from core.matrix import MatrixSpec, list_matrices, run_matrix
+    from core.replay.transport import TargetRefused
 
     with Store(tmp_path / "m.db") as store:
         seed(store)
         spec = MatrixSpec(session_ids=["s1"], via="original", allow_hosts=["llm.example"])
-        matrix = await run_matrix(store, spec, env={})
-        assert matrix.runs and all(run.status == "failed" for run in matrix.runs)
-        assert all("OPENAI_API_KEY" in (run.error or "") for run in matrix.runs)
-        assert [r.status for r in store.list_replays()] == ["failed"] * len(matrix.runs)
+        with pytest.raises(TargetRefused) as refused:
+            await run_matrix(store, spec, env={})
+        assert "OPENAI_API_KEY" in str(refused.value)
+        assert "ANTHROPIC_API_KEY" in str(refused.value)
+        assert list_matrices(store) == [] and store.list_replays() == []
