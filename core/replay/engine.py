@@ -162,14 +162,8 @@ async def run_replay(
             requests = decide_formats(requests, spec.format)
         except ValueError as exc:
             format_error = exc
-    checked_plan = None
-    if requests and format_error is None and spec.via != "local":
-        try:
-            checked_plan = plan_replay(requests, spec)
-        except ValueError:
-            checked_plan = None  # planning again below reports it
-        if checked_plan is not None:
-            _check_keys(checked_plan, spec, env, previous)
+    checked_plan = (_plan_with_keys_checked(requests, spec, env, previous)
+                    if format_error is None else None)
     if resumed is not None:
         replay = resumed
         if not store.claim_replay(resumed.id, resumed.owner_pid):
@@ -224,13 +218,24 @@ def check_ready(requests: list[LoggedRequest], spec: ReplaySpec,
     its requests need), for callers that start many replays at once and should refuse once
     (a matrix) rather than fail every one of them."""
     check_target(spec.target(), env)
+    _plan_with_keys_checked(requests, spec, env, {})
+
+
+def _plan_with_keys_checked(
+    requests: list[LoggedRequest], spec: ReplaySpec, env: Mapping[str, str],
+    previous: dict[str, ReplayResult],
+) -> ReplayPlan | None:
+    """The plan, once every key its requests need is known usable (TargetRefused if not);
+    None for the local model (no keys) or a session that cannot be planned (the run plans
+    again and reports why)."""
     if not requests or spec.via == "local":
-        return
+        return None
     try:
         plan = plan_replay(requests, spec)
     except ValueError:
-        return  # the run reports planning problems itself
-    _check_keys(plan, spec, env, {})
+        return None
+    _check_keys(plan, spec, env, previous)
+    return plan
 
 
 def _check_keys(

@@ -115,8 +115,7 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
         if highlighted is not None and highlighted < listing.option_count:
             listing.highlighted = highlighted
         if self.marked is not None and self.marked in self.labels:
-            self._label(self.marked, Text("◆ base ", style="bold reverse")
-                        .append_text(self.labels[self.marked]))
+            self._label_base(self.marked)
 
     def on_replays_listed(self, message: ReplaysListed) -> None:
         replays, cells = message.replays, message.cells
@@ -144,6 +143,10 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
         listing.highlighted = 0
         listing.focus()
 
+    def _label_base(self, replay_id: str) -> None:
+        self._label(replay_id, Text("◆ base ", style="bold reverse")
+                    .append_text(self.labels[replay_id]))
+
     def _highlighted(self) -> str | None:
         listing = self.query_one(OptionList)
         if listing.highlighted is None:
@@ -161,7 +164,7 @@ Newest first; replays made by a prompt-version matrix are marked with their matr
         if self.marked is None:
             hint.update(HINT)
             return
-        self._label(chosen, Text("◆ base ", style="bold reverse").append_text(self.labels[chosen]))
+        self._label_base(chosen)
         hint.update(f"base {chosen[:8]} marked: Enter on another replay compares base → it"
                     " · c: unmark · Esc: close")
 
