@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,8 @@ async def test_edit_replay_and_diff(store: Store) -> None:
             assert set(tree.states) == {f"s-debate-r{i}" for i in range(5)}
             assert set(tree.states.values()) <= {"done", "diverged"}
             assert screen.replay is not None and screen.replay.status == "done"
+            # The engine ran in a process of its own (core.replay.child), not the app's.
+            assert screen.replay.owner_pid not in (None, os.getpid())
             assert "5/5" in str(screen.query_one("#replay-counts").render())
             label = str(screen.query_one("#replay-label").render())
             assert "replay done: 5 done, 0 failed" in label and "tok/s" in label

@@ -118,6 +118,11 @@ class Connection:
                 describe_store_error(exc, self.path, waited=self.busy_timeout)
             ) from None
 
+    @property
+    def identity(self) -> tuple[int, int]:
+        """(device, inode) of the file opened: another process can check it opens the same."""
+        return self._identity
+
     def check_alive(self) -> None:
         """Fail when the file was deleted or replaced while open: writes would go nowhere."""
         try:

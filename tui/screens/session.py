@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.edits import EditSet, ParamEdit, Scope, SystemEdit
 from core.models import LoggedRequest
@@ -113,11 +113,15 @@ class SessionScreen(SteadyLayout, Screen[None]):
         self.local_server: Any = None
         self.run_started: datetime | None = None  # when this screen last started a replay run
         self._stop_replay = threading.Event()
+        from core.replay.child import SpareProcess
+
+        self._replay_processes = SpareProcess()  # started when the replay form opens
         self.tools: list[str] | None = None  # tools the session offered, read after mount
         # A resume waiting for its replay to be read: (replay id, target, tool results).
         self._resume_after_load: tuple[str, ReplayTarget, dict[str, str] | None] | None = None
 
     def on_unmount(self) -> None:
+        self._replay_processes.release()
         heap.release()  # this session's objects, frozen while it was open, can be collected
         pending = getattr(self.app, "pending_edits", None)
         if pending is not None:
@@ -437,9 +441,15 @@ class SessionScreen(SteadyLayout, Screen[None]):
             return
         # The session's tools are read off the UI thread after mount; a form opened before
         # they are known gets their rules as soon as they are (`ToolsFound`).
+        self._prepare_replay_process()  # its start is paid while the form is read
         edits = self.query_one(EditsPanel).summary_lines()
         self.app.push_screen(ReplayForm(self.app.loaded_config, len(self.requests), edits,
                                         self.tools), self._start_replay)
+
+    @work(thread=True, group="replay-process",
+          description="starting a replay process", exit_on_error=False)
+    def _prepare_replay_process(self) -> None:
+        self._replay_processes.prepare()
 
     class ToolsFound(Message):
         """The tools the session offered (read with the bodies, off the UI thread)."""
@@ -505,12 +515,25 @@ class SessionScreen(SteadyLayout, Screen[None]):
         from core.replay.engine import run_replay
         from core.session_view import LoadedReplay, load_replay
 
-        if local:
-            # The engine starts (or reuses) the local model; "local" survives a resume.
-            spec = spec.model_copy(update={"via": "local"})
         self._stop_replay.clear()
         batcher: EventBatcher[ReplayEvent] = EventBatcher(
             lambda events: self.post_message(ReplayProgress(events)))
+        if not local:
+            # The engine runs in a process of its own (core.replay.child): in a thread here
+            # it would share the interpreter lock with every frame the screen paints.
+            from core.replay.child import job_for
+
+            job = job_for(self.app.loaded_store, spec, resume_id=resume_id, target=target,
+                          tool_results=tool_results)
+            worker = get_current_worker()
+            with heap.paused():
+                replay = self._replay_processes.take().run(
+                    job, batcher.add,
+                    lambda: self._stop_replay.is_set() or worker.is_cancelled, batcher.flush)
+            return load_replay(self.app.loaded_store, replay.id) or LoadedReplay(replay=replay)
+        # The engine starts (or reuses) the local model, which lives as long as the app:
+        # it runs here. "local" survives a resume.
+        spec = spec.model_copy(update={"via": "local"})
         with heap.paused():
             replay = run_in_thread_loop(
                 lambda: run_replay(self.app.loaded_store, spec, on_event=batcher.add,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.geometry import Region
 from textual.message import Message
@@ -108,10 +109,24 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
         self._added: dict[str, Node] = {}
         self.edited: set[str] = set()
         self.states: dict[str, str] = {}
+        self._built_width = 0  # the width the tree's lines were last built for
 
     def on_mount(self) -> None:
         # Labels carry the theme's colours: a new theme relabels every node.
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.relabel())
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """A change of height alone keeps every built line: only the width shapes them.
+
+        Tree's own handler rebuilds the whole tree on any resize. The replay status below
+        the tree appearing or growing changes only its height, and rebuilding a large
+        session's lines then froze the screen for tens of milliseconds.
+        """
+        if event.size.width == self._built_width and self._built_width:
+            self._line_cache.grow(event.size.height)
+            event.prevent_default()  # (Tree._on_resize would rebuild)
+            self.refresh()
+        self._built_width = event.size.width
 
     def relabel(self) -> None:
         """Build every label again (after a theme change)."""

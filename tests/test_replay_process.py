@@ -1,0 +1,125 @@
+"""A replay in a process of its own (core.replay.child): the same run, events and errors as
+in-process, against a real loopback provider and a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from core.replay.child import (
+    ReplayProcess,
+    ReplayProcessFailed,
+    SpareProcess,
+    job_for,
+)
+from core.replay.models import ReplayEvent, ReplaySpec
+from core.replay.transport import TargetRefused
+from core.store import Store
+from core.store.schema import StoreError
+from tests.servers import FakeProvider
+from tests.test_replay_engine import debate_session
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "replay.db") as s:
+        debate_session(s)
+        yield s
+
+
+def _never() -> bool:
+    return False
+
+
+def test_a_replay_runs_in_its_own_process_and_reports_every_request(store: Store) -> None:
+    events: list[ReplayEvent] = []
+    with FakeProvider() as server:
+        spec = ReplaySpec(session_id="s1", via=server.base_url + "/v1")
+        replay = ReplayProcess().run(job_for(store, spec), events.append, _never)
+    assert replay.status == "done"
+    assert replay.owner_pid != os.getpid()  # run by the replay process
+    results = store.replay_results(replay.id)
+    assert sorted(results) == ["r1", "r2", "r3", "r4"]
+    assert all(r.status == "done" and r.output_text for r in results.values())
+    finished = {e.request_id: e.result for e in events if e.result is not None}
+    assert {k: v.output_text for k, v in finished.items()} == {
+        k: v.output_text for k, v in results.items()}
+    assert len(server.received) == 4
+
+
+def test_cancelling_keeps_what_finished_and_ends_cancelled(store: Store) -> None:
+    stop = threading.Event()
+    seen: list[ReplayEvent] = []
+
+    def on_event(event: ReplayEvent) -> None:
+        seen.append(event)
+        if event.result is not None:
+            stop.set()  # after the first result
+
+    with FakeProvider(latency=0.4) as server:
+        spec = ReplaySpec(session_id="s1", via=server.base_url + "/v1", concurrency=1)
+        with pytest.raises(asyncio.CancelledError):
+            ReplayProcess().run(job_for(store, spec), on_event, stop.is_set)
+    replay_id = seen[0].replay_id
+    replay = store.get_replay(replay_id)
+    assert replay is not None and replay.status == "cancelled"
+    kept = store.replay_results(replay_id)
+    assert any(r.status == "done" for r in kept.values())
+
+
+def test_a_refused_target_raises_the_engines_own_error(store: Store,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPRISE_TEST_KEY", "sk-test-123")
+    spec = ReplaySpec(session_id="s1", via="http://10.0.0.5/v1", api_key_env="REPRISE_TEST_KEY")
+    with pytest.raises(TargetRefused) as caught:
+        ReplayProcess().run(job_for(store, spec), lambda _e: None, _never)
+    assert "clear text" in str(caught.value) and "sk-test-123" not in str(caught.value)
+    assert caught.value.problem
+
+
+def test_a_store_replaced_before_the_run_is_refused(store: Store) -> None:
+    process = ReplayProcess()
+    job = job_for(store, ReplaySpec(session_id="s1", via="http://127.0.0.1:9/v1"))
+    store.path.unlink()
+    store.path.write_bytes(b"")
+    with pytest.raises(StoreError, match="deleted or replaced"):
+        process.run(job, lambda _e: None, _never)
+
+
+def test_a_process_that_dies_says_so_with_its_exit_status(store: Store) -> None:
+    process = ReplayProcess()
+    with FakeProvider(latency=5.0) as server:
+        job = job_for(store, ReplaySpec(session_id="s1", via=server.base_url + "/v1"))
+        killer = threading.Timer(1.5, lambda: os.kill(process._proc.pid, signal.SIGKILL))
+        killer.start()
+        try:
+            with pytest.raises(ReplayProcessFailed, match="ended unexpectedly"):
+                process.run(job, lambda _e: None, _never)
+        finally:
+            killer.cancel()
+
+
+def test_a_job_that_is_not_one_is_refused_in_one_line() -> None:
+    done = subprocess.run([sys.executable, "-m", "core.replay.child"], input=b'{"spec": 3}\n',
+                          capture_output=True, timeout=60)
+    assert done.returncode == 1 and b"Traceback" not in done.stderr
+    assert b'"kind":"failed"' in done.stdout and b"not a replay job" in done.stdout
+
+
+def test_a_spare_process_ends_when_let_go() -> None:
+    spare = SpareProcess()
+    spare.prepare()
+    process = spare._spare
+    assert process is not None and process.alive
+    spare.release()
+    deadline = time.monotonic() + 30
+    while process.alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process.alive
