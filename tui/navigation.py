@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.screen import ModalScreen
 from textual.widget import Widget
 
+from tui.screens.backdrop import FrozenBackdrop
 from tui.screens.steady import SteadyLayout
 
 VI_KEYS = {"j": "down", "k": "up", "g": "home", "G": "end"}
@@ -31,7 +32,7 @@ NAV_BINDINGS = [
 ResultType = TypeVar("ResultType")
 
 
-class Modal(SteadyLayout, ModalScreen[ResultType]):
+class Modal(FrozenBackdrop, SteadyLayout, ModalScreen[ResultType]):
     """A modal that keeps the app's keys (F1, y, j/k) and shows its own footer."""
 
     BINDINGS = [

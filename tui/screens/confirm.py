@@ -13,10 +13,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.screens.backdrop import FrozenBackdrop
 from tui.screens.steady import SteadyLayout
 
 
-class ConfirmScreen(SteadyLayout, ModalScreen[bool]):
+class ConfirmScreen(FrozenBackdrop, SteadyLayout, ModalScreen[bool]):
     HELP = """\
 ## Confirm
 - **y** / **Enter** on *Send there*: go ahead

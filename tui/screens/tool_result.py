@@ -12,10 +12,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Static, TextArea
 
 from core.replay.conversation import ToolResult
+from tui.screens.backdrop import FrozenBackdrop
 from tui.screens.steady import SteadyLayout
 
 
-class ToolResultScreen(SteadyLayout, ModalScreen[dict[str, str] | None]):
+class ToolResultScreen(FrozenBackdrop, SteadyLayout, ModalScreen[dict[str, str] | None]):
     """One text area per waiting call; dismissed with {call id: result} or None."""
 
     BINDINGS = [
