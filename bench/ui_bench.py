@@ -158,7 +158,7 @@ async def bare_reference(seconds: float) -> float:
 
 
 async def drive(keys: int, jumps: int,
-                where: bool) -> list[tuple[str, float, float, float]]:
+                where: bool) -> list[tuple[str, float, float, float, float]]:
     from core.demo import demo_store_copy
     from core.store import Store
     from tui.app import RepriseApp
@@ -167,7 +167,7 @@ async def drive(keys: int, jumps: int,
     from tui.screens.matrix_setup import PLAN_DELAY, MatrixSetup
     from tui.screens.session import SessionScreen
 
-    phases: list[tuple[str, float, float, float]] = []
+    phases: list[tuple[str, float, float, float, float]] = []
     # The provider runs in its own process: its threads must not share the app's GIL.
     server = subprocess.Popen([sys.executable, "-m", "tests.servers"], cwd=ROOT,
                               stdout=subprocess.PIPE, text=True)
@@ -192,7 +192,8 @@ async def drive(keys: int, jumps: int,
                 await action()
                 await settle(pilot)
                 busy = probe.reset_busy()
-                phases.append((name, probe.reset(), busy, time.perf_counter() - started))
+                phases.append((name, probe.reset(), busy, time.perf_counter() - started,
+                               machine_speed()))  # (measured after the probe's window)
                 if witness is not None:
                     for spot, count in witness.seen.most_common(6):
                         print(f"  {name}: {count * 10:>5} ms stalled in {spot}")
@@ -268,19 +269,21 @@ def main() -> None:
     reference = asyncio.run(bare_reference(1.0))
     phases = asyncio.run(drive(args.keys, args.jumps, args.where))
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"{'phase':<40} {'longest stall':>14} {'UI work in it':>14} {'wall':>8}")
+    print(f"{'phase':<40} {'longest stall':>14} {'UI work in it':>14} {'wall':>8}"
+          f" {'speed':>7}")
     print(f"{'bare Textual app, idle 1 s (reference)':<40} {reference:>11.1f} ms {'':>14} {'':>8}")
-    for name, worst, busy, wall in phases:
+    for name, worst, busy, wall, speed_after in phases:
         flag = "" if worst <= TARGET_MS else "  > target"
-        print(f"{name:<40} {worst:>11.1f} ms {busy:>11.1f} ms {wall:>7.1f}s{flag}")
-    worst = max(w for _, w, _, _ in phases)
-    busiest = max(b for _, _, b, _ in phases)
+        print(f"{name:<40} {worst:>11.1f} ms {busy:>11.1f} ms {wall:>7.1f}s"
+              f" {speed_after:>4.0f} ms{flag}")
+    worst = max(phase[1] for phase in phases)
+    busiest = max(phase[2] for phase in phases)
     print(f"longest stall overall: {worst:.1f} ms (target ≤ {TARGET_MS:.0f} ms); most UI-thread"
           f" CPU in one stall: {busiest:.1f} ms")
     load = os.getloadavg()
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"machine speed: 1M Python additions took {speed:.0f} ms before, "
-          f"{machine_speed():.0f} ms after")
+          f"{machine_speed():.0f} ms after (column `speed`: right after each phase)")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from core.replay.models import FAILED, SUCCEEDED, ReplayResult
 from core.replay.plan import compared_answer
 from core.store import Store
 from core.text import dumps_json
+from core.threads import share_the_interpreter
 
 # Statuses worth stopping at with n/p, whatever the text (an agent's rounds that the replayed
 # model never reached, or that wait for a tool result, changed too).
@@ -103,13 +104,13 @@ def replay_pair_similarities(
         if key in _pair_cache:
             _pair_cache.move_to_end(key)
             return _pair_cache[key]
-    sims = {
-        request_id: similarity(compared_answer(base[request_id].output_text,
-                                               base[request_id].tool_calls),
-                               compared_answer(result.output_text, result.tool_calls))
-        for request_id, result in results.items()
-        if request_id in base
-    }
+    sims: dict[str, float] = {}
+    for request_id, result in results.items():
+        if request_id in base:
+            sims[request_id] = similarity(
+                compared_answer(base[request_id].output_text, base[request_id].tool_calls),
+                compared_answer(result.output_text, result.tool_calls))
+            share_the_interpreter()
     with _cache_lock:
         _pair_cache[key] = sims
         while len(_pair_cache) > _CACHE_PAIRS:
