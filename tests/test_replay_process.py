@@ -123,3 +123,12 @@ def test_a_spare_process_ends_when_let_go() -> None:
     while process.alive and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not process.alive
+
+
+def test_the_job_names_the_key_variable_never_the_key(store: Store,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPRISE_TEST_KEY", "sk-secret-456")
+    spec = ReplaySpec(session_id="s1", via="https://llm.example/v1",
+                      api_key_env="REPRISE_TEST_KEY", allow_hosts=["llm.example"])
+    line = job_for(store, spec).model_dump_json()
+    assert "REPRISE_TEST_KEY" in line and "sk-secret-456" not in line

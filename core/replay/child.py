@@ -83,12 +83,12 @@ class ReplayProcess:
     """One replay process: started early, given one job, then done."""
 
     def __init__(self) -> None:
-        env = dict(os.environ)
-        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        # The person's environment, as the app has it: the keys a replay sends come from
+        # there, never from the job.
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "core.replay.child"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env, start_new_session=True,  # Ctrl+C in the terminal reaches the app only
+            start_new_session=True,  # Ctrl+C in the terminal reaches the app only
         )
         self._stderr: deque[str] = deque(maxlen=20)
         self._stderr_reader = threading.Thread(target=self._drain_stderr, daemon=True)
