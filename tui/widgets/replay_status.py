@@ -37,6 +37,7 @@ class ReplayStatus(Horizontal):
         self.label = ""
         self.waits = Waits()  # what the run waits for, shown under the counts
         self._waiting = ""
+        self._heard = True  # an engine event came since the run started (`STARTING` until)
         # Lines reserved: grow when a run needs more, never shrink while the screen lives.
         # Each change resizes the session's tree beside it (a layout and a repaint of every
         # line: 40-80 ms on a 520-request session), so the next replay keeps this height.
@@ -52,11 +53,13 @@ class ReplayStatus(Horizontal):
 
     def feed(self, event: ReplayEvent) -> None:
         """An engine event: keeps the "waiting for … · N s" line current."""
+        self._heard = True
         self.waits.feed(event)
         self._tick()
 
     def feed_many(self, events: list[ReplayEvent]) -> None:
         """A batch of engine events; the next repaint (set_states) shows the wait line."""
+        self._heard = self._heard or bool(events)
         for event in events:
             self.waits.feed(event)
         self._waiting = literal(self.waits.describe(names=self._names()))
@@ -67,6 +70,8 @@ class ReplayStatus(Horizontal):
         return names if isinstance(names, dict) else {}
 
     def _tick(self) -> None:
+        if not self._heard:
+            return  # still STARTING
         waiting = literal(self.waits.describe(names=self._names()))
         if waiting != self._waiting:
             self._waiting = waiting
@@ -74,7 +79,8 @@ class ReplayStatus(Horizontal):
 
     def start(self, total: int, label: str) -> None:
         self.waits = Waits()
-        self._waiting = ""
+        self._waiting = STARTING  # until the engine's first event
+        self._heard = False
         self.states = {}
         self.total = total
         self.label = label
@@ -83,11 +89,12 @@ class ReplayStatus(Horizontal):
         self._render_counts()
 
     def set_state(self, request_id: str, state: str) -> None:
-        self.states[request_id] = state
-        self._render_counts()
+        self.set_states({request_id: state})
 
     def set_states(self, states: dict[str, str]) -> None:
         """Several requests at once (one batch of engine events): one repaint."""
+        if states and not self._heard:  # the engine has spoken: no longer STARTING
+            self._heard, self._waiting = True, ""
         self.states.update(states)
         self._render_counts()
 
@@ -96,6 +103,8 @@ class ReplayStatus(Horizontal):
             self._render_counts()
 
     def finish(self, text: str) -> None:
+        if not self._heard:  # ended (refused, failed) before any event
+            self._heard, self._waiting = True, ""
         self.label = text
         self._render_counts()
 
@@ -129,6 +138,8 @@ class ReplayStatus(Horizontal):
 
 
 MAX_ROWS = 4
+# Shown until the engine's first event: a replay process started on demand takes ~0.5 s.
+STARTING = "starting the replay engine…"
 def at_separators(text: str, width: int, separator: str = " · ") -> str:
     """A long line broken only between its ` · ` parts, so `6 tok/s` never splits."""
     if width <= 0 or len(text) <= width:
