@@ -159,11 +159,12 @@ class ReplayProcess:
                         if not chunk:
                             raise self._died()
                         buffer += chunk
+                        lines = buffer.split(b"\n") if b"\n" in chunk else [buffer]
+                        buffer = lines.pop()  # the start of the next line
                         if len(buffer) > MAX_LINE:
                             proc.kill()
                             raise ReplayProcessFailed("the replay process sent a line too long")
-                        while (end := buffer.find(b"\n")) >= 0:
-                            raw, buffer = bytes(buffer[:end]), buffer[end + 1:]
+                        for raw in lines:
                             ended = self._line(raw, on_event)
                             if ended is not None:
                                 return ended
@@ -174,7 +175,7 @@ class ReplayProcess:
                     tick()
                 self.close()
 
-    def _line(self, raw: bytes, on_event: Callable[[ReplayEvent], object]) -> Replay | None:
+    def _line(self, raw: bytes | bytearray, on_event: Callable[[ReplayEvent], object]) -> Replay | None:
         try:
             line = ChildLine.model_validate_json(b'{"line":' + raw + b"}").line
         except ValidationError:
@@ -279,16 +280,14 @@ async def _run(job: ChildJob, out: _Out) -> None:
     from core.replay.engine import run_replay
     from core.replay.transport import TargetRefused
     from core.store import Store
-    from core.store.schema import StoreError
+    from core.store.schema import StoreError, replaced
 
     try:
         info = os.stat(job.store_path)
         if (info.st_dev, info.st_ino) != tuple(job.store_identity):
             raise FileNotFoundError
-    except OSError:
-        out.send(FailedLine(error_type="StoreError", message=(
-            f"store {job.store_path} was deleted or replaced while reprise was using it;"
-            " nothing more can be saved to it")))
+    except OSError:  # opening it by name now would create a new, empty store
+        out.send(FailedLine(error_type="StoreError", message=replaced(job.store_path)))
         return
     loop = asyncio.get_running_loop()
     try:

@@ -28,6 +28,7 @@ from core.store.schema import (
     _newer,
     _split_sql,
     describe_store_error,
+    replaced,
 )
 
 
@@ -130,10 +131,7 @@ class Connection:
         except OSError:
             info = None
         if info is None or (info.st_dev, info.st_ino) != self._identity:
-            raise StoreError(
-                f"store {self.path} was deleted or replaced while reprise was using it;"
-                " nothing more can be saved to it"
-            )
+            raise StoreError(replaced(self.path))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -233,6 +233,12 @@ def _check_file(path: Path) -> None:
         raise StoreError(_newer(path, version))
 
 
+def replaced(path: str | Path) -> str:
+    """A store deleted or replaced while open: writes would go to a file nobody reads."""
+    return (f"store {path} was deleted or replaced while reprise was using it;"
+            " nothing more can be saved to it")
+
+
 def _foreign(path: Path) -> str:
     return (
         f"{path} is not a reprise store (another application's SQLite database); pass --db"
