@@ -160,8 +160,18 @@ def test_matrix_results(snap_compare, demo_store: Store) -> None:
         await pilot.pause()
         screen = pilot.app.screen
         await until(pilot, lambda: screen.table is not None)  # its results, from a worker
+        await until(pilot, lambda: _columns_sized(screen))
 
     assert snap_compare(make_app(demo_store), run_before=reopen, terminal_size=SIZE)
+
+
+def _columns_sized(screen) -> bool:  # type: ignore[no-untyped-def]
+    """The results table holds its rows and has sized its columns to them (on idle): a
+    snapshot taken sooner, on a busy machine, shows cells cut to the headers' widths."""
+    from textual.widgets import DataTable
+
+    table = screen.query_one(DataTable)
+    return table.row_count > 0 and not table._require_update_dimensions
 
 
 # -- 80×24: every screen keeps its essential columns, truncates with `…`, never scrolls sideways.
@@ -229,6 +239,7 @@ def test_narrow_matrix_results(snap_compare, demo_store: Store) -> None:
         await pilot.pause()
         screen = pilot.app.screen
         await until(pilot, lambda: screen.table is not None)  # its results, from a worker
+        await until(pilot, lambda: _columns_sized(screen))
 
     assert snap_compare(make_app(demo_store), run_before=reopen, terminal_size=NARROW)
 
