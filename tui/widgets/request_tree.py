@@ -96,13 +96,14 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
             super().__init__()
 
     def __init__(self, **kwargs: Any) -> None:
+        self._loading: Iterator[None] | None = None  # the nodes still to add (`load`)
+        self._appending = False  # a node is being appended (`_append`)
         super().__init__("session", **kwargs)
         self.show_root = False
         self.guide_depth = 3
         self._leaves: dict[str, Node] = {}
         self._order: list[str] = []  # request ids in tree order
         self._stale: set[str] = set()  # leaves relabelled when next drawn (`refresh_leaves`)
-        self._loading: Iterator[None] | None = None  # the nodes still to add (`load`)
         self._generation = 0
         self._select_after: str | None = None
         self._added_after: list[Any] | None = None
@@ -127,6 +128,20 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
             event.prevent_default()  # (Tree._on_resize would rebuild)
             self.refresh()
         self._built_width = event.size.width
+
+    def _invalidate(self) -> None:
+        """A node appended while a session fills in rebuilds only the list of lines
+        (`_append`); the chunk it belongs to repaints once."""
+        if self._appending:
+            self._tree_lines_cached = None
+        else:
+            super()._invalidate()
+
+    def process_label(self, label: str | Text) -> Text:
+        """A one-line label is used as it is (Tree copies every label to cut it at a newline)."""
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label
+        return super().process_label(label)
 
     def relabel(self) -> None:
         """Build every label again (after a theme change)."""
@@ -168,17 +183,44 @@ the provider, prompt id, a non-2xx status and the model; a long label ends with 
     def _adding(self, parent: Node, folder: TreeFolder) -> Iterator[None]:
         for entry in folder.entries:
             if isinstance(entry, TreeFolder):
-                node = parent.add(self._folder_label(entry), data=entry, expand=True)
+                node = self._append(parent, self._folder_label(entry), entry, folder=True)
                 yield
                 yield from self._adding(node, entry)
             else:
-                self._leaves[entry.id] = parent.add_leaf(self._leaf_label(entry), data=entry)
+                self._leaves[entry.id] = self._append(parent, self._leaf_label(entry), entry)
                 yield
+
+    def _append(self, parent: Node, label: Text, data: TreeFolder | LoggedRequest,
+                folder: bool = False) -> Node:
+        """Add a node below every line already drawn, keeping those lines drawn.
+
+        Tree marks every drawn line stale for each node added: its line cache is keyed on a
+        tree-wide update count and on the update count of every node on the line's path, and
+        adding a child raises both. A large session fills in over several chunks, and each
+        chunk drew the lines in view again. Nodes are added in tree order, so a new node's
+        line comes after every line drawn, and the only drawn lines it changes are those of
+        its parent's former last child (its guide turns from └ into ├): those are marked.
+        """
+        updates, parent_updates = self._updates, parent._updates
+        before = parent.children[-1] if parent.children else None
+        self._appending = True
+        try:
+            if folder:
+                node = parent.add(label, data=data, expand=True)
+            else:
+                node = parent.add_leaf(label, data=data)
+        finally:
+            self._appending = False
+        self._updates, parent._updates = updates, parent_updates
+        if before is not None:
+            before._updates += 1
+        return node
 
     def _load_chunk(self, generation: int) -> None:
         if generation != self._generation or self._loading is None:
             return  # another session was loaded meanwhile
         added = sum(1 for _ in islice(self._loading, LOAD_CHUNK))
+        self.refresh(layout=True)
         if self._select_after in self._leaves:
             self.move_cursor(self._leaves[self._select_after])
             self._select_after = None
