@@ -438,6 +438,12 @@ class Matrix(BaseModel):
         return sum(r.status in CELL_FINAL for r in self.runs)
 
 
+def on_local_model(spec: MatrixSpec) -> bool:
+    """Whether a matrix replays or judges on the local model (which lives in the app)."""
+    return spec.via == "local" or any(
+        isinstance(scorer, JudgeScorer) and scorer.via == "local" for scorer in spec.scorers)
+
+
 def create_matrix(
     store: Store, spec: MatrixSpec, *, matrix_id: str | None = None,
     created_at: datetime | None = None,

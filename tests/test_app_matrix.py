@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,9 @@ async def test_matrix_setup_run_sort_and_open(demo: Store) -> None:
             assert by_label["v1"].score == 9.0 and by_label["original"].score == 4.0
             assert by_label["v2"].score is None
             assert "3/3 cells" in str(screen.query_one("#matrix-counts").render())
+            # The cells replayed in a process of their own (core.replay.child), not the app's.
+            owners = {demo.get_replay(rid).owner_pid for r in table.rows for rid in r.replay_ids}
+            assert owners and None not in owners and os.getpid() not in owners
 
             await pilot.press("o")  # cell_key → score
             await pilot.pause()

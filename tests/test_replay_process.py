@@ -13,11 +13,15 @@ import time
 
 import pytest
 
+from core.matrix import MatrixEvent, MatrixSpec, create_matrix, parse_variant
+from core.matrix_process import follow_matrix
 from core.replay.child import (
+    ChildJob,
     ReplayProcess,
     ReplayProcessFailed,
     SpareProcess,
     job_for,
+    job_for_matrix,
 )
 from core.replay.models import ReplayEvent, ReplaySpec
 from core.replay.transport import TargetRefused
@@ -132,3 +136,59 @@ def test_the_job_names_the_key_variable_never_the_key(store: Store,
                       api_key_env="REPRISE_TEST_KEY", allow_hosts=["llm.example"])
     line = job_for(store, spec).model_dump_json()
     assert "REPRISE_TEST_KEY" in line and "sk-secret-456" not in line
+
+
+def _matrix(store: Store, via: str) -> ChildJob:
+    """A new matrix's job: the target is the one just named, as the setup form names it."""
+    spec = MatrixSpec(session_ids=["s1"], via=via).add_variant(
+        parse_variant("argument-evaluation", "short", "+ Keep it short."))
+    return job_for_matrix(store, create_matrix(store, spec).id, target=spec.target())
+
+
+def test_a_matrix_runs_in_its_own_process_with_every_cell(store: Store) -> None:
+    events: list[MatrixEvent] = []
+    with FakeProvider() as server:
+        job = _matrix(store, server.base_url + "/v1")
+        matrix = follow_matrix(ReplayProcess(), job, events.append, _never)
+    assert matrix.id == job.matrix_id and matrix.status == "done"
+    assert len(matrix.runs) == 2 and all(run.status == "done" for run in matrix.runs)
+    assert len(server.received) == 8  # two cells of the four-request session
+    kinds = [e.kind for e in events]
+    assert kinds.count("cell_started") == 2 and kinds.count("cell_finished") == 2
+    assert kinds[-1] == "matrix_finished"
+    for run in matrix.runs:
+        replay = store.get_replay(run.replay_id or "")
+        assert replay is not None and replay.owner_pid != os.getpid()
+
+
+def test_cancelling_a_matrix_keeps_what_finished(store: Store) -> None:
+    stop = threading.Event()
+    with FakeProvider(latency=0.3) as server:
+        job = _matrix(store, server.base_url + "/v1")
+
+        def on_event(event: MatrixEvent) -> None:
+            if event.kind == "replay" and event.event is not None and event.event.result:
+                stop.set()
+
+        with pytest.raises(asyncio.CancelledError):
+            follow_matrix(ReplayProcess(), job, on_event, stop.is_set)
+    assert job.matrix_id is not None
+    results = [r for run in store_matrix_runs(store, job.matrix_id)
+               for r in store.replay_results(run).values()]
+    assert any(r.status == "done" for r in results)
+
+
+def store_matrix_runs(store: Store, matrix_id: str) -> list[str]:
+    from core.matrix import get_matrix
+
+    matrix = get_matrix(store, matrix_id)
+    assert matrix is not None
+    return [run.replay_id for run in matrix.runs if run.replay_id]
+
+
+def test_a_job_is_a_replay_or_a_matrix_never_both(store: Store) -> None:
+    spec = ReplaySpec(session_id="s1", via="http://127.0.0.1:9/v1")
+    with pytest.raises(ValueError, match="one of them"):
+        ChildJob(store_path="x", store_identity=(1, 2), spec=spec, matrix_id="m")
+    with pytest.raises(ValueError, match="one of them"):
+        ChildJob(store_path="x", store_identity=(1, 2))

@@ -11,6 +11,9 @@ its imports are paid while the person reads the form. The job arrives on stdin a
 line; engine events leave on stdout as JSON lines; `cancel` on stdin, or stdin closing
 because the app went away, stops the run, which keeps what finished, as in-process.
 Every line is validated on both sides (`ChildJob`, `ChildLine`).
+
+A matrix (its cells' replays and their judges) runs the same way: the job names the matrix,
+already created in the store, and its lines carry matrix events (`core.matrix_process`).
 """
 
 from __future__ import annotations
@@ -25,9 +28,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, NoReturn, TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from core.replay.models import Replay, ReplayEvent, ReplaySpec, ReplayTarget
 
@@ -36,14 +39,21 @@ CANCEL_GRACE_S = 30.0  # after `cancel`, how long the run may take to record wha
 
 
 class ChildJob(BaseModel):
-    """What the app asks the replay process to run."""
+    """What the app asks the replay process to run: a replay (`spec`) or a matrix."""
 
     store_path: str = Field(max_length=4096)
     store_identity: tuple[int, int]  # (device, inode): the very file the app has open
-    spec: ReplaySpec
+    spec: ReplaySpec | None = None
+    matrix_id: str | None = Field(default=None, max_length=200)  # a matrix to run or resume
     resume_id: str | None = Field(default=None, max_length=200)
     target: ReplayTarget | None = None
     tool_results: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _one_run(self) -> ChildJob:
+        if (self.spec is None) == (self.matrix_id is None):
+            raise ValueError("a job is a replay (spec) or a matrix (matrix_id), one of them")
+        return self
 
 
 class EventLine(BaseModel):
@@ -67,11 +77,19 @@ class FailedLine(BaseModel):
     problem: str | None = Field(default=None, max_length=20_000)
 
 
-class ChildLine(BaseModel):
-    """One line from the replay process."""
+L = TypeVar("L")
+T = TypeVar("T")
 
-    line: Annotated[EventLine | FinishedLine | CancelledLine | FailedLine,
-                    Field(discriminator="kind")]
+
+class Lines(BaseModel, Generic[L]):
+    """A line from the replay process, of one of the kinds in `L`."""
+
+    line: L
+
+
+class ChildLine(Lines[Annotated[EventLine | FinishedLine | CancelledLine | FailedLine,
+                                Field(discriminator="kind")]]):
+    """One line from a replay's process."""
 
 
 class ReplayProcessFailed(RuntimeError):
@@ -128,6 +146,19 @@ class ReplayProcess:
         raised once it has recorded what finished. Failures of the run raise the engine's
         own error types with its message; a process that dies says so, with its last words.
         """
+        def line(raw: bytes | bytearray) -> Replay | None:
+            parsed = self.parse(ChildLine, raw)
+            if isinstance(parsed, EventLine):
+                on_event(parsed.event)
+                return None
+            return parsed.replay if isinstance(parsed, FinishedLine) else run_ended(parsed)
+
+        return self.follow(job, line, should_stop, tick)
+
+    def follow(self, job: ChildJob, line: Callable[[bytes | bytearray], T | None],
+               should_stop: Callable[[], bool], tick: Callable[[], object] | None = None,
+               ) -> T:
+        """Send the job, then hand each line to `line` until it says how the run ended."""
         if self.used:
             raise RuntimeError("a replay process runs one replay")
         self.used = True
@@ -165,7 +196,7 @@ class ReplayProcess:
                             proc.kill()
                             raise ReplayProcessFailed("the replay process sent a line too long")
                         for raw in lines:
-                            ended = self._line(raw, on_event)
+                            ended = line(raw)
                             if ended is not None:
                                 return ended
                     if tick is not None:
@@ -175,21 +206,14 @@ class ReplayProcess:
                     tick()
                 self.close()
 
-    def _line(self, raw: bytes | bytearray, on_event: Callable[[ReplayEvent], object]) -> Replay | None:
+    def parse(self, lines: type[Lines[L]], raw: bytes | bytearray) -> L:
+        """One line, validated; anything else ends the process and the run."""
         try:
-            line = ChildLine.model_validate_json(b'{"line":' + raw + b"}").line
+            return lines.model_validate_json(b'{"line":' + raw + b"}").line
         except ValidationError:
             self._proc.kill()
             raise ReplayProcessFailed(
                 "the replay process sent a line that is not a replay event") from None
-        if isinstance(line, EventLine):
-            on_event(line.event)
-            return None
-        if isinstance(line, FinishedLine):
-            return line.replay
-        if isinstance(line, CancelledLine):
-            raise asyncio.CancelledError
-        raise _error(line)
 
     def _died(self) -> ReplayProcessFailed:
         try:
@@ -201,6 +225,13 @@ class ReplayProcess:
         last = self._stderr[-1] if self._stderr else "no message"
         return ReplayProcessFailed(
             f"the replay process ended unexpectedly (exit status {code}): {last}")
+
+
+def run_ended(line: CancelledLine | FailedLine) -> NoReturn:
+    """A run that ended without a result: cancelled, or failed with the engine's error."""
+    if isinstance(line, CancelledLine):
+        raise asyncio.CancelledError
+    raise _error(line)
 
 
 def _error(line: FailedLine) -> Exception:
@@ -256,6 +287,17 @@ def job_for(store: object, spec: ReplaySpec, *, resume_id: str | None = None,
                     resume_id=resume_id, target=target, tool_results=tool_results)
 
 
+def job_for_matrix(store: object, matrix_id: str, *,
+                   target: ReplayTarget | None = None) -> ChildJob:
+    """The job for running (or resuming) matrix `matrix_id` of `store`."""
+    from core.store import Store
+
+    assert isinstance(store, Store)
+    store.check_alive()
+    return ChildJob(store_path=str(store.path), store_identity=store.identity,
+                    matrix_id=matrix_id, target=target)
+
+
 # -- the replay process's side ---------------------------------------------------------------
 class _Out:
     """Lines to the app; once the app has gone, they are dropped (the run still saves)."""
@@ -295,10 +337,21 @@ async def _run(job: ChildJob, out: _Out) -> None:
     except StoreError as exc:
         out.send(FailedLine(error_type="StoreError", message=str(exc)))
         return
-    try:
-        task = asyncio.ensure_future(run_replay(
-            store, job.spec, on_event=lambda event: out.send(EventLine(event=event)),
+    async def replayed(spec: ReplaySpec) -> BaseModel:
+        return FinishedLine(replay=await run_replay(
+            store, spec, on_event=lambda event: out.send(EventLine(event=event)),
             resume_id=job.resume_id, target=job.target, tool_results=job.tool_results))
+
+    try:
+        task: asyncio.Future[BaseModel]
+        if job.matrix_id is not None:
+            from core.matrix_process import run_matrix_lines
+
+            task = asyncio.ensure_future(
+                run_matrix_lines(store, job.matrix_id, job.target, out.send))
+        else:
+            assert job.spec is not None
+            task = asyncio.ensure_future(replayed(job.spec))
 
         def listen() -> None:
             """`cancel`, or the app closing stdin, stops the run."""
@@ -309,7 +362,7 @@ async def _run(job: ChildJob, out: _Out) -> None:
 
         threading.Thread(target=listen, daemon=True).start()
         try:
-            replay = await task
+            finished = await task
         except asyncio.CancelledError:
             out.send(CancelledLine())
         except Exception as exc:  # the run failed: the app shows why, in one line
@@ -317,7 +370,7 @@ async def _run(job: ChildJob, out: _Out) -> None:
             out.send(FailedLine(error_type=type(exc).__name__, message=str(exc)[:20_000],
                                 problem=problem[:20_000] if problem else None))
         else:
-            out.send(FinishedLine(replay=replay))
+            out.send(finished)
     finally:
         store.close()
 

@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.labels import describe_change
 from core.matrix import (
@@ -384,10 +384,12 @@ responses, requests, failures, tokens, estimated cost and mean latency.
     @work(thread=True, exclusive=True, group="matrix",
           description="running the matrix", exit_on_error=False)
     def run_matrix(self, resume: bool, target: ReplayTarget | None = None) -> Matrix:
-        """The matrix runs on its own loop in this thread; its events reach the UI in
-        batches (one message per frame at most), so the UI loop only draws."""
+        """The matrix runs in a process of its own (`core.replay.child`), as replays do; on
+        the local model, on a loop in this thread, next to the model the app keeps. Its
+        events reach the UI in batches (one message per frame at most): the UI loop only
+        draws."""
         from core.evals import judge_keys_of
-        from core.matrix import create_matrix, run_matrix
+        from core.matrix import create_matrix, on_local_model, run_matrix
 
         store = self.app.loaded_store
         if not resume:
@@ -409,6 +411,17 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         self._stop.clear()
         batcher: EventBatcher[MatrixEvent] = EventBatcher(
             lambda events: self.post_message(MatrixProgress(events)))
+        stored = get_matrix(store, matrix_id)
+        if stored is not None and not on_local_model(stored.spec):
+            from core.matrix_process import follow_matrix
+            from core.replay.child import ReplayProcess, job_for_matrix
+
+            worker = get_current_worker()
+            job = job_for_matrix(store, matrix_id, target=target)
+            with heap.paused():
+                return follow_matrix(
+                    ReplayProcess(), job, batcher.add,
+                    lambda: self._stop.is_set() or worker.is_cancelled, batcher.flush)
         with heap.paused():
             return run_in_thread_loop(
                 lambda: run_matrix(store, resume_id=matrix_id, on_event=batcher.add,
