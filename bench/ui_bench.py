@@ -3,15 +3,15 @@
     python bench/ui_bench.py [--keys 30] [--jumps 10]
 
 Drives the real app headlessly (Textual's pilot) on a copy of the demo store, replaying
-against a fast loopback OpenAI-compatible server (tests/servers.py, in its own process): open the 520-request batch session, replay
-it twice, open the replays list and compare the two replays, jump with n/p, then type in the
-matrix setup. A probe task on the app's own event loop wakes every millisecond; the longest
-gap between wake-ups in each phase is the longest the screen could not answer a key or
-paint. Target: no stall over 50 ms. A bare Textual app under the same probe is the reference
-(what the probe reads when nothing is blocking). Beside each stall, the CPU the UI thread
-itself spent in it: on a loaded machine the rest of a stall is time spent waiting for a core
-or for the GIL (the replay engine runs in a thread of the same process). `--where` samples
-where the UI thread was during stalls.
+against a fast loopback OpenAI-compatible server (tests/servers.py, in its own process): open
+the 520-request batch session, replay it twice, open the replays list and compare the two
+replays, jump with n/p, type in the matrix setup and run that matrix. A probe task on the
+app's own event loop wakes every millisecond; the longest gap between wake-ups in each phase
+is the longest the screen could not answer a key or paint. Target: no stall over 50 ms. A
+bare Textual app under the same probe is the reference (what the probe reads when nothing is
+blocking). Beside each stall, the CPU the UI thread itself spent in it: on a loaded machine
+the rest of a stall is time spent waiting for a core (replays and matrices run in a process
+of their own). `--where` samples where the UI thread was during stalls.
 """
 
 from __future__ import annotations
@@ -250,6 +250,17 @@ async def drive(keys: int, jumps: int,
                 await pilot.pause(PLAN_DELAY + 0.05)
 
             await phase(f"type {keys} keys in the matrix setup", matrix_setup)
+
+            async def matrix_run() -> None:
+                from tui.screens.matrix import MatrixScreen
+
+                await pilot.press("ctrl+s")
+                await until(pilot, lambda: isinstance(app.screen, MatrixScreen)
+                            and app.screen.run_worker_ is not None)
+                matrix = app.screen
+                await until(pilot, lambda: matrix.run_worker_.is_finished)
+
+            await phase(f"run that matrix (2 cells × {batch.requests})", matrix_run)
             probe.stop()
         if witness is not None:
             witness.stop()

@@ -192,3 +192,19 @@ def test_a_job_is_a_replay_or_a_matrix_never_both(store: Store) -> None:
         ChildJob(store_path="x", store_identity=(1, 2), spec=spec, matrix_id="m")
     with pytest.raises(ValueError, match="one of them"):
         ChildJob(store_path="x", store_identity=(1, 2))
+
+
+def test_the_replay_process_yields_the_cores_to_the_screen() -> None:
+    """Background work: the replay process runs below the app's scheduling priority."""
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    if mine >= 19:
+        pytest.skip("already at the lowest priority")
+    process = ReplayProcess()
+    try:
+        deadline = time.monotonic() + 30
+        while os.getpriority(os.PRIO_PROCESS, process._proc.pid) == mine:
+            assert time.monotonic() < deadline, "the replay process kept the app's priority"
+            time.sleep(0.02)
+        assert os.getpriority(os.PRIO_PROCESS, process._proc.pid) > mine
+    finally:
+        process.close()

@@ -6,7 +6,7 @@ Run in a thread of the app, every frame the screen paints then waits for that th
 its own steps, and a 40 ms frame takes 80-100 ms. In a process of its own the engine only
 shares the machine.
 
-The app starts `python -m core.replay.child` ahead of time (when the replay form opens), so
+The app starts `python -m core.replay` ahead of time (when the replay form opens), so
 its imports are paid while the person reads the form. The job arrives on stdin as one JSON
 line; engine events leave on stdout as JSON lines; `cancel` on stdin, or stdin closing
 because the app went away, stops the run, which keeps what finished, as in-process.
@@ -104,7 +104,7 @@ class ReplayProcess:
         # The person's environment, as the app has it: the keys a replay sends come from
         # there, never from the job.
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "core.replay.child"],
+            [sys.executable, "-m", "core.replay"],  # core/replay/__main__.py: main() below
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True,  # Ctrl+C in the terminal reaches the app only
         )
