@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,11 +20,42 @@ class TreeApp(App[None]):
         yield RequestTree(id="tree")
 
 
-async def test_lines_drawn_while_loading_are_kept_and_stay_right(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # Folders of 40 leaves: later chunks add leaves to folders already on screen too.
+def watch_chunks(monkeypatch: pytest.MonkeyPatch,
+                 before: Callable[[RequestTree, int], None] | None = None) -> list[int]:
+    """The chunks the tree adds; `before(tree, n)` runs before the n-th (from 1)."""
+    chunks: list[int] = []
+    load_chunk = RequestTree._load_chunk
+
+    def counting(self: RequestTree, generation: int) -> None:
+        chunks.append(generation)
+        if before is not None:
+            before(self, len(chunks))
+        load_chunk(self, generation)
+
+    monkeypatch.setattr(RequestTree, "_load_chunk", counting)
+    return chunks
+
+
+async def load_big_session() -> tuple[RequestTree, list[str], list[str]]:
+    """Load four chunks' worth of requests in folders of 40 (later chunks also add leaves
+    to folders already on screen); the lines shown, then the same drawn from scratch."""
     requests = [make_request("s-big", "Big", i, f"/batch/part-{i // 40}", f"step-{i}")
                 for i in range(4 * LOAD_CHUNK)]
+    app = TreeApp()
+    async with app.run_test(size=SIZE) as pilot:
+        tree = app.query_one(RequestTree)
+        tree.load(build_tree(requests), "Big")
+        while tree.is_loading:
+            await pilot.pause()
+        await pilot.pause()
+        shown = [strip.text for strip in tree.render_lines(tree.region.reset_offset)]
+        Tree._invalidate(tree)  # every line drawn anew
+        fresh = [strip.text for strip in tree.render_lines(tree.region.reset_offset)]
+    return tree, shown, fresh
+
+
+async def test_lines_drawn_while_loading_are_kept_and_stay_right(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     drawn: Counter[int] = Counter()
     original = RequestTree.render_label
 
@@ -32,57 +64,25 @@ async def test_lines_drawn_while_loading_are_kept_and_stay_right(
         return original(self, node, base_style, style)
 
     monkeypatch.setattr(RequestTree, "render_label", counting)
-    chunks: list[int] = []
-    load_chunk = RequestTree._load_chunk
-
-    def counting_chunks(self: RequestTree, generation: int) -> None:
-        chunks.append(generation)
-        load_chunk(self, generation)
-
-    monkeypatch.setattr(RequestTree, "_load_chunk", counting_chunks)
-    app = TreeApp()
-    async with app.run_test(size=SIZE) as pilot:
-        tree = app.query_one(RequestTree)
-        tree.load(build_tree(requests), "Big")
-        while tree.is_loading:
-            await pilot.pause()
-        await pilot.pause()
-        assert len(chunks) >= 4
-        assert drawn, "nothing was drawn"
-        # Each visible line was drawn once (a line whose folder gained a child: once more),
-        # not once per chunk.
-        assert max(drawn.values()) <= 2, drawn.most_common(3)
-
-        shown = [strip.text for strip in tree.render_lines(tree.region.reset_offset)]
-        Tree._invalidate(tree)  # draw everything from scratch: the same lines
-        assert [strip.text for strip in tree.render_lines(tree.region.reset_offset)] == shown
-        assert any("step-0" in line for line in shown)
+    chunks = watch_chunks(monkeypatch)
+    _tree, shown, fresh = await load_big_session()
+    assert len(chunks) >= 4
+    # Each visible line was drawn once while loading (a line whose folder gained a child:
+    # once more) and once from scratch at the end, not once per chunk.
+    assert drawn and max(drawn.values()) <= 3, drawn.most_common(3)
+    assert shown == fresh
+    assert any("step-0" in line for line in shown)
 
 
 async def test_folding_while_loading_draws_the_lines_anew(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    requests = [make_request("s-big", "Big", i, f"/batch/part-{i // 40}", f"step-{i}")
-                for i in range(4 * LOAD_CHUNK)]
-    load_chunk = RequestTree._load_chunk
-    chunks: list[int] = []
+    def fold(tree: RequestTree, chunk: int) -> None:
+        if chunk == 2:  # the first chunk was drawn: "step-0" is on screen
+            tree.root.children[0].children[0].collapse()  # every line below moves up
 
-    def fold_after_the_first_chunk(self: RequestTree, generation: int) -> None:
-        chunks.append(generation)
-        if len(chunks) == 2:  # the first chunk was drawn: "step-0" is on screen
-            self.root.children[0].children[0].collapse()  # every line below moves up
-        load_chunk(self, generation)
-
-    monkeypatch.setattr(RequestTree, "_load_chunk", fold_after_the_first_chunk)
-    app = TreeApp()
-    async with app.run_test(size=SIZE) as pilot:
-        tree = app.query_one(RequestTree)
-        tree.load(build_tree(requests), "Big")
-        while tree.is_loading:
-            await pilot.pause()
-        await pilot.pause()
-        assert len(chunks) >= 2
-        shown = [strip.text for strip in tree.render_lines(tree.region.reset_offset)]
-        Tree._invalidate(tree)
-        assert [strip.text for strip in tree.render_lines(tree.region.reset_offset)] == shown
-        assert not any("step-0 " in line for line in shown)
-        assert any("part-1" in line for line in shown)
+    chunks = watch_chunks(monkeypatch, fold)
+    _tree, shown, fresh = await load_big_session()
+    assert len(chunks) >= 2
+    assert shown == fresh
+    assert not any("step-0 " in line for line in shown)
+    assert any("part-1" in line for line in shown)
