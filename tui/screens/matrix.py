@@ -392,6 +392,7 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         from core.matrix import create_matrix, on_local_model, run_matrix
 
         store = self.app.loaded_store
+        spec: MatrixSpec | None
         if not resume:
             assert self.spec is not None
             spec = self.spec
@@ -407,12 +408,13 @@ responses, requests, failures, tokens, estimated cost and mean latency.
         else:
             assert self.matrix_id is not None
             matrix_id = self.matrix_id
+            stored = get_matrix(store, matrix_id)  # its spec says where it runs
+            spec = stored.spec if stored is not None else None
 
         self._stop.clear()
         batcher: EventBatcher[MatrixEvent] = EventBatcher(
             lambda events: self.post_message(MatrixProgress(events)))
-        stored = get_matrix(store, matrix_id)
-        if stored is not None and not on_local_model(stored.spec):
+        if spec is not None and not on_local_model(spec):
             from core.matrix_process import follow_matrix
             from core.replay.child import ReplayProcess, job_for_matrix
 
